@@ -1,0 +1,46 @@
+"""tfvsdk: temporally consistent facial video editing (TFVGAN) as a plugin-based SDK.
+
+The public API: the records and interfaces of the pipeline, the morphable model, the plugin system
+(``hookimpl``, ``create``, ``available``) and the errors. The guide is in ``docs/``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("tfvsdk")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+from .camera import Camera
+from .errors import InputError, ModelFileError, NoFaceError, PluginError, StartupError, TfvError
+from .hookspecs import hookimpl
+from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from .morphable import MorphableModel
+from .plugins import available, create
+from .records import Composition, Detection, FaceFit, Rendering
+
+__all__ = [
+    "Blender",
+    "Camera",
+    "Composition",
+    "Detection",
+    "FaceFit",
+    "InputError",
+    "LandmarkDetector",
+    "ModelFileError",
+    "MorphableModel",
+    "NoFaceError",
+    "PluginError",
+    "Reconstructor",
+    "Renderer",
+    "Rendering",
+    "StartupError",
+    "TaskComposer",
+    "TfvError",
+    "__version__",
+    "available",
+    "create",
+    "hookimpl",
+]

@@ -1,0 +1,84 @@
+"""Shape and value checks that raise :class:`~tfvsdk.errors.InputError` (never ``assert``).
+
+Shapes are given as tuples whose entries are ints (exact size), ``None`` (any size) or strings (a named
+size that must agree across the checks sharing one ``sizes`` dict), e.g. ``("B", "N", 3)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+Dim = int | str | None
+
+
+def _describe(shape: Sequence[Dim]) -> str:
+    return "(" + ", ".join("*" if d is None else str(d) for d in shape) + ")"
+
+
+def check_shape(
+    name: str,
+    x: torch.Tensor | np.ndarray,
+    shape: Sequence[Dim],
+    sizes: dict[str, int] | None = None,
+) -> None:
+    """Raise InputError unless ``x`` has the given shape.
+
+    Args:
+        name: what ``x`` is, used in the message (e.g. ``"alpha_id"``).
+        x: a tensor or array.
+        shape: expected shape; ints are exact, ``None`` matches any size, strings are named sizes.
+        sizes: named sizes already bound; new names are bound in place.
+    """
+    sizes = {} if sizes is None else sizes
+    actual = tuple(x.shape)
+    expected = _describe(shape)
+    if len(actual) != len(shape):
+        raise InputError(f"{name}: expected shape {expected}, got {actual}")
+    for dim, size in zip(shape, actual):
+        if isinstance(dim, int) and dim != size:
+            raise InputError(f"{name}: expected shape {expected}, got {actual}")
+        if isinstance(dim, str):
+            bound = sizes.setdefault(dim, size)
+            if bound != size:
+                raise InputError(
+                    f"{name}: expected shape {expected} with {dim}={bound}, got {actual}"
+                )
+
+
+def check_finite(name: str, x: torch.Tensor | np.ndarray) -> None:
+    """Raise InputError if ``x`` holds NaN or infinite values."""
+    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
+    if not bool(finite):
+        raise InputError(f"{name}: contains NaN or infinite values")
+
+
+def check_tensor(
+    name: str,
+    x: object,
+    shape: Sequence[Dim],
+    sizes: dict[str, int] | None = None,
+    *,
+    floating: bool = True,
+    finite: bool = True,
+) -> None:
+    """Check that ``x`` is a torch tensor of the given shape (and floating point and finite by default)."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if floating and not x.is_floating_point():
+        raise InputError(f"{name}: expected a floating-point tensor, got {x.dtype}")
+    check_shape(name, x, shape, sizes)
+    if finite and floating:
+        check_finite(name, x)
+
+
+def check_range(name: str, x: torch.Tensor, low: float, high: float) -> None:
+    """Raise InputError unless every value of ``x`` lies in ``[low, high]``."""
+    if x.numel() and (x.min() < low or x.max() > high):
+        raise InputError(
+            f"{name}: values must lie in [{low}, {high}], got [{x.min().item():.4g}, {x.max().item():.4g}]"
+        )
