@@ -22,6 +22,7 @@ _ALLOWED = {
     ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),
     ("codecs", "encode"),
 }
 

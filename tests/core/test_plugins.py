@@ -1,0 +1,175 @@
+import json
+
+import pytest
+import torch
+
+import tfvsdk
+from tfvsdk import PluginError, StartupError
+from tfvsdk.testing import check_renderer
+
+THIRD_PARTY_PLUGIN = '''
+import torch
+import tfvsdk
+from tfvsdk.records import Rendering
+
+
+class FlatRenderer(tfvsdk.Renderer):
+    """Paints every pixel with the mean vertex depth: a deliberately useless renderer for the test."""
+
+    def __init__(self, colour=0.5):
+        self.colour = colour
+
+    def render(self, vertices, triangles, image_size, *, uv=None, texture=None):
+        b, (h, w) = vertices.shape[0], image_size
+        return Rendering(
+            image=torch.full((b, 3, h, w), self.colour),
+            mask=torch.zeros(b, 1, h, w),
+            depth=torch.full((b, 1, h, w), float("-inf")),
+            triangle_id=torch.full((b, h, w), -1, dtype=torch.int64),
+            barycentrics=torch.zeros(b, h, w, 3),
+            vertices=vertices,
+        )
+
+
+@tfvsdk.hookimpl
+def register_renderers(register):
+    register("flat", FlatRenderer, description="flat colour")
+'''
+
+
+@pytest.fixture
+def installed_third_party_plugin(tmp_path, monkeypatch, fresh_plugins):
+    """A plugin package 'tfv_flat' installed outside tfvsdk, found through the 'tfvsdk' entry-point group."""
+    (tmp_path / "tfv_flat.py").write_text(THIRD_PARTY_PLUGIN)
+    dist = tmp_path / "tfv_flat-1.2.3.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tfv-flat\nVersion: 1.2.3\n")
+    (dist / "entry_points.txt").write_text("[tfvsdk]\nflat = tfv_flat\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("TFVSDK_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    return fresh_plugins
+
+
+def test_a_third_party_plugin_registers_a_renderer_found_by_name(installed_third_party_plugin):
+    assert "flat" in tfvsdk.available("renderer")
+    renderer = tfvsdk.create("renderer", "flat", colour=0.25)
+    out = renderer.render(torch.zeros(2, 3, 3), torch.tensor([[0, 1, 2]]), (4, 5))
+    assert out.image.shape == (2, 3, 4, 5) and out.image.max() == 0.25
+    info = {p["name"]: p for p in installed_third_party_plugin.plugin_info()}
+    assert info["flat"]["version"] == "1.2.3" and info["flat"]["components"] == {"renderer": ["flat"]}
+
+
+def test_the_environment_variable_turns_entry_point_autoloading_off(installed_third_party_plugin, monkeypatch):
+    monkeypatch.setenv("TFVSDK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    installed_third_party_plugin.reset()
+    assert "flat" not in tfvsdk.available("renderer")
+    assert "default" in tfvsdk.available("model")
+
+
+def test_the_contract_check_catches_a_renderer_that_breaks_the_contract(installed_third_party_plugin):
+    with pytest.raises(AssertionError, match="triangle ids differ"):
+        check_renderer(tfvsdk.create("renderer", "flat"))
+
+
+def test_unknown_names_list_what_exists_with_a_close_match():
+    with pytest.raises(PluginError, match=r"unknown model 'defualt'; did you mean 'default'\? Available: .*sfm"):
+        tfvsdk.create("model", "defualt")
+    with pytest.raises(PluginError, match="unknown component kind 'renderers'"):
+        tfvsdk.available("renderers")
+
+
+class Raising:
+    @tfvsdk.hookimpl
+    def register_blenders(self, register):
+        raise RuntimeError("boom")
+
+
+def test_an_exception_inside_a_registration_hook_names_the_plugin(fresh_plugins):
+    fresh_plugins.register(Raising(), name="raising-plugin")
+    with pytest.raises(PluginError, match=r"plugin 'raising-plugin' raised in register_blenders: RuntimeError\('boom'\)"):
+        tfvsdk.available("blender")
+
+
+class BrokenFactory:
+    @tfvsdk.hookimpl
+    def register_composers(self, register):
+        def factory(**config):
+            raise KeyError("missing weights")
+
+        register("broken", factory)
+        register("not-a-composer", lambda: object())
+
+
+def test_a_factory_that_raises_or_returns_the_wrong_type_names_the_plugin(fresh_plugins):
+    fresh_plugins.register(BrokenFactory(), name="broken-plugin")
+    with pytest.raises(PluginError, match="plugin 'broken-plugin' failed to create composer 'broken': KeyError"):
+        tfvsdk.create("composer", "broken")
+    with pytest.raises(PluginError, match="'not-a-composer' is a object, not a TaskComposer"):
+        tfvsdk.create("composer", "not-a-composer")
+
+
+class FailingRendererPlugin:
+    class Failing(tfvsdk.Renderer):
+        def render(self, vertices, triangles, image_size, *, uv=None, texture=None):
+            raise ZeroDivisionError("oops")
+
+    @tfvsdk.hookimpl
+    def register_renderers(self, register):
+        register("failing", self.Failing)
+
+
+def test_an_exception_while_a_component_runs_names_its_plugin(fresh_plugins):
+    fresh_plugins.register(FailingRendererPlugin(), name="failing-plugin")
+    renderer = tfvsdk.create("renderer", "failing")
+    with pytest.raises(PluginError, match=r"plugin 'failing-plugin' \(renderer 'failing'\) raised while rendering: ZeroDivisionError"):
+        with fresh_plugins.reporting(renderer, "rendering"):
+            renderer.render(None, None, (1, 1))
+
+
+class Duplicate:
+    @tfvsdk.hookimpl
+    def register_morphable_models(self, register):
+        register("default", lambda: None)
+
+
+def test_a_duplicate_component_name_is_a_startup_error(fresh_plugins):
+    fresh_plugins.register(Duplicate(), name="dup")
+    with pytest.raises(StartupError, match="model 'default' is registered by both plugin 'tfvsdk_models' and plugin 'dup'"):
+        tfvsdk.available("model")
+
+
+class Misspelled:
+    @tfvsdk.hookimpl
+    def register_renderer(self, register):  # missing the final "s"
+        pass
+
+
+def test_a_misspelled_hook_is_refused(fresh_plugins):
+    with pytest.raises(PluginError, match="register_renderer"):
+        fresh_plugins.register(Misspelled(), name="typo")
+
+
+def test_hook_implementations_may_take_fewer_arguments(fresh_plugins):
+    class NoArgs:
+        @tfvsdk.hookimpl
+        def on_train_step_end(self, step):
+            self.seen = step
+
+    plugin = NoArgs()
+    fresh_plugins.register(plugin, name="no-args")
+    fresh_plugins.get_plugin_manager().hook.on_train_step_end(trainer=None, step=7, metrics={})
+    assert plugin.seen == 7
+
+
+def test_tfv_plugins_json_lists_the_default_plugins(fresh_plugins):
+    from click.testing import CliRunner
+
+    from tfvsdk.cli import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    info = {p["name"]: p for p in json.loads(result.output)}
+    kinds = {kind for p in info.values() for kind in p["components"]}
+    assert {"model"} <= kinds
+    assert all(info[name]["builtin"] for name in fresh_plugins.DEFAULT_PLUGINS)
+    assert set(info["tfvsdk_models"]["components"]["model"]) >= {"default", "sfm", "bfm"}
