@@ -40,7 +40,9 @@ def rotation_from_euler(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tens
     pitch about the horizontal axis (positive: the nose moves down), roll about the view axis.
 
     Args:
-        yaw, pitch, roll: angles in radians, each (B,).
+        yaw: (B,) angle about the vertical axis, radians.
+        pitch: (B,) angle about the horizontal axis, radians.
+        roll: (B,) angle about the view axis, radians.
 
     Returns:
         (B, 3, 3) rotations.

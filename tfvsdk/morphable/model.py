@@ -36,9 +36,11 @@ class MorphableModel(torch.nn.Module):
         triangles: (T, 3) vertex indices, counter-clockwise seen from the front.
         uv: (N, 2) texture coordinates in [0, 1] (v downward), or None.
         landmarks: (68,) vertex index of each iBUG-68 landmark, −1 where the model has none, or None.
-        contour_right, contour_left: candidate jaw-line vertices (subject's right = −x, left = +x).
+        contour_right: candidate jaw-line vertices on the subject's right (−x), ear to chin.
+        contour_left: candidate jaw-line vertices on the subject's left (+x), ear to chin.
         symmetry: (N,) index of each vertex's mirror vertex, −1 where unknown, or None.
-        id_names, exp_names: names of the basis columns.
+        id_names: names of the identity basis columns.
+        exp_names: names of the expression basis columns.
         name: a short name for messages.
 
     Raises:
