@@ -8,7 +8,7 @@ Every default implementation is a plugin and registers exactly as a third-party 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 import torch
@@ -39,7 +39,9 @@ class Reconstructor(abc.ABC):
     Contract: ``fit`` returns a :class:`FaceFit` with batch B, coefficients sized for :attr:`model`, and
     ``found`` False for images where no face was found (never dropped, never an exception for a
     partially empty batch). With ``clip=True`` the images are consecutive frames of one person and the
-    fit shares one identity across them (α_id rows equal).
+    fit shares one identity across them (α_id rows equal). A landmark-driven reconstructor uses
+    ``detection`` when it is given instead of detecting landmarks itself (precomputed or annotated
+    landmarks); others may ignore it.
     """
 
     @property
@@ -48,8 +50,18 @@ class Reconstructor(abc.ABC):
         """The morphable model whose coefficients :meth:`fit` returns."""
 
     @abc.abstractmethod
-    def fit(self, images: torch.Tensor, *, clip: bool = False) -> FaceFit:
-        """Fit (B, 3, H, W) images in [0, 1]."""
+    def fit(self, images: torch.Tensor, *, clip: bool = False, detection: Detection | None = None) -> FaceFit:
+        """Fit (B, 3, H, W) images in [0, 1] (with their landmarks ``detection`` when known)."""
+
+    def fit_video(self, chunks: Iterable[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
+        """Fit a whole clip streamed as chunks of consecutive frames ``(images, detection or None)``.
+
+        Only the fits are kept, so memory grows with the clip's length by a few hundred bytes per frame.
+        The default fits each chunk with ``clip=True`` and concatenates; implementations override it to
+        share one identity across the whole clip.
+        """
+        fits = [self.fit(images, clip=True, detection=detection) for images, detection in chunks]
+        return FaceFit.cat(fits)
 
 
 class Renderer(abc.ABC):
@@ -116,11 +128,13 @@ class TaskComposer(abc.ABC):
     """Chooses which source supplies identity, expression, pose and appearance (eq. 2, §3.2).
 
     Contract: :attr:`roles` names the sources the task takes (in the order the command line asks for
-    them); :meth:`compose` takes one :class:`FaceFit` per role, all of batch B (frame-aligned), and only
+    them); :attr:`timeline_role` is the role whose frame rate, length, frame size and audio the output
+    follows; :meth:`compose` takes one :class:`FaceFit` per role, all of batch B (frame-aligned), and only
     *chooses*: it computes nothing the model or the renderer already does.
     """
 
     roles: ClassVar[tuple[str, ...]]
+    timeline_role: ClassVar[str]
 
     @abc.abstractmethod
     def compose(self, fits: Mapping[str, FaceFit]) -> Composition:

@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "tfvsdk"
 
 DEFAULT_PLUGINS = (
     "tfvsdk_models",
+    "tfvsdk_tasks",
 )
 
 KINDS: dict[str, tuple[str, type]] = {

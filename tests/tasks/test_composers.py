@@ -1,0 +1,26 @@
+import pytest
+
+import tfvsdk
+from tfvsdk.testing import check_composer
+
+EXPECTED = {
+    "swap": {"alpha_id": "identity", "alpha_exp": "target", "camera": "target", "texture_role": "identity",
+             "appearance_role": "target", "hint_role": "target"},
+    "reenact": {"alpha_id": "source", "alpha_exp": "driver", "camera": "driver", "texture_role": "source",
+                "appearance_role": "source", "hint_role": "source"},
+    "remix": {"alpha_id": "identity", "alpha_exp": "expression", "camera": "pose", "texture_role": "identity",
+              "appearance_role": "pose", "hint_role": "pose"},
+}
+
+
+@pytest.mark.parametrize("task", sorted(EXPECTED))
+def test_each_task_picks_the_sources_the_paper_names(task):
+    composer = tfvsdk.create("composer", task)
+    check_composer(composer, expected=EXPECTED[task])
+    assert composer.timeline_role == EXPECTED[task]["camera"]
+
+
+def test_a_missing_source_is_named():
+    swap = tfvsdk.create("composer", "swap")
+    with pytest.raises(tfvsdk.InputError, match=r"missing fits for roles \['target'\]"):
+        swap.compose({"identity": None})
