@@ -1,0 +1,34 @@
+import torch
+
+from tfvsdk import Camera, FaceFit
+from tfvsdk.smoothing import gaussian_smooth, smooth_fit
+
+
+def test_smoothing_keeps_constants_and_lowers_jitter():
+    g = torch.Generator().manual_seed(0)
+    clean = torch.linspace(0, 1, 50)[:, None].repeat(1, 3)
+    noisy = clean + 0.05 * torch.randn(50, 3, generator=g)
+    assert torch.allclose(gaussian_smooth(torch.full((20, 2), 3.0), 2.0), torch.full((20, 2), 3.0))
+    smoothed = gaussian_smooth(noisy, 2.0)
+    assert (smoothed - clean).abs().mean() < 0.5 * (noisy - clean).abs().mean()
+
+
+def test_excluded_frames_do_not_pull_their_neighbours():
+    values = torch.ones(9, 1)
+    values[4] = 100.0
+    weights = torch.ones(9)
+    weights[4] = 0
+    assert torch.allclose(gaussian_smooth(values, 1.5, weights)[[3, 5]], torch.ones(2, 1))
+
+
+def test_smooth_fit_returns_valid_rotations_and_keeps_missing_frames():
+    t = 12
+    g = torch.Generator().manual_seed(1)
+    yaw = 0.3 + 0.05 * torch.randn(t, generator=g)
+    cam = Camera.from_euler(yaw, torch.zeros(t), torch.zeros(t), scale=torch.ones(t), translation=torch.zeros(t, 2))
+    found = torch.ones(t, dtype=torch.bool)
+    found[3] = False
+    fit = FaceFit(torch.zeros(t, 2), torch.randn(t, 4, generator=g), cam, (64, 64), found=found)
+    out = smooth_fit(fit, 2.0)  # Camera validation checks orthonormality
+    assert torch.equal(out.alpha_exp[3], fit.alpha_exp[3])
+    assert out.camera.euler()[:, 0][found].std() < yaw[found].std()

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from tfvsdk import InputError
+from tfvsdk import io
+
+
+def noise_frames(n, h=48, w=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def write_video(path, frames, fps=10):
+    with io.VideoWriter(path, fps=fps) as writer:
+        for f in frames:
+            writer.write(f)
+    return path
+
+
+def test_a_video_round_trips_frame_by_frame(tmp_path):
+    frames = [np.full((33, 47, 3), 8 * i, np.uint8) for i in range(20)]
+    path = write_video(tmp_path / "clip.mp4", frames, fps=12.5)
+    info = io.probe(path)
+    assert (info.fps, info.n_frames, info.size, info.is_image) == (12.5, 20, (34, 48), False)
+    decoded = list(io.iter_frames(path))
+    assert len(decoded) == 20
+    assert all(abs(int(d[:33, :47].mean()) - 8 * i) <= 2 for i, d in enumerate(decoded))
+
+
+def test_an_image_is_a_one_frame_source(tmp_path):
+    io.write_image(tmp_path / "face.png", noise_frames(1)[0])
+    info = io.probe(tmp_path / "face.png")
+    assert info.is_image and info.n_frames == 1
+    (frame,) = io.iter_frames(tmp_path / "face.png")
+    assert frame.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.mp4", None, "missing.mp4: file not found"),
+        ("empty.mp4", b"", "empty.mp4: file is empty"),
+        ("notes.mp4", b"these are not frames\n" * 20, "notes.mp4: not a readable video"),
+        ("broken.png", b"\x89PNG\r\n\x1a\n garbage", "broken.png: not a readable image"),
+    ],
+)
+def test_bad_files_are_named_in_the_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        list(io.iter_frames(path))
+
+
+def test_a_truncated_video_is_an_error_not_a_short_video(tmp_path):
+    path = write_video(tmp_path / "full.mp4", noise_frames(60))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(InputError, match="cut.mp4: (truncated video|not a readable video|decoding failed)"):
+        list(io.iter_frames(cut))
+
+
+def test_an_interrupted_write_leaves_no_file_behind(tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with io.VideoWriter(out, fps=10) as writer:
+            writer.write(noise_frames(1)[0])
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_or_an_input_is_never_overwritten(tmp_path):
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(InputError, match="out.mp4: already exists"):
+        io.check_output(existing)
+    assert io.check_output(existing, overwrite=True) == existing
+    with pytest.raises(InputError, match="would overwrite an input"):
+        io.check_output(existing, overwrite=True, inputs=(existing,))
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_tensor_conversion_round_trips():
+    frames = noise_frames(2)
+    t = io.to_tensor(frames)
+    assert t.shape == (2, 3, 48, 64) and 0 <= t.min() and t.max() <= 1
+    assert np.array_equal(io.to_uint8(t), np.stack(frames))

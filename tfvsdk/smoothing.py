@@ -1,0 +1,83 @@
+"""Temporal smoothing of fitted coefficients: the SDK's inference-time aid to temporal consistency.
+
+Per-frame fits jitter with landmark noise; the low-dimensional coefficients can be filtered over time at
+almost no cost (ARCHITECTURE "Temporal consistency"). The filter is a normalised Gaussian convolution over
+the frames where a face was found, so missing frames neither pull the neighbours toward placeholder values
+nor leave gaps at the clip's ends.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .camera import Camera
+from .errors import InputError
+from .records import FaceFit
+
+
+def gaussian_smooth(values: torch.Tensor, sigma: float, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Normalised Gaussian filter along the first (time) dimension.
+
+    Args:
+        values: (T, ...) samples over time.
+        sigma: standard deviation of the kernel in frames; 0 returns ``values`` unchanged.
+        weights: optional (T,) sample weights (0 excludes a frame).
+
+    Returns:
+        (T, ...) filtered values: Σ_k g(k) w_{t−k} x_{t−k} / Σ_k g(k) w_{t−k}.
+    """
+    if sigma < 0 or not math.isfinite(sigma):
+        raise InputError(f"sigma: expected a finite value >= 0, got {sigma}")
+    if sigma == 0 or values.shape[0] < 2:
+        return values
+    t = values.shape[0]
+    radius = min(int(math.ceil(3 * sigma)), t - 1)
+    offsets = torch.arange(-radius, radius + 1, dtype=values.dtype, device=values.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    w = torch.ones(t, dtype=values.dtype, device=values.device) if weights is None else weights.to(values.dtype)
+    flat = values.reshape(t, -1).T[:, None, :]
+    num = torch.nn.functional.conv1d(torch.nn.functional.pad(flat * w, (radius, radius)), kernel.view(1, 1, -1))
+    den = torch.nn.functional.conv1d(torch.nn.functional.pad(w.view(1, 1, -1), (radius, radius)), kernel.view(1, 1, -1))
+    return (num / den.clamp_min(1e-12)).squeeze(1).T.reshape(values.shape)
+
+
+def nearest_rotation(matrices: torch.Tensor) -> torch.Tensor:
+    """Project (B, 3, 3) matrices to the nearest rotations (SVD, det +1)."""
+    u, _, vh = torch.linalg.svd(matrices)
+    d = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.ones_like(matrices[:, 0])
+    fix[:, 2] = d
+    return (u * fix[:, None, :]) @ vh
+
+
+def smooth_fit(fit: FaceFit, sigma: float) -> FaceFit:
+    """Smooth a clip's fit over time (frames = batch).
+
+    Expression, identity, scale and translation are filtered with :func:`gaussian_smooth`; rotations are
+    filtered as matrices and projected back to rotations. Frames without a face keep their placeholders and
+    do not influence the others.
+
+    Args:
+        fit: the fit of consecutive frames of one clip.
+        sigma: Gaussian standard deviation in frames (0 = no smoothing).
+    """
+    w = fit.found_mask.float()
+    if sigma == 0 or not bool(w.any()):
+        return fit
+    cam = fit.camera
+    keep = fit.found_mask
+
+    def smooth(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(keep.view(-1, *[1] * (x.dim() - 1)), gaussian_smooth(x, sigma, w), x)
+
+    rotation = torch.where(keep[:, None, None], nearest_rotation(gaussian_smooth(cam.rotation, sigma, w)), cam.rotation)
+    return FaceFit(
+        alpha_id=smooth(fit.alpha_id),
+        alpha_exp=smooth(fit.alpha_exp),
+        camera=Camera(smooth(cam.scale), rotation, smooth(cam.translation)),
+        image_size=fit.image_size,
+        landmarks=fit.landmarks,
+        found=fit.found,
+    )
