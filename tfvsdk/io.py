@@ -112,7 +112,7 @@ def iter_frames(path: str | os.PathLike, *, check_complete: bool = True) -> Iter
 
     Args:
         path: an image or video file.
-        check_complete: raise when a video ends more than a second (or 10 %) before the duration its
+        check_complete: raise when a video ends more than 3 frames (or 2 %) before the frame count its
             container announces — the symptom of a truncated file, which ffmpeg otherwise decodes silently.
 
     Raises:
@@ -135,7 +135,7 @@ def iter_frames(path: str | os.PathLike, *, check_complete: bool = True) -> Iter
         reader.close()
     if count == 0:
         raise InputError(f"{info.path}: the video has no decodable frames")
-    if check_complete and count < info.n_frames - max(info.fps or 0, 0.1 * info.n_frames):
+    if check_complete and count < info.n_frames - max(3, 0.02 * info.n_frames):
         raise InputError(
             f"{info.path}: truncated video: the container announces {info.n_frames} frames, only {count} decode"
         )
