@@ -224,7 +224,8 @@ class VideoWriter:
             pix_fmt_out="yuv420p",
             quality=None,
             macro_block_size=1,
-            output_params=["-crf", str(self.crf), "-movflags", "+faststart"],
+            output_params=["-crf", str(self.crf), "-movflags", "+faststart"]
+            + (["-map", "0:v:0", "-map", "1:a:0?", "-shortest"] if self.audio_from else []),
             audio_path=str(self.audio_from) if self.audio_from else None,
             audio_codec="aac" if self.audio_from else None,
             ffmpeg_log_level="error",

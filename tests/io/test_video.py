@@ -86,3 +86,27 @@ def test_tensor_conversion_round_trips():
     t = io.to_tensor(frames)
     assert t.shape == (2, 3, 48, 64) and 0 <= t.min() and t.max() <= 1
     assert np.array_equal(io.to_uint8(t), np.stack(frames))
+
+
+def test_the_audio_of_another_file_is_kept_and_its_picture_ignored(tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    with_audio = tmp_path / "with_audio.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=10",
+         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-pix_fmt", "yuv420p", str(with_audio)],
+        check=True,
+    )
+    assert io.probe(with_audio).has_audio
+    out = write_video_with_audio(tmp_path / "out.mp4", noise_frames(20), with_audio)
+    info = io.probe(out)
+    assert info.has_audio and info.size == (48, 64) and info.n_frames == 20
+
+
+def write_video_with_audio(path, frames, audio_from):
+    with io.VideoWriter(path, fps=10, audio_from=audio_from) as writer:
+        for f in frames:
+            writer.write(f)
+    return path
