@@ -1,0 +1,151 @@
+"""E, G and D: shapes at several resolutions and batch sizes, output range, gradients, configuration errors."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfvsdk import InputError
+from tfvsdk.losses import appearance_loss, reconstruction_loss
+from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
+
+
+def build(config: GeneratorConfig) -> tuple[Embedder, Generator]:
+    return Embedder(config.base_channels, config.n_down, config.embed_channels), Generator(config)
+
+
+def sample(batch: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    appearance = torch.rand(batch, 3, h, w, generator=g)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    mask = ((xx / 0.6) ** 2 + (yy / 0.8) ** 2 <= 1).float().expand(batch, 1, h, w).contiguous()
+    rendered = torch.rand(batch, 3, h, w, generator=g) * mask
+    return rendered, appearance, appearance * (1 - mask), mask
+
+
+TINY = GeneratorConfig(base_channels=4, n_down=2, n_res_blocks=1, embed_channels=8)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    h=st.integers(TINY.min_size, 40),
+    w=st.integers(TINY.min_size, 40),
+    norm=st.sampled_from(["bsn", "adain"]),
+    hint_input=st.booleans(),
+)
+def test_generator_output_has_the_input_size_and_lies_in_the_unit_interval(batch, h, w, norm, hint_input):
+    config = attrs.evolve(TINY, norm=norm, hint_input=hint_input)
+    embedder, generator = build(config)
+    rendered, appearance, hint, mask = sample(batch, h, w)
+    p = embedder(appearance, hint)
+    assert p.shape == (batch, 8, -(-h // 4), -(-w // 4))
+    y = generator(rendered, p, mask, hint if hint_input else None)
+    assert y.shape == (batch, 3, h, w)
+    assert torch.isfinite(y).all() and y.min() >= 0 and y.max() <= 1
+
+
+@pytest.mark.parametrize("size", [32, 48])
+@pytest.mark.parametrize("preset", ["small", "paper"])
+def test_presets_build_and_run(preset, size):
+    config = GeneratorConfig.preset(preset)
+    embedder, generator = build(config)
+    rendered, appearance, hint, mask = sample(1, size, size)
+    with torch.no_grad():
+        y = generator(rendered, embedder(appearance, hint), mask, hint)
+    assert y.shape == (1, 3, size, size)
+
+
+def test_paper_preset_is_johnson_sized():
+    config = GeneratorConfig.preset("paper")
+    assert (config.base_channels, config.n_down, config.n_res_blocks) == (64, 2, 9)
+    generator = Generator(config)
+    norms = [m for m in generator.modules() if type(m).__name__ == "BSN"]
+    assert len(norms) == 1 + 2 + 2 * 9 + 2
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in generator.modules())
+
+
+@pytest.mark.parametrize("norm", ["bsn", "adain"])
+def test_gradients_reach_every_parameter_of_e_and_g(norm):
+    torch.manual_seed(0)
+    config = GeneratorConfig.preset("small", norm=norm)
+    embedder, generator = build(config)
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    loss = reconstruction_loss(y, appearance, torch.tensor([True, True])) + appearance_loss(
+        embedder, y, appearance, hint, mask
+    )
+    loss.backward()
+    for name, parameter in [*embedder.named_parameters("E."), *generator.named_parameters("G.")]:
+        assert parameter.grad is not None, f"{name} has no gradient"
+        assert parameter.grad.abs().sum() > 0, f"{name} has a zero gradient"
+
+
+def test_bsn_sees_the_face_mask_but_the_adain_ablation_does_not_need_it():
+    torch.manual_seed(0)
+    rendered, appearance, hint, mask = sample(1, 32, 32)
+    other_mask = (torch.rand_like(mask) > 0.5).float()
+    for norm, changes in (("bsn", True), ("adain", False)):
+        config = GeneratorConfig.preset("small", norm=norm, hint_input=False)
+        embedder, generator = build(config)
+        p = embedder(appearance, hint)
+        with torch.no_grad():
+            a = generator(rendered, p, mask)
+            # the mask is also an input channel: isolate the normalisation by zeroing the head's mask weights
+            generator.head.conv.weight[:, 3] = 0
+            b = generator(rendered, p, mask)
+            c = generator(rendered, p, other_mask)
+        assert not torch.equal(a, b)
+        assert (not torch.allclose(b, c, atol=1e-6)) == changes
+
+
+def test_generator_rejects_bad_inputs_with_input_errors():
+    config = GeneratorConfig.preset("small")
+    embedder, generator = build(config)
+    rendered, appearance, hint, mask = sample(1, 32, 32)
+    p = embedder(appearance, hint)
+    with pytest.raises(InputError, match="hint"):
+        generator(rendered, p, mask)
+    with pytest.raises(InputError, match="mask"):
+        generator(rendered, p, mask[..., :16], hint)
+    with pytest.raises(InputError, match="p"):
+        generator(rendered, p[:, :5], mask, hint)
+    with pytest.raises(InputError, match="≥ 5"):
+        small = [t[..., :4, :4] for t in (rendered, mask, hint)]
+        generator(small[0], p, small[1], small[2])
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(InputError, match="preset"):
+        GeneratorConfig.preset("huge")
+    with pytest.raises(InputError, match="norm"):
+        GeneratorConfig(norm="instance")
+    with pytest.raises(InputError, match="n_res_blocks"):
+        GeneratorConfig(n_res_blocks=0)
+    assert GeneratorConfig.preset("small", norm="adain").norm == "adain"
+
+
+@pytest.mark.parametrize("scales", [1, 2, 3])
+def test_discriminator_returns_one_patch_logit_map_per_scale(scales):
+    d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=scales))
+    logits = d(torch.rand(2, 3, 64, 48))
+
+    def patch_grid(n: int, scale: int) -> int:
+        for _ in range(scale):
+            n = -(-n // 2)  # 3×3 average pooling, stride 2, padding 1
+        for _ in range(3):
+            n = n // 2 + 1  # 4×4 stride-2 convolutions, padding 2
+        return n + 2  # two 4×4 stride-1 convolutions, padding 2
+
+    assert [tuple(lg.shape) for lg in logits] == [(2, 1, patch_grid(64, k), patch_grid(48, k)) for k in range(scales)]
+
+
+def test_discriminator_gradients_reach_its_parameters_and_the_image():
+    d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2))
+    image = torch.rand(1, 3, 32, 32, requires_grad=True)
+    sum(lg.mean() for lg in d(image)).backward()
+    assert image.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())

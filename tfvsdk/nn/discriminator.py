@@ -1,0 +1,107 @@
+"""pix2pixHD's multi-scale PatchGAN discriminator D (paper §3.3, ref. [27]).
+
+K copies of a PatchGAN run on the image downsampled 0, 1, …, K−1 times (3×3 average pooling, stride 2,
+padding excluded from the average, as pix2pixHD). Each returns a map of real/fake logits, one per
+overlapping patch; the hinge losses of :mod:`tfvsdk.losses` average them. One PatchGAN (d = base
+channels, n = ``n_layers``, LReLU = LeakyReLU(0.2), IN = instance norm without affine parameters):
+
+| layer | kernel, stride, padding | channels |
+|---|---|---|
+| conv, LReLU | 4×4, s2, p2 | d |
+| (n − 1) × (conv, IN, LReLU) | 4×4, s2, p2 | min(d·2^k, 8d), k = 1 … n−1 |
+| conv, IN, LReLU | 4×4, s1, p2 | min(d·2^n, 8d) |
+| conv | 4×4, s1, p2 | 1 (logits) |
+
+The paper writes D(Y, X_i) for the pair it compares but eq. 8 evaluates D on one image at a time, so D is
+unconditional by default; to condition it, concatenate the condition to the image and set ``in_channels``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_tensor
+from ..errors import InputError
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise InputError(f"DiscriminatorConfig.{attribute.name}: expected a positive integer, got {value!r}")
+
+
+@attrs.frozen
+class DiscriminatorConfig:
+    """Shape of the multi-scale discriminator.
+
+    Attributes:
+        in_channels: channels of the images it judges (3; more if a condition is concatenated).
+        base_channels: d, channels of the first layer (pix2pixHD: 64).
+        n_layers: stride-2 layers of each PatchGAN (pix2pixHD: 3; receptive field 70 px for 3).
+        n_scales: K, the number of scales (pix2pixHD's code default: 2).
+    """
+
+    in_channels: int = attrs.field(default=3, validator=_positive)
+    base_channels: int = attrs.field(default=64, validator=_positive)
+    n_layers: int = attrs.field(default=3, validator=_positive)
+    n_scales: int = attrs.field(default=2, validator=_positive)
+
+
+class PatchDiscriminator(nn.Module):
+    """One PatchGAN: (B, in_channels, H, W) → (B, 1, h, w) logits (see the module docstring)."""
+
+    def __init__(self, in_channels: int = 3, base_channels: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        d = base_channels
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, d, 4, stride=2, padding=2), nn.LeakyReLU(0.2)]
+        channels = d
+        for k in range(1, n_layers + 1):
+            out = min(d * 2**k, 8 * d)
+            stride = 2 if k < n_layers else 1
+            layers += [nn.Conv2d(channels, out, 4, stride=stride, padding=2), nn.InstanceNorm2d(out), nn.LeakyReLU(0.2)]
+            channels = out
+        layers.append(nn.Conv2d(channels, 1, 4, stride=1, padding=2))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.layers(image)
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """D: K PatchGANs on the image at scales 1, 1/2, …, 1/2^(K−1).
+
+    Args:
+        config: channels, depth and number of scales.
+
+    Example:
+        >>> d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2))
+        >>> [tuple(logits.shape) for logits in d(torch.rand(2, 3, 64, 64))]
+        [(2, 1, 11, 11), (2, 1, 7, 7)]
+    """
+
+    def __init__(self, config: DiscriminatorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or DiscriminatorConfig()
+        self.scales = nn.ModuleList(
+            PatchDiscriminator(config.in_channels, config.base_channels, config.n_layers)
+            for _ in range(config.n_scales)
+        )
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Judge ``image`` (B, in_channels, H, W), values in [0, 1] (mapped to [−1, 1] inside).
+
+        Returns:
+            K logit maps (B, 1, h_k, w_k), finest scale first; positive means "real".
+        """
+        check_tensor("image", image, (None, self.config.in_channels, None, None), finite=False)
+        x = image * 2 - 1
+        logits = []
+        for k, scale in enumerate(self.scales):
+            if k:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            logits.append(scale(x))
+        return logits

@@ -1,0 +1,181 @@
+"""The generator G(R, P, M̂) → Y of the deep blending network (paper §3.3).
+
+The image-to-image network of Johnson et al. (ref. [25]) — a 7×7 convolution, stride-2 convolutions down,
+residual blocks, upsampling back, a 7×7 convolution to RGB — with every instance normalisation replaced by
+BSN (eq. 4, :class:`~tfvsdk.nn.bsn.BSN`), which reads the appearance embedding P = E(X_p, M) and the face
+mask M̂. Architecture for a preset with base channels c, n_down = 2 (the shipped presets):
+
+| block | layers | channels | resolution |
+|---|---|---|---|
+| input | [R, M̂, M], images mapped to [−1, 1] | 7 | H × W |
+| head | conv 7×7 s1 (reflect), BSN, ReLU | c | H × W |
+| down ×n_down | conv 3×3 s2, BSN, ReLU | 2c, 4c | ⌈H/2⌉, ⌈H/4⌉ |
+| residual ×n_res_blocks | [conv 3×3 (reflect), BSN, ReLU, conv 3×3 (reflect), BSN] + skip | 4c | ⌈H/4⌉ |
+| up ×n_down | nearest upsampling to the matching encoder size, conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
+| tail | conv 7×7 s1 (reflect), sigmoid | 3 | H × W |
+
+Interpretations: the paper writes G(R, P, M̂); BSN passes only per-channel statistics of P, which cannot
+carry the spatial layout (hair, scene) that Y must keep, so by default G also reads the hint M as input
+channels (``hint_input=True``; the "auxiliary appearance hint" that §1 says the network fuses). Set
+``hint_input=False`` for the literal G(R, P, M̂). Upsampling is nearest-neighbour + convolution (Johnson
+uses fractionally strided convolutions; this avoids their checkerboard artefacts) to the exact size of the
+matching encoder level, so any H, W ≥ 2^n_down + 1 works without padding. The output is a sigmoid, so Y is
+in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_tensor
+from ..errors import InputError
+from .bsn import BSN, NORM_KINDS
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise InputError(f"GeneratorConfig.{attribute.name}: expected a positive integer, got {value!r}")
+
+
+def _norm_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in NORM_KINDS:
+        raise InputError(f"GeneratorConfig.norm: expected one of {NORM_KINDS}, got {value!r}")
+
+
+@attrs.frozen
+class GeneratorConfig:
+    """Width, depth and normalisation of G (and of E, which shares ``base_channels`` and ``n_down``).
+
+    Attributes:
+        base_channels: c, channels of the full-resolution layers (Johnson: 32, CycleGAN/paper size: 64).
+        n_down: stride-2 convolutions in G's encoder and in E.
+        n_res_blocks: residual blocks at the bottleneck.
+        embed_channels: channels of the appearance embedding P.
+        norm: ``"bsn"`` (eq. 4) or ``"adain"`` (the paper's "w/o BSN" ablation).
+        hint_input: G reads the hint M as input channels (see the module docstring).
+    """
+
+    base_channels: int = attrs.field(default=32, validator=_positive)
+    n_down: int = attrs.field(default=2, validator=_positive)
+    n_res_blocks: int = attrs.field(default=3, validator=_positive)
+    embed_channels: int = attrs.field(default=128, validator=_positive)
+    norm: str = attrs.field(default="bsn", validator=_norm_kind)
+    hint_input: bool = True
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "small": {"base_channels": 32, "n_down": 2, "n_res_blocks": 3, "embed_channels": 128},
+        "paper": {"base_channels": 64, "n_down": 2, "n_res_blocks": 9, "embed_channels": 256},
+    }
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> GeneratorConfig:
+        """A named preset: ``"small"`` (CPU tests) or ``"paper"`` (Johnson-sized, 64 channels, 9 blocks).
+
+        Example:
+            >>> GeneratorConfig.preset("paper", norm="adain").n_res_blocks
+            9
+        """
+        if name not in cls.PRESETS:
+            raise InputError(f"generator preset: expected one of {sorted(cls.PRESETS)}, got {name!r}")
+        return cls(**{**cls.PRESETS[name], **overrides})
+
+    @property
+    def min_size(self) -> int:
+        """Smallest height and width G accepts (the bottleneck must be at least 2 pixels)."""
+        return max(4, 2**self.n_down + 1)
+
+
+class _ConvNorm(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, config: GeneratorConfig, relu: bool = True):
+        super().__init__()
+        padding_mode = "reflect" if stride == 1 else "zeros"
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode=padding_mode)
+        self.norm = BSN(cout, config.embed_channels, kind=config.norm)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.conv(x), p, mask)
+        return F.relu(x) if self.relu else x
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, channels: int, config: GeneratorConfig):
+        super().__init__()
+        self.first = _ConvNorm(channels, channels, 3, 1, config)
+        self.second = _ConvNorm(channels, channels, 3, 1, config, relu=False)
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x + self.second(self.first(x, p, mask), p, mask)
+
+
+class Generator(nn.Module):
+    """G(R, P, M̂) → Y (see the module docstring for the architecture).
+
+    Args:
+        config: width, depth and normalisation (:meth:`GeneratorConfig.preset`).
+
+    Example:
+        >>> from tfvsdk.nn import Embedder
+        >>> cfg = GeneratorConfig.preset("small")
+        >>> e, g = Embedder(cfg.base_channels, cfg.n_down, cfg.embed_channels), Generator(cfg)
+        >>> r, x_p, mask = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.ones(1, 1, 32, 32)
+        >>> g(r, e(x_p, x_p * (1 - mask)), mask, x_p * (1 - mask)).shape
+        torch.Size([1, 3, 32, 32])
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or GeneratorConfig()
+        c = config.base_channels
+        self.head = _ConvNorm(7 if config.hint_input else 4, c, 7, 1, config)
+        self.down = nn.ModuleList(_ConvNorm(c * 2**k, c * 2 ** (k + 1), 3, 2, config) for k in range(config.n_down))
+        bottleneck = c * 2**config.n_down
+        self.blocks = nn.ModuleList(_ResBlock(bottleneck, config) for _ in range(config.n_res_blocks))
+        self.up = nn.ModuleList(
+            _ConvNorm(c * 2 ** (k + 1), c * 2**k, 3, 1, config) for k in reversed(range(config.n_down))
+        )
+        self.tail = nn.Conv2d(c, 3, 7, padding=3, padding_mode="reflect")
+
+    def forward(
+        self, rendered: torch.Tensor, p: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Generate the output frame.
+
+        Args:
+            rendered: (B, 3, H, W) rendered face R in [0, 1].
+            p: (B, embed_channels, h, w) appearance embedding P = E(X_p, M) (any h, w; usually ⌈H/2^n_down⌉).
+            mask: (B, 1, H, W) face mask M̂ in [0, 1].
+            hint: (B, 3, H, W) appearance hint M in [0, 1]; required when ``config.hint_input``.
+
+        Returns:
+            (B, 3, H, W) output Y in [0, 1].
+        """
+        sizes: dict[str, int] = {}
+        check_tensor("rendered", rendered, ("B", 3, "H", "W"), sizes, finite=False)
+        check_tensor("p", p, ("B", self.config.embed_channels, None, None), sizes, finite=False)
+        check_tensor("mask", mask, ("B", 1, "H", "W"), sizes, finite=False)
+        if min(sizes["H"], sizes["W"]) < self.config.min_size:
+            raise InputError(
+                f"rendered: expected height and width ≥ {self.config.min_size}, got {sizes['H']}×{sizes['W']}"
+            )
+        inputs = [rendered * 2 - 1, mask]
+        if self.config.hint_input:
+            if hint is None:
+                raise InputError("hint: this generator reads the hint M (config.hint_input=True); got None")
+            check_tensor("hint", hint, ("B", 3, "H", "W"), sizes, finite=False)
+            inputs.append(hint * 2 - 1)
+        x = self.head(torch.cat(inputs, dim=1), p, mask)
+        skip_sizes = []
+        for layer in self.down:
+            skip_sizes.append(x.shape[-2:])
+            x = layer(x, p, mask)
+        for block in self.blocks:
+            x = block(x, p, mask)
+        for layer in self.up:
+            x = layer(F.interpolate(x, size=skip_sizes.pop(), mode="nearest"), p, mask)
+        return torch.sigmoid(self.tail(x))
