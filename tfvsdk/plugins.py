@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "tfvsdk"
 DEFAULT_PLUGINS = (
     "tfvsdk_models",
     "tfvsdk_tasks",
+    "tfvsdk_blenders",
 )
 
 KINDS: dict[str, tuple[str, type]] = {

@@ -1,0 +1,186 @@
+"""The ``bsn`` blender: the paper's deep blending network Y = G(R, E(X_p, M), M̂) (§3.3).
+
+An ``nn.Module`` holding the embedder E, the generator G and, for training, the multi-scale discriminator
+D (``with_discriminator=True``). Weights are safetensors files (loading never executes code) whose
+metadata records the network configuration, so ``create("blender", "bsn", weights=path)`` rebuilds the
+saved network without being told its preset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import attrs
+import safetensors
+import safetensors.torch
+import torch
+from torch import nn
+
+import tfvsdk
+from tfvsdk.checks import check_tensor
+from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "tfvsdk-bsn-blender/1"
+DISCRIMINATOR_PRESETS = {
+    "small": {"base_channels": 32, "n_layers": 3},
+    "paper": {"base_channels": 64, "n_layers": 3},
+}
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except Exception as exc:
+        raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+
+
+class BSNBlender(nn.Module, tfvsdk.Blender):
+    """G + E (+ D) behind the :class:`tfvsdk.Blender` interface.
+
+    Args:
+        preset: ``"small"`` or ``"paper"`` (see :class:`tfvsdk.nn.GeneratorConfig`); default: the preset
+            stored in ``weights``, else ``"small"``.
+        norm: ``"bsn"`` (eq. 4) or ``"adain"`` (the paper's "w/o BSN" ablation); default as ``preset``.
+        weights: a safetensors file written by :meth:`save` to load.
+        with_discriminator: also build D (needed for training).
+        scales: K, the discriminator's number of scales.
+
+    Raises:
+        InputError: an unknown preset or norm.
+        ModelFileError: ``weights`` is missing, unreadable or does not fit the network.
+
+    Example:
+        >>> blender = tfvsdk.create("blender", "bsn", preset="small", norm="adain")
+        >>> blender.generator.config.norm
+        'adain'
+    """
+
+    trainable = True
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        norm: str | None = None,
+        weights: str | os.PathLike | None = None,
+        with_discriminator: bool = False,
+        scales: int = 2,
+    ) -> None:
+        super().__init__()
+        stored = self._stored_configs(Path(weights)) if weights is not None and preset is None else None
+        if stored is not None:
+            g_config = attrs.evolve(stored[0], norm=norm) if norm else stored[0]
+            d_config = stored[1] or DiscriminatorConfig(**DISCRIMINATOR_PRESETS["small"], n_scales=scales)
+        else:
+            preset = preset or "small"
+            g_config = GeneratorConfig.preset(preset, **({"norm": norm} if norm else {}))
+            d_config = DiscriminatorConfig(**DISCRIMINATOR_PRESETS[preset], n_scales=scales)
+        self.embedder = Embedder(g_config.base_channels, g_config.n_down, g_config.embed_channels)
+        self.generator = Generator(g_config)
+        self.discriminator = MultiScaleDiscriminator(d_config) if with_discriminator else None
+        if weights is not None:
+            self.load(weights)
+
+    @staticmethod
+    def _stored_configs(path: Path) -> tuple[GeneratorConfig, DiscriminatorConfig | None] | None:
+        if not path.is_file():
+            raise tfvsdk.ModelFileError(f"{path}: no such weights file")
+        metadata = _read_metadata(path)
+        if metadata.get("format") != FORMAT:
+            return None
+        try:
+            g = GeneratorConfig(**json.loads(metadata["generator"]))
+            d = DiscriminatorConfig(**json.loads(metadata["discriminator"])) if "discriminator" in metadata else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise tfvsdk.ModelFileError(f"{path}: damaged network configuration in the metadata ({exc!r})") from exc
+        return g, d
+
+    def forward(
+        self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Y = G(R, E(X_p, M), M̂), differentiable (shapes as :meth:`blend`)."""
+        return self.generator(rendered, self.embedder(appearance, hint), mask, hint)
+
+    def blend(
+        self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Blend (see :meth:`tfvsdk.Blender.blend`); inputs must be on this module's device.
+
+        Gradients flow as in :meth:`forward` (wrap in ``torch.no_grad()`` for inference).
+        """
+        sizes: dict[str, int] = {}
+        for name, x, channels in (("rendered", rendered, 3), ("appearance", appearance, 3), ("hint", hint, 3), ("mask", mask, 1)):
+            check_tensor(name, x, ("B", channels, "H", "W"), sizes)
+        return self(rendered, appearance, hint, mask)
+
+    def _metadata(self) -> dict[str, str]:
+        metadata = {"format": FORMAT, "generator": json.dumps(attrs.asdict(self.generator.config))}
+        if self.discriminator is not None:
+            metadata["discriminator"] = json.dumps(attrs.asdict(self.discriminator.config))
+        return metadata
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write all weights (E, G and D if present) to a safetensors file, atomically (temp file + rename)."""
+        path = Path(path)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            safetensors.torch.save_file(tensors, tmp, metadata=self._metadata())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        logger.info("saved %d tensors to %s", len(tensors), path)
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Load weights written by :meth:`save`.
+
+        E and G must match the file exactly (names and shapes). D's weights are loaded when both the file
+        and this blender have D; otherwise they are skipped (an inference blender can read a training
+        file, and a training blender starts D afresh from an inference file).
+
+        Raises:
+            ModelFileError: a missing or unreadable file, missing or unexpected tensors, or a shape mismatch;
+                the message names the tensors and the configuration the file was saved with.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise tfvsdk.ModelFileError(f"{path}: no such weights file")
+        saved_with = _read_metadata(path).get("generator", "unknown configuration")
+        try:
+            tensors = safetensors.torch.load_file(str(path))
+        except Exception as exc:
+            raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+        own = self.state_dict()
+        has_d = self.discriminator is not None and any(k.startswith("discriminator.") for k in tensors)
+        relevant = {k: v for k, v in tensors.items() if has_d or not k.startswith("discriminator.")}
+        expected = {k: v for k, v in own.items() if has_d or not k.startswith("discriminator.")}
+        missing = sorted(set(expected) - set(relevant))
+        unexpected = sorted(set(relevant) - set(expected))
+        wrong = [
+            f"{k} {tuple(relevant[k].shape)} (expected {tuple(v.shape)})"
+            for k, v in expected.items()
+            if k in relevant and relevant[k].shape != v.shape
+        ]
+        problems = [
+            f"{label}: {', '.join(items[:5])}{' …' if len(items) > 5 else ''}"
+            for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if items
+        ]
+        if problems:
+            raise tfvsdk.ModelFileError(
+                f"{path}: weights do not fit this blender (generator {json.dumps(attrs.asdict(self.generator.config))}); "
+                f"the file was saved with {saved_with}. " + "; ".join(problems)
+            )
+        self.load_state_dict(relevant, strict=False)
+        logger.info("loaded %d tensors from %s", len(relevant), path)
+
+    def extra_repr(self) -> str:
+        return f"config={self.generator.config}"
