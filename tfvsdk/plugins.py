@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "tfvsdk"
 
 DEFAULT_PLUGINS = (
     "tfvsdk_models",
+    "tfvsdk_raster",
     "tfvsdk_tasks",
     "tfvsdk_blenders",
 )

@@ -1,0 +1,139 @@
+"""The ``nvdiffrast`` renderer: R = P(S, T^i, C^p) of eq. 3 for meshes already projected to screen space."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+import tfvsdk
+from tfvsdk.checks import check_tensor
+from tfvsdk.errors import InputError
+from tfvsdk.raster import BACKENDS, interpolate, rasterize, screen_to_clip, texture
+
+logger = logging.getLogger(__name__)
+
+SHADINGS = ("auto", "lambert", "none")
+
+
+def _colour(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
+    values = (float(value),) if isinstance(value, (int, float)) else tuple(float(v) for v in value)
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise InputError(f"{name}: expected a value or a colour with entries in [0, 1], got {value!r}")
+    return values
+
+
+class NvdiffrastRenderer(tfvsdk.Renderer):
+    """Rasterizes a screen-space mesh with :mod:`tfvsdk.raster` (nvdiffrast.torch on CUDA when installed).
+
+    The image is the texture looked up through the interpolated ``uv`` (bilinear, clamped at the texture's
+    border), or a flat ``albedo`` when no texture is given; with Lambertian shading it is multiplied by
+    ``ambient + (1 − ambient) · max(0, n · l)``, n the interpolated vertex normal turned toward the viewer
+    and l the fixed light direction (two-sided lighting). Pixels no triangle covers get ``background``.
+
+    Args:
+        shading: ``"lambert"``, ``"none"`` or ``"auto"`` (Lambert without a texture, none with one).
+        background: background value, one number or one per channel, in [0, 1].
+        albedo: colour of untextured meshes, one number or one per channel (3), in [0, 1].
+        light: direction toward the light in screen space (x right, y down, z toward the viewer); the
+            default comes from the front and a little above.
+        ambient: share of the light that does not depend on the normal, in [0, 1].
+        backend: ``"auto"``, ``"cuda"`` (nvdiffrast) or ``"torch"`` (the SDK's rasterizer), see
+            :mod:`tfvsdk.raster.ops`.
+    """
+
+    def __init__(
+        self,
+        *,
+        shading: str = "auto",
+        background: float | Sequence[float] = 0.0,
+        albedo: float | Sequence[float] = (0.8, 0.8, 0.8),
+        light: Sequence[float] = (0.0, -0.4, 1.0),
+        ambient: float = 0.3,
+        backend: str = "auto",
+    ) -> None:
+        if shading not in SHADINGS:
+            raise InputError(f"shading: expected one of {SHADINGS}, got {shading!r}")
+        if backend not in BACKENDS:
+            raise InputError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+        if not 0.0 <= ambient <= 1.0:
+            raise InputError(f"ambient: expected a value in [0, 1], got {ambient!r}")
+        light_t = torch.tensor([float(v) for v in light])
+        if light_t.shape != (3,) or light_t.norm() == 0:
+            raise InputError(f"light: expected a non-zero 3-vector, got {light!r}")
+        self.shading = shading
+        self.background = _colour("background", background)
+        self.albedo = _colour("albedo", albedo)
+        self.light = F.normalize(light_t, dim=0)
+        self.ambient = float(ambient)
+        self.backend = backend
+
+    def render(
+        self,
+        vertices: torch.Tensor,
+        triangles: torch.Tensor,
+        image_size: tuple[int, int],
+        *,
+        uv: torch.Tensor | None = None,
+        texture: torch.Tensor | None = None,
+    ) -> tfvsdk.Rendering:
+        """Render; see :meth:`tfvsdk.Renderer.render`. ``texture`` may have a batch of 1 (shared)."""
+        sizes: dict[str, int] = {}
+        check_tensor("vertices", vertices, ("B", "N", 3), sizes)
+        if texture is not None:
+            if uv is None:
+                raise InputError("uv: required when a texture is given")
+            check_tensor("uv", uv, (sizes["N"], 2))
+            check_tensor("texture", texture, (None, None, None, None))
+            if texture.shape[0] not in (1, sizes["B"]):
+                raise InputError(f"texture: expected a batch of 1 or {sizes['B']}, got shape {tuple(texture.shape)}")
+        height, width = image_size
+        tri = triangles.to(torch.int32)
+        rast = rasterize(screen_to_clip(vertices, image_size), tri, (height, width), backend=self.backend)
+        covered = rast[..., 3] > 0
+        u, v = rast[..., 0], rast[..., 1]
+        barycentrics = torch.stack([u, v, 1 - u - v], -1) * covered[..., None]
+        depth = interpolate(vertices[..., 2:], rast, tri, backend=self.backend)[..., 0]
+        colour = self._colour(vertices, tri, rast, uv, texture)
+        background = colour.new_tensor(self.background).expand(colour.shape[-1] if len(self.background) == 1 else -1)
+        image = torch.where(covered[..., None], colour, background)
+        return tfvsdk.Rendering(
+            image=image.permute(0, 3, 1, 2),
+            mask=covered[:, None].to(vertices.dtype),
+            depth=torch.where(covered, depth, -torch.inf)[:, None],
+            triangle_id=rast[..., 3].long() - 1,
+            barycentrics=barycentrics.to(vertices.dtype),
+            vertices=vertices,
+        )
+
+    def _colour(
+        self,
+        vertices: torch.Tensor,
+        tri: torch.Tensor,
+        rast: torch.Tensor,
+        uv: torch.Tensor | None,
+        tex: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """(B, H, W, C) surface colour at every pixel (meaningless where nothing is covered)."""
+        if tex is not None:
+            coords = interpolate(uv.to(vertices.dtype), rast, tri, backend=self.backend)
+            colour = texture(tex.permute(0, 2, 3, 1).to(vertices.dtype), coords, boundary_mode="clamp", backend=self.backend)
+        else:
+            colour = vertices.new_tensor(self.albedo).expand(*rast.shape[:3], len(self.albedo))
+        if self.shading == "lambert" or (self.shading == "auto" and tex is None):
+            colour = colour * self._lambert(vertices, tri, rast)
+        return colour
+
+    def _lambert(self, vertices: torch.Tensor, tri: torch.Tensor, rast: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 1) Lambertian factor with two-sided lighting."""
+        faces = tri.long()
+        corners = vertices[:, faces]  # (B, T, 3, 3)
+        face_normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0])
+        vertex_normals = torch.zeros_like(vertices).index_add(1, faces.flatten(), face_normals.repeat_interleave(3, 1))
+        normals = interpolate(F.normalize(vertex_normals, dim=-1), rast, tri, backend=self.backend)
+        normals = F.normalize(normals, dim=-1)
+        normals = normals * torch.where(normals[..., 2:] < 0, -1.0, 1.0)
+        cosine = (normals * self.light.to(normals)).sum(-1, keepdim=True).clamp(min=0)
+        return self.ambient + (1 - self.ambient) * cosine

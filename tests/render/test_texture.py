@@ -1,0 +1,83 @@
+"""unwrap_texture (T^i of eq. 3): visible texels come back from the image; hidden ones are filled."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import smooth_texture
+
+import tfvsdk
+from tfvsdk.errors import InputError
+from tfvsdk.texture import unwrap_texture
+
+
+def view(verts: torch.Tensor, yaw: float) -> torch.Tensor:
+    cam = tfvsdk.Camera.from_euler(
+        torch.tensor([yaw]), torch.tensor([0.1]), torch.zeros(1), scale=torch.tensor([1.0]), translation=torch.tensor([[128.0, 128.0]])
+    )
+    return cam.project(verts[None])
+
+
+def render(screen, tri, uv, tex):
+    return tfvsdk.create("renderer", "nvdiffrast").render(screen, tri, (256, 256), uv=uv, texture=tex).image
+
+
+def test_visible_texels_are_recovered_from_a_frontal_render(bump):
+    verts, tri, uv, _ = bump
+    tex = smooth_texture(128)
+    screen = view(verts, 0.0)
+    texture, valid = unwrap_texture(render(screen, tri, uv, tex), screen, tri, uv, size=128)
+    assert texture.shape == (1, 3, 128, 128) and valid.shape == (1, 1, 128, 128)
+    assert valid.mean() > 0.85
+    err = (texture - tex).abs().amax(1)[valid[:, 0] > 0]
+    assert err.mean() < 0.005 and err.quantile(0.99) < 0.03
+
+
+def test_hidden_texels_are_filled_from_the_mirror_side_then_smoothly(bump):
+    verts, tri, uv, symmetry = bump
+    tex = smooth_texture(128)
+    tex = (tex + tex.flip(-1)) / 2  # a mirror-symmetric face texture: the truth for hidden texels is known
+    screen = view(verts, 0.9)
+    image = render(screen, tri, uv, tex)
+    mirrored, valid = unwrap_texture(image, screen, tri, uv, size=128, symmetry=symmetry)
+    plain, valid_plain = unwrap_texture(image, screen, tri, uv, size=128)
+    assert torch.equal(valid, valid_plain)
+    hidden = valid[:, 0] == 0
+    assert 0.1 < hidden.float().mean() < 0.6
+    err_mirror = (mirrored - tex).abs().amax(1)[hidden]
+    err_plain = (plain - tex).abs().amax(1)[hidden]
+    assert err_mirror.median() < 0.02 < err_plain.median()
+    for texture in (mirrored, plain):  # never black, never out of range
+        assert texture.min() > 0.05 and texture.max() <= 1
+
+
+def test_no_visible_face_gives_the_image_mean_colour(bump, caplog):
+    verts, tri, uv, _ = bump
+    screen = view(verts, 0.0) + torch.tensor([1000.0, 0.0, 0.0])  # entirely outside the image
+    image = torch.full((1, 3, 256, 256), 0.25)
+    texture, valid = unwrap_texture(image, screen, tri, uv, size=32)
+    assert valid.sum() == 0
+    assert torch.allclose(texture, torch.tensor(0.25))
+    assert "no texel is visible" in caplog.text
+
+
+def test_unwraps_the_surrey_face_model(sfm_path):
+    model = tfvsdk.morphable.load_npz(sfm_path)
+    shape = model.shape(torch.zeros(1, model.n_id), torch.zeros(1, model.n_exp))
+    tex = smooth_texture(256)
+    screen = view(shape[0] * 1.3, 0.3)
+    image = render(screen, model.triangles, model.uv, tex)
+    texture, valid = unwrap_texture(image, screen, model.triangles, model.uv, size=256, symmetry=model.symmetry)
+    err = (texture - tex).abs().amax(1)[valid[:, 0] > 0]
+    assert valid.mean() > 0.4
+    assert err.mean() < 0.005 and err.quantile(0.99) < 0.05
+    assert texture.min() > 0.05
+
+
+def test_bad_inputs_raise_input_error(bump):
+    verts, tri, uv, _ = bump
+    screen = view(verts, 0.0)
+    with pytest.raises(InputError, match="uv"):
+        unwrap_texture(torch.zeros(1, 3, 8, 8), screen, tri, uv[:-1])
+    with pytest.raises(InputError, match="size"):
+        unwrap_texture(torch.zeros(1, 3, 8, 8), screen, tri, uv, size=0)
