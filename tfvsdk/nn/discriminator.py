@@ -79,8 +79,10 @@ class MultiScaleDiscriminator(nn.Module):
 
     Example:
         >>> d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2))
-        >>> [tuple(logits.shape) for logits in d(torch.rand(2, 3, 64, 64))]
-        [(2, 1, 11, 11), (2, 1, 7, 7)]
+        >>> for logits in d(torch.rand(2, 3, 64, 64)):
+        ...     print(tuple(logits.shape))
+        (2, 1, 11, 11)
+        (2, 1, 7, 7)
     """
 
     def __init__(self, config: DiscriminatorConfig | None = None) -> None:
