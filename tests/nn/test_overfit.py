@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tfvsdk.losses import reconstruction_loss
@@ -26,7 +27,16 @@ def synthetic_faces(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, tor
     return torch.stack(rendered), torch.stack(frames), torch.stack(masks)
 
 
-def test_small_preset_overfits_a_few_samples():
+@pytest.fixture
+def one_thread():
+    """Small convolutions gain little from a second thread and stall when the shared CPU is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_small_preset_overfits_a_few_samples(one_thread):
     torch.manual_seed(0)
     config = GeneratorConfig.preset("small")
     embedder, generator = Embedder(config.base_channels, config.n_down, config.embed_channels), Generator(config)
