@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "tfvsdk_raster",
     "tfvsdk_tasks",
     "tfvsdk_blenders",
+    "tfvsdk_train",
 )
 
 KINDS: dict[str, tuple[str, type]] = {

@@ -1,0 +1,465 @@
+"""The trainer: any renderer / trainable blender / composer combination, the paper's losses (§3.4, eq. 16).
+
+One step on a DTSS batch (§3.1), for each time τ ∈ {t, t−1} (t−1 only when L_tmp is on):
+
+1. the composer picks α_id, α_exp and the camera from the roles' cached fits; the mesh
+   S = S̄ + A_id α_id + A_exp α_exp (eq. 2) is projected with that camera;
+2. the texture T^i is unwrapped from the texture role's frame at **t** and used for both renderings,
+   so R^{t−1} and R^t differ only by the mesh's motion — the motion the 3D flow describes;
+3. R^τ, M̂^τ = renderer(S^τ, T^i, C^τ) (eq. 3); the hint is M = X_p(1 − M̂) for image samples and
+   X_i(1 − M̂) for video samples (§3.2; X_p is the composer's hint role);
+4. Y^τ = blender(R^τ, X_p^τ, M^τ, M̂^τ) = G(R, E(X_p, M), M̂) (§3.3), both times in one batch.
+
+Losses (:mod:`tfvsdk.losses`): L_rec = ‖Y^t − X_i^t‖₁ on video samples only (eq. 7), L_app (eq. 6),
+L_tmp between Y^{t−1} and Y^t warped by the 3D flow of R^{t−1}, R^t (eq. 9–15), the hinge form of
+L_adv on D(Y^t) with real images X_i^t (eq. 8), plus any ``training_losses`` hook results, weighted as in
+eq. 16. G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
+flow are computed without gradients: nothing trained comes before them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from .. import losses
+from ..data.folders import ImageFolder, VideoFolder
+from ..data.layout import read_manifest
+from ..data.sampler import DTSSSampler
+from ..data.samples import RoleFrames, SampleDataset, TrainingBatch, collate
+from ..errors import InputError, PluginError
+from ..flow import flow3d, temporal_loss
+from ..plugins import get_plugin_manager, reporting
+from ..records import Composition, FaceFit, Rendering
+from ..texture import unwrap_texture
+from . import distributed
+from .checkpoint import CheckpointDir, load_checkpoint, rng_state, set_rng_state
+from .components import Components, build_components
+from .config import TrainConfig
+from .logs import MetricsLog, save_grid
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen(eq=False)
+class Scene:
+    """What the generator is given for a batch of B samples at T times (T = 2 with L_tmp, else 1).
+
+    Tensors stack the times along the batch: rows ``[0, B)`` are time t, rows ``[B, 2B)`` time t−1.
+
+    Attributes:
+        rendered: (T·B, 3, H, W) renderings R.
+        mask: (T·B, 1, H, W) face masks M̂.
+        appearance: (T·B, 3, H, W) appearance frames X_p.
+        hint: (T·B, 3, H, W) appearance hints M.
+        renderings: the renderer's output per time, t first.
+        texture: (B, 3, Ht, Wt) texture T^i unwrapped at t.
+    """
+
+    rendered: torch.Tensor
+    mask: torch.Tensor
+    appearance: torch.Tensor
+    hint: torch.Tensor
+    renderings: tuple[Rendering, ...]
+    texture: torch.Tensor
+
+
+@attrs.frozen(eq=False)
+class StepOutputs:
+    """What one generator step produced (passed to the ``training_losses`` hook).
+
+    Attributes:
+        scene: the generator's inputs.
+        output: (B, 3, H, W) Y^t.
+        output_prev: (B, 3, H, W) Y^{t−1}, or None without L_tmp.
+        flow: (B, 2, H, W) 3D flow F^{t→t−1} in pixels (:func:`tfvsdk.flow.flow3d`), or None without L_tmp.
+        visible: (B, 1, H, W) its visibility S^t · S^{t−1}, or None without L_tmp.
+        losses: the paper's loss terms (scalar tensors): ``adversarial``, ``appearance``,
+            ``reconstruction``, ``temporal``.
+    """
+
+    scene: Scene
+    output: torch.Tensor
+    output_prev: torch.Tensor | None
+    flow: torch.Tensor | None
+    visible: torch.Tensor | None
+    losses: dict[str, torch.Tensor]
+
+
+def _frames(role: RoleFrames, when: int) -> tuple[torch.Tensor, FaceFit]:
+    """Frames and fits of ``role`` at t (``when = 0``) or t−1 (``when = 1``)."""
+    return (role.cur, role.fit_cur) if when == 0 else (role.prev, role.fit_prev)
+
+
+def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[ImageFolder | None, VideoFolder | None]:
+    """Open the image and video parts the config names, checking they were fitted with the training model.
+
+    Raises:
+        InputError: a missing dataset, different image sizes, or fits of another morphable model.
+    """
+    data = config.data
+    sigma = data.sigma
+    parts: list[tuple[str, str]] = []
+    if sigma > 0:
+        parts.append(("image", data.image_root or data.root))
+    if sigma < 1:
+        parts.append(("video", data.video_root or data.root))
+    opened: dict[str, Any] = {}
+    sizes = set()
+    for part, root in parts:
+        manifest = read_manifest(root)
+        model = manifest.model
+        if (model.get("n_id"), model.get("n_exp")) != (model_info["n_id"], model_info["n_exp"]):
+            raise InputError(
+                f"{root}: the fits were made with model {model.get('name')!r} (K_id={model.get('n_id')}, "
+                f"K_exp={model.get('n_exp')}), but training uses {model_info['name']!r} "
+                f"(K_id={model_info['n_id']}, K_exp={model_info['n_exp']}); set components.model or re-prepare"
+            )
+        opened[part] = ImageFolder(root, manifest) if part == "image" else VideoFolder(root, manifest)
+        sizes.add(manifest.image_size)
+    if len(sizes) > 1:
+        raise InputError(f"data: the image and video parts have different image sizes {sorted(sizes)}; prepare both at one size")
+    return opened.get("image"), opened.get("video")
+
+
+class _Batches:
+    """The sampler's batches as a DataLoader ``batch_sampler``."""
+
+    def __init__(self, sampler: DTSSSampler, batch_size: int) -> None:
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def __iter__(self) -> Iterator[list]:
+        return self.sampler.batches(self.batch_size)
+
+
+class Trainer:
+    """Trains a blender with DTSS sampling and the losses of eq. 16 (paper §3.1, §3.4, §4).
+
+    Args:
+        config: the whole configuration (:class:`~tfvsdk.train.config.TrainConfig`).
+        components: pre-built components (default: built from ``config.components`` by name).
+        context: the distributed context (default: read from torchrun's environment).
+
+    Raises:
+        PluginError: an unknown component name, a blender that is not trainable.
+        InputError: a dataset that does not fit the config or the model.
+
+    Example:
+        >>> trainer = Trainer(load_config("train.toml"))   # doctest: +SKIP
+        >>> trainer.fit()                                   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        components: Components | None = None,
+        context: distributed.DistContext | None = None,
+    ) -> None:
+        self.config = config
+        self.context = context or distributed.setup(config.run.device)
+        self.device = self.context.device
+        torch.manual_seed(config.run.seed)
+        self.components = components or build_components(config.components, self.device)
+        c = self.components
+        distributed.broadcast_module(c.blender, self.context)
+        model = c.model
+        self.images, self.videos = open_datasets(config, {"name": model.name, "n_id": model.n_id, "n_exp": model.n_exp})
+        self.sampler = DTSSSampler(
+            self.images,
+            self.videos,
+            sigma=config.data.sigma,
+            seed=config.run.seed,
+            rank=self.context.rank,
+            world_size=self.context.world_size,
+        )
+        self.dataset = SampleDataset(self.images, self.videos)
+        opt = config.optim
+        self.opt_g = torch.optim.Adam(c.generator_parameters(), lr=opt.lr_g, betas=opt.betas)
+        self.opt_d = torch.optim.Adam(c.discriminator_parameters(), lr=opt.lr_d, betas=opt.betas)
+        self.amp = config.run.amp and self.device.type == "cuda"
+        if config.run.amp and not self.amp:
+            logger.info("run.amp is set but training runs on %s; mixed precision is used on CUDA only", self.device)
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.weights = config.loss.weights()
+        self.use_temporal = config.loss.use_temporal
+        self.out = Path(config.run.out)
+        self.checkpoints = CheckpointDir(self.out / "checkpoints", keep=config.run.keep)
+        self.step = 0
+        """Optimisation steps done."""
+        self.hook = get_plugin_manager().hook
+        self._last: tuple[TrainingBatch, StepOutputs] | None = None
+        if config.run.resume and self.checkpoints.last.exists():
+            self.load_state_dict(load_checkpoint(self.checkpoints.last, map_location=self.device))
+            logger.info("resumed from %s at step %d", self.checkpoints.last, self.step)
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue bit-exactly (tensors and plain containers only)."""
+        return {
+            "step": self.step,
+            "blender": self.components.blender.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "sampler": self.sampler.state_dict(position=self.step * self.config.data.batch_size),
+            "rng": rng_state(),
+            "config": json.dumps(self.config.to_dict()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the components must be built as when it was saved)."""
+        self.components.blender.load_state_dict(state["blender"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    # -- one step ---------------------------------------------------------------------------------------------
+
+    def _composition(self, batch: TrainingBatch, when: int) -> Composition:
+        c = self.components
+        fits = {role: _frames(batch.role(sample_role), when)[1] for role, sample_role in c.role_map.items()}
+        with reporting(c.composer, "composing a training sample"):
+            return c.composer.compose(fits)
+
+    def _role(self, batch: TrainingBatch, composer_role: str) -> RoleFrames:
+        return batch.role(self.components.role_map[composer_role])
+
+    @torch.no_grad()
+    def render(self, batch: TrainingBatch) -> Scene:
+        """Steps 1–3 of the module docstring: renderings, masks, appearance frames and hints."""
+        c = self.components
+        model = c.model
+        times = (0, 1) if self.use_temporal else (0,)
+        comps = [self._composition(batch, when) for when in times]
+        source, source_fit = _frames(self._role(batch, comps[0].texture_role), 0)
+        source_vertices = source_fit.camera.project(model.shape(source_fit.alpha_id, source_fit.alpha_exp))
+        texture, _ = unwrap_texture(source, source_vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry)
+        renderings, appearance, hints = [], [], []
+        video = batch.is_video[:, None, None, None]
+        for when, comp in zip(times, comps):
+            vertices = comp.camera.project(model.shape(comp.alpha_id, comp.alpha_exp))
+            with reporting(c.renderer, "rendering a training sample"):
+                rendering = c.renderer.render(vertices, model.triangles, comp.image_size, uv=model.uv, texture=texture)
+            renderings.append(rendering)
+            appearance.append(_frames(self._role(batch, comp.appearance_role), when)[0])
+            own = _frames(batch.identity, when)[0]
+            hint_frame = torch.where(video, own, _frames(self._role(batch, comp.hint_role), when)[0])
+            hints.append(hint_frame * (1 - rendering.mask))
+        return Scene(
+            rendered=torch.cat([r.image[:, :3] for r in renderings]),
+            mask=torch.cat([r.mask for r in renderings]),
+            appearance=torch.cat(appearance),
+            hint=torch.cat(hints),
+            renderings=tuple(renderings),
+            texture=texture,
+        )
+
+    @property
+    def texture_size(self) -> int:
+        """Side of the unwrapped UV texture: the training image's longer side."""
+        part = self.images if self.images is not None else self.videos
+        return max(part.image_size)
+
+    def _clock(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+
+    def _extra_losses(self, batch: TrainingBatch, outputs: StepOutputs) -> dict[str, tuple[float, torch.Tensor]]:
+        extra: dict[str, tuple[float, torch.Tensor]] = {}
+        for result in self.hook.training_losses(trainer=self, sample=batch, outputs=outputs):
+            for name, (weight, value) in (result or {}).items():
+                if name in extra or name in outputs.losses:
+                    raise InputError(f"training_losses: two losses are named {name!r}")
+                extra[name] = (float(weight), value)
+        return extra
+
+    def train_step(self, batch: TrainingBatch) -> dict[str, float]:
+        """One generator and one discriminator update on ``batch``; returns the step's metrics."""
+        c = self.components
+        batch = batch.to(self.device)
+        b = batch.batch_size
+        t0 = self._clock()
+        scene = self.render(batch)
+        flow, visible = flow3d(scene.renderings[0], scene.renderings[1], c.model.triangles) if self.use_temporal else (None, None)
+        t1 = self._clock()
+
+        d = c.discriminator
+        d.requires_grad_(False)
+        with self._autocast():
+            with reporting(c.blender, "blending a training batch"):
+                y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            y_cur = y[:b]
+            y_prev = y[b:] if self.use_temporal else None
+            terms = {
+                "adversarial": losses.g_hinge_loss(d(y_cur)),
+                "appearance": losses.appearance_loss(c.embedder, y_cur, scene.appearance[:b], scene.hint[:b], scene.mask[:b]),
+                "reconstruction": losses.reconstruction_loss(y_cur, batch.identity.cur, batch.is_video),
+                "temporal": temporal_loss(y_cur, y_prev, flow, visible) if self.use_temporal else y_cur.new_zeros(()),
+            }
+            outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
+            extra = self._extra_losses(batch, outputs)
+            total = losses.total_generator_loss(**terms, weights=self.weights)
+            for weight, value in extra.values():
+                total = total + weight * value.reshape(())
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler_g.scale(total).backward()
+        distributed.average_gradients(c.generator_parameters(), self.context)
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+
+        d.requires_grad_(True)
+        with self._autocast():
+            real, fake = d(batch.identity.cur), d(y_cur.detach())
+            d_loss = losses.d_hinge_loss(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler_d.scale(d_loss).backward()
+        distributed.average_gradients(c.discriminator_parameters(), self.context)
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+        t2 = self._clock()
+
+        self.step += 1
+        metrics = {f"loss/{k}": float(v.detach()) for k, v in terms.items()}
+        metrics.update({f"loss/{name}": float(value.detach()) for name, (_, value) in extra.items()})
+        metrics.update(
+            {
+                "loss/total": float(total.detach()),
+                "loss/d": float(d_loss.detach()),
+                "d/real": float(torch.stack([r.detach().mean() for r in real]).mean()),
+                "d/fake": float(torch.stack([f.detach().mean() for f in fake]).mean()),
+                "data/video_fraction": float(batch.is_video.float().mean()),
+                "time/render_flow": t1 - t0,
+                "time/networks": t2 - t1,
+            }
+        )
+        self._last = (batch, outputs)
+        return metrics
+
+    def export_weights(self, path: str | Path) -> Path:
+        """Save the trained blender's weights for editing with the blender's own ``save`` (``bsn``: a
+        safetensors file that ``create("blender", "bsn", weights=path)`` loads).
+
+        Raises:
+            PluginError: the blender has no ``save`` method.
+        """
+        blender = self.components.blender
+        if not callable(getattr(blender, "save", None)):
+            raise PluginError(f"blender {self.config.components.blender!r} has no save() method to export its weights")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blender.save(path)
+        return path
+
+    def close(self) -> None:
+        """Leave the process group this trainer joined (call once training is over)."""
+        distributed.teardown(self.context)
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def _loader(self) -> torch.utils.data.DataLoader:
+        self.sampler.position = self.step * self.config.data.batch_size
+        workers = self.config.data.num_workers
+        return torch.utils.data.DataLoader(
+            self.dataset,
+            batch_sampler=_Batches(self.sampler, self.config.data.batch_size),
+            collate_fn=collate,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=2 if workers else None,
+        )
+
+    def save_samples(self, path: Path | None = None) -> Path:
+        """Write a grid of the last step's samples (X_i, X_p, X_e, R, hint, Y^t[, Y^{t−1}]) as a PNG."""
+        if self._last is None:
+            raise InputError("save_samples: no training step has run yet")
+        batch, outputs = self._last
+        b = batch.batch_size
+        scene = outputs.scene
+        columns = [batch.identity.cur, batch.pose.cur, batch.expression.cur, scene.rendered[:b], scene.hint[:b], outputs.output]
+        if outputs.output_prev is not None:
+            columns.append(outputs.output_prev)
+        path = path or self.out / "samples" / f"step-{self.step:08d}.png"
+        save_grid(path, columns)
+        return path
+
+    def save_checkpoint(self) -> Path:
+        """Write the checkpoint of the current step (rank 0 only; other ranks return the path)."""
+        if self.context.is_main:
+            self.checkpoints.save(self.step, self.state_dict())
+        return self.checkpoints.last
+
+    def fit(self, max_steps: int | None = None, *, progress: bool = True) -> dict[str, float]:
+        """Train until ``max_steps`` (default ``config.run.max_steps``) optimisation steps are done.
+
+        Rank 0 writes ``metrics.jsonl`` every ``run.log_every`` steps, a checkpoint and a sample grid every
+        ``run.every`` steps and at the end, and shows a progress bar when ``progress`` is True.
+
+        Returns:
+            The metrics of the last step (averaged over processes).
+        """
+        run = self.config.run
+        max_steps = run.max_steps if max_steps is None else max_steps
+        main = self.context.is_main
+        log = None
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1))
+            log = MetricsLog(self.out, resume_step=self.step if self.step else None)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_steps, initial=self.step, disable=not (main and progress), unit="step", dynamic_ncols=True)
+        metrics: dict[str, float] = {}
+        start, start_step = time.perf_counter(), self.step
+        try:
+            loader = iter(self._loader())
+            while self.step < max_steps:
+                t_data = time.perf_counter()
+                batch = next(loader)
+                t_data = time.perf_counter() - t_data
+                metrics = self.train_step(batch)
+                metrics["time/data"] = t_data
+                metrics = distributed.all_mean(metrics, self.context)
+                for key, value in metrics.items():
+                    if key.startswith("loss/") and not math.isfinite(value):
+                        raise InputError(f"step {self.step}: {key} is {value}; lower the learning rates or check the data")
+                self.hook.on_train_step_end(trainer=self, step=self.step, metrics=metrics)
+                if main:
+                    if self.step % run.log_every == 0 or self.step == max_steps:
+                        log.write(self.step, metrics)
+                    bar.set_postfix(rec=f"{metrics['loss/reconstruction']:.3f}", tmp=f"{metrics['loss/temporal']:.4f}", d=f"{metrics['loss/d']:.2f}")
+                    bar.update(1)
+                if self.step % run.every == 0 or self.step == max_steps:
+                    if main:
+                        self.save_samples()
+                    self.save_checkpoint()
+                    distributed.barrier(self.context)
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        done = self.step - start_step
+        if main and done:
+            elapsed = time.perf_counter() - start
+            logger.info("trained %d steps in %.1f s (%.2f s/step); checkpoint %s", done, elapsed, elapsed / done, self.checkpoints.last)
+        return metrics
