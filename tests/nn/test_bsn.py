@@ -138,6 +138,16 @@ def test_plain_adain_gives_the_style_statistics():
     torch.testing.assert_close(out.std(dim=(2, 3), unbiased=False), q[..., :4, :5].std(dim=(2, 3), unbiased=False))
 
 
+def test_half_precision_features_get_float32_statistics():
+    x, q, h, _, _ = random_inputs(8, h=64, w=64)
+    x, q = (x * 0.05 + 3.0).bfloat16(), q.bfloat16()  # a large mean over a small spread
+    exact = adain(x.double(), q.double(), content_mask=h, style_mask=1 - h)
+    half = adain(x, q, content_mask=h.float(), style_mask=(1 - h).float())
+    assert half.dtype == torch.bfloat16
+    # only the output's rounding to bfloat16 remains (statistics in bfloat16 would be off by ~0.04)
+    torch.testing.assert_close(half.double(), exact, atol=0.015, rtol=0)
+
+
 def test_constant_regions_and_empty_masks_stay_finite_with_finite_gradients():
     x = torch.ones(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
     q = torch.zeros(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)

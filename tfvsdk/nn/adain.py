@@ -77,14 +77,20 @@ def adain(
 
     Returns:
         (B, C, H, W): content_mask · (σ_s (X − μ_c) / σ_c + μ_s), or without a content mask the plain
-        AdaIN. Where the style region is empty the result is content_mask · X.
+        AdaIN, in the content's dtype. Where the style region is empty the result is content_mask · X.
+        Statistics are computed in float32 at least, so half-precision features (autocast) stay accurate.
     """
+    dtype = content.dtype
+    compute = torch.promote_types(dtype, torch.float32)
+    content, style = content.to(compute), style.to(compute)
+    content_mask = None if content_mask is None else content_mask.to(compute)
+    style_mask = None if style_mask is None else style_mask.to(compute)
     mean_c, std_c, _ = masked_mean_std(content, content_mask, eps)
     mean_s, std_s, style_nonempty = masked_mean_std(style, style_mask, eps)
     mean_s = torch.where(style_nonempty, mean_s, mean_c)
     std_s = torch.where(style_nonempty, std_s, std_c)
     out = std_s * (content - mean_c) / std_c + mean_s
-    return out if content_mask is None else out * content_mask
+    return (out if content_mask is None else out * content_mask).to(dtype)
 
 
 class AdaIN(nn.Module):
