@@ -27,10 +27,6 @@ from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig,
 logger = logging.getLogger(__name__)
 
 FORMAT = "tfvsdk-bsn-blender/1"
-DISCRIMINATOR_PRESETS = {
-    "small": {"base_channels": 32, "n_layers": 3},
-    "paper": {"base_channels": 64, "n_layers": 3},
-}
 
 
 def _read_metadata(path: Path) -> dict[str, str]:
@@ -49,7 +45,8 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
             stored in ``weights``, else ``"small"``.
         norm: ``"bsn"`` (eq. 4) or ``"adain"`` (the paper's "w/o BSN" ablation); default as ``preset``.
         weights: a safetensors file written by :meth:`save` to load.
-        with_discriminator: also build D (needed for training).
+        with_discriminator: also build D (needed for training): 3 stride-2 layers, first-layer width equal
+            to G's base width (32 small, 64 paper as pix2pixHD), unless ``weights`` holds a D configuration.
         scales: K, the discriminator's number of scales.
 
     Raises:
@@ -76,11 +73,9 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         stored = self._stored_configs(Path(weights)) if weights is not None and preset is None else None
         if stored is not None:
             g_config = attrs.evolve(stored[0], norm=norm) if norm else stored[0]
-            d_config = stored[1] or DiscriminatorConfig(**DISCRIMINATOR_PRESETS["small"], n_scales=scales)
         else:
-            preset = preset or "small"
-            g_config = GeneratorConfig.preset(preset, **({"norm": norm} if norm else {}))
-            d_config = DiscriminatorConfig(**DISCRIMINATOR_PRESETS[preset], n_scales=scales)
+            g_config = GeneratorConfig.preset(preset or "small", **({"norm": norm} if norm else {}))
+        d_config = (stored and stored[1]) or DiscriminatorConfig(base_channels=g_config.base_channels, n_scales=scales)
         self.embedder = Embedder(g_config.base_channels, g_config.n_down, g_config.embed_channels)
         self.generator = Generator(g_config)
         self.discriminator = MultiScaleDiscriminator(d_config) if with_discriminator else None

@@ -40,6 +40,7 @@ def test_with_discriminator_builds_d_for_training():
     rendered, appearance, hint, mask = inputs()
     y = blender.blend(rendered, appearance, hint, mask)
     assert len(blender.discriminator(y)) == 3
+    assert blender.discriminator.config.base_channels == blender.generator.config.base_channels
     y.mean().backward()
     assert all(p.grad is not None for p in blender.generator.parameters())
 
