@@ -28,7 +28,7 @@ def unwrap_texture(
     symmetry: torch.Tensor | None = None,
     *,
     depth_tolerance: float = 0.5,
-    min_cosine: float = 0.1,
+    min_cosine: float = 0.3,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Unwrap the visible face of ``image`` into a UV texture (T^i of eq. 3).

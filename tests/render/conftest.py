@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 
-def bump_grid(n: int = 41, size: float = 200.0, centre: tuple[float, float] = (128.0, 128.0)):
-    """A face-like height field in screen space, mirror-symmetric in x: a dome with a ridge ("nose").
+def bump_grid(n: int = 41, size: float = 200.0):
+    """A face-like height field ``size`` units wide, mirror-symmetric in x: a dome with a ridge ("nose").
 
     Returns (model-space vertices (N, 3) with +y up and +z toward the viewer, counter-clockwise triangles
     seen from the front, uv (N, 2) with v downward, symmetry (N,)).
@@ -30,12 +28,3 @@ def bump_grid(n: int = 41, size: float = 200.0, centre: tuple[float, float] = (1
 @pytest.fixture
 def bump():
     return bump_grid()
-
-
-def smooth_texture(size: int = 128, batch: int = 1) -> torch.Tensor:
-    """(batch, 3, size, size) smooth colourful texture in [0.1, 0.9]."""
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
-    tex = torch.stack(
-        [0.5 + 0.4 * torch.sin(6 * xx), 0.5 + 0.4 * torch.cos(5 * yy), 0.5 + 0.3 * torch.sin(4 * (xx + yy) + math.pi / 3)]
-    )
-    return tex[None].expand(batch, -1, -1, -1).contiguous()

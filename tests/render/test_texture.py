@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-from conftest import smooth_texture
 
 import tfvsdk
 from tfvsdk.errors import InputError
 from tfvsdk.texture import unwrap_texture
+
+
+def smooth_texture(size: int = 128, batch: int = 1) -> torch.Tensor:
+    """(batch, 3, size, size) smooth colourful texture in [0.1, 0.9]."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    tex = torch.stack(
+        [0.5 + 0.4 * torch.sin(6 * xx), 0.5 + 0.4 * torch.cos(5 * yy), 0.5 + 0.3 * torch.sin(4 * (xx + yy) + math.pi / 3)]
+    )
+    return tex[None].expand(batch, -1, -1, -1).contiguous()
 
 
 def view(verts: torch.Tensor, yaw: float) -> torch.Tensor:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_tensor
+from ..checks import check_finite, check_tensor
 from ..errors import InputError
 from . import _nvdiffrast, _torch_kernel
 
@@ -100,9 +100,23 @@ def _check_triangles(tri: object, n_vertices: int) -> torch.Tensor:
         raise InputError(f"tri: expected an integer tensor, got {tri.dtype}")
     if tri.shape[0] >= MAX_TRIANGLES:
         raise InputError(f"tri: at most {MAX_TRIANGLES - 1} triangles are supported, got {tri.shape[0]}")
-    if tri.numel() and (tri.min() < 0 or tri.max() >= n_vertices):
-        raise InputError(f"tri: indices must lie in [0, {n_vertices - 1}], got [{int(tri.min())}, {int(tri.max())}]")
+    if tri.numel():
+        values = _host(tri)
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= n_vertices:
+            raise InputError(f"tri: indices must lie in [0, {n_vertices - 1}], got [{low}, {high}]")
     return tri
+
+
+def _host(x: torch.Tensor) -> np.ndarray | torch.Tensor:
+    """A CPU tensor as a zero-copy numpy array (numpy's single-threaded reductions are the cheap ones for
+    these sizes on a busy CPU), other devices unchanged."""
+    return x.detach().numpy() if x.device.type == "cpu" else x
+
+
+def _check_positions(pos: object) -> None:
+    check_tensor("pos", pos, (None, None, 4), finite=False)
+    check_finite("pos", _host(pos))
 
 
 def rasterize(
@@ -126,7 +140,7 @@ def rasterize(
         barycentrics of vertices 0 and 1) receive gradients w.r.t. ``pos``; z/w and the index do not.
     """
     height, width = _check_resolution(resolution)
-    check_tensor("pos", pos, (None, None, 4))
+    _check_positions(pos)
     tri = _check_triangles(tri, pos.shape[1])
     impl = _resolve(backend, pos.device)
     if impl == "nvdiffrast":
@@ -135,14 +149,17 @@ def rasterize(
         rast, _ = dr.rasterize(ctx, pos.float().contiguous(), tri.int().contiguous(), (height, width), grad_db=False)
         return rast
     dtype = pos.dtype if pos.dtype in _NUMPY_DTYPES else torch.float32
-    pos64 = pos.detach().to(torch.float64)
     if impl == "numba":
         out = _numba_kernel().rasterize(
-            pos64.contiguous().numpy(), tri.to(torch.int32).contiguous().numpy(), height, width, _NUMPY_DTYPES[dtype]
+            np.ascontiguousarray(_host(pos), np.float64),
+            np.ascontiguousarray(_host(tri), np.int32),
+            height,
+            width,
+            _NUMPY_DTYPES[dtype],
         )
         rast = torch.from_numpy(out)
     else:
-        rast = _torch_kernel.rasterize(pos64, tri.long(), height, width, dtype)
+        rast = _torch_kernel.rasterize(pos.detach().to(torch.float64), tri.long(), height, width, dtype)
     if pos.requires_grad and torch.is_grad_enabled():
         rast = _differentiable_uv(pos.to(dtype), tri.long(), rast)
     return rast
@@ -278,10 +295,11 @@ def coverage(pos: torch.Tensor, tri: torch.Tensor, resolution: Sequence[int]) ->
         (B, H, W) int32 counts (always computed by the SDK's kernels, on ``pos``'s device).
     """
     height, width = _check_resolution(resolution)
-    check_tensor("pos", pos, (None, None, 4))
+    _check_positions(pos)
     tri = _check_triangles(tri, pos.shape[1])
-    pos64 = pos.detach().to(torch.float64)
     if _resolve("torch", pos.device) == "numba":
-        count = _numba_kernel().coverage(pos64.contiguous().numpy(), tri.to(torch.int32).contiguous().numpy(), height, width)
+        count = _numba_kernel().coverage(
+            np.ascontiguousarray(_host(pos), np.float64), np.ascontiguousarray(_host(tri), np.int32), height, width
+        )
         return torch.from_numpy(count)
-    return _torch_kernel.coverage(pos64, tri.long(), height, width)
+    return _torch_kernel.coverage(pos.detach().to(torch.float64), tri.long(), height, width)
