@@ -131,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average {os.getloadavg()[0]:.2f}; torch threads {args.threads}; min of {args.repeats} repeats")
-    header = f"| mesh | V / T | size | SDK numba (ms) | SDK pure torch (ms) | naive torch (ms) | naive / SDK | Sim3DR (FINDINGS) |"
+    header = "| mesh | V / T | size | SDK numba (ms) | SDK pure torch (ms) | naive torch (ms) | naive / SDK | Sim3DR (FINDINGS) |"
     print(header)
     print("|" + "---|" * 8)
     for name, (verts, tri) in meshes().items():

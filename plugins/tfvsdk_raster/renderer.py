@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import torch
@@ -12,8 +11,6 @@ import tfvsdk
 from tfvsdk.checks import check_tensor
 from tfvsdk.errors import InputError
 from tfvsdk.raster import BACKENDS, interpolate, rasterize, screen_to_clip, texture
-
-logger = logging.getLogger(__name__)
 
 SHADINGS = ("auto", "lambert", "none")
 
@@ -97,7 +94,9 @@ class NvdiffrastRenderer(tfvsdk.Renderer):
         barycentrics = torch.stack([u, v, 1 - u - v], -1) * covered[..., None]
         depth = interpolate(vertices[..., 2:], rast, tri, backend=self.backend)[..., 0]
         colour = self._colour(vertices, tri, rast, uv, texture)
-        background = colour.new_tensor(self.background).expand(colour.shape[-1] if len(self.background) == 1 else -1)
+        if len(self.background) not in (1, colour.shape[-1]):
+            raise InputError(f"background: {len(self.background)} values for an image of {colour.shape[-1]} channels")
+        background = colour.new_tensor(self.background).expand(colour.shape[-1])
         image = torch.where(covered[..., None], colour, background)
         return tfvsdk.Rendering(
             image=image.permute(0, 3, 1, 2),
