@@ -295,3 +295,27 @@ def test_bad_inputs_raise_input_error():
         rasterize(pos, tri, (4, 4), backend="opengl")
     with pytest.raises(InputError, match="NaN"):
         rasterize(torch.full((1, 3, 4), math.nan), tri, (4, 4))
+
+
+def test_without_numba_the_pure_pytorch_kernel_runs_and_says_so(monkeypatch, caplog):
+    import sys
+
+    import tfvsdk.raster
+    from tfvsdk.raster import ops
+
+    pos = torch.tensor([[[-0.8, -0.8, 0, 1], [0.8, -0.8, 0, 1], [0, 0.8, 0, 1]]], dtype=torch.float64)
+    tri = torch.tensor([[0, 1, 2]])
+    expected = rasterize(pos, tri, (8, 8))
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "tfvsdk.raster._numba_kernel", raising=False)
+    monkeypatch.delattr(tfvsdk.raster, "_numba_kernel", raising=False)
+    monkeypatch.delenv(KERNEL_ENV, raising=False)
+    ops._numba_kernel.cache_clear()
+    ops._announced.clear()
+    try:
+        with caplog.at_level("INFO", logger="tfvsdk.raster.ops"):
+            assert torch.equal(rasterize(pos, tri, (8, 8)), expected)
+        assert "pure-PyTorch" in caplog.text and "numba is not available" in caplog.text
+    finally:
+        ops._numba_kernel.cache_clear()
+        ops._announced.clear()
