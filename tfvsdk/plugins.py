@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "tfvsdk_tasks",
     "tfvsdk_blenders",
     "tfvsdk_train",
+    "tfvsdk_3ddfa",
 )
 
 KINDS: dict[str, tuple[str, type]] = {

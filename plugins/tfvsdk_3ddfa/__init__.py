@@ -1,0 +1,22 @@
+"""Built-in plugin: the ``3ddfa`` reconstructor (landmark-driven 3DMM fitting, paper §3.2) and ``tfv fit``.
+
+Also home of 3DDFA_V2's conventions: its 62-parameter vector (:mod:`.params`) and its MobileNet-V1 regressor
+(:mod:`.mobilenet`), so that parameters and checkpoints a user brings from 3DDFA_V2 can be used.
+"""
+
+from __future__ import annotations
+
+import tfvsdk
+
+from .reconstructor import TDDFAReconstructor
+
+__all__ = ["TDDFAReconstructor"]
+
+
+@tfvsdk.hookimpl
+def register_reconstructors(register):
+    register(
+        "3ddfa",
+        TDDFAReconstructor,
+        description="fits any morphable model to 68 landmarks (per image, or per clip with one identity)",
+    )
