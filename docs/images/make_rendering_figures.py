@@ -2,9 +2,9 @@
 
 Usage: python docs/images/make_rendering_figures.py [output_dir]
 
-The face is the built-in model when it is installed, otherwise a procedural face-like mesh drawn here
-(an ellipsoid with a nose, brows, eye sockets, lips and chin); its texture is painted here too. No model
-file or photo is needed.
+The face is a procedural face-like mesh drawn here (an ellipsoid with a nose, brows, eye sockets, lips and
+chin) with a texture painted in its UV layout, so the pictures need no model file or photo and do not
+change when the built-in model does.
 """
 
 from __future__ import annotations
@@ -79,16 +79,6 @@ def paint_texture(size: int = 256) -> torch.Tensor:
     return tex.clamp(0, 1)[None]
 
 
-def face():
-    try:
-        model = tfvsdk.morphable.load_builtin()
-    except ModuleNotFoundError:
-        verts, tri, uv, sym = procedural_face()
-        return verts, tri, uv, sym, paint_texture()
-    shape = model.shape(torch.zeros(1, model.n_id), torch.zeros(1, model.n_exp))[0]
-    return shape, model.triangles, model.uv, model.symmetry, paint_texture()
-
-
 def jaw_drop(verts: torch.Tensor, amount: float) -> torch.Tensor:
     """A small non-rigid change between frames: points below the mouth move down and back."""
     y = verts[:, 1] / verts[:, 1].abs().max()
@@ -152,7 +142,8 @@ def labelled_strip(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 def main(out_dir: Path) -> None:
-    verts, tri, uv, sym, tex = face()
+    verts, tri, uv, sym = procedural_face()
+    tex = paint_texture()
     renderer = tfvsdk.create("renderer", "nvdiffrast")
     cam_prev = camera(verts, 0.55, 0.05, 0.00, 126.0, 130.0)
     cam_t = camera(verts, 0.20, -0.02, 0.04, 129.0, 128.0)
