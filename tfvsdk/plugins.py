@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "tfvsdk_blenders",
     "tfvsdk_train",
     "tfvsdk_3ddfa",
+    "tfvsdk_dlib",
 )
 
 KINDS: dict[str, tuple[str, type]] = {

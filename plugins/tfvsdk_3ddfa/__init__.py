@@ -20,3 +20,10 @@ def register_reconstructors(register):
         TDDFAReconstructor,
         description="fits any morphable model to 68 landmarks (per image, or per clip with one identity)",
     )
+
+
+@tfvsdk.hookimpl
+def register_commands(cli):
+    from .cli import fit_command
+
+    cli.add_command(fit_command)

@@ -165,8 +165,9 @@ def smoothness_terms(state: FitState, weights: Weights) -> tuple[torch.Tensor, t
     For frames f−1, f, f+1 the residual is λ_t/σ · (g_{f−1} − 2 g_f + g_{f+1}), where g measures each part
     of a frame as the landmark motion (pixels) it causes: the rotation matrix times r/√2 (r = face radius;
     the chordal distance ‖ΔR‖_F ≈ √2 θ for a small angle θ), r · ln s, t, and each expression coefficient
-    times the RMS landmark motion per unit. A second difference is zero for motion at constant speed, so the
-    term removes jitter without slowing a turning head or shrinking its range (a first difference would).
+    times the RMS landmark motion per unit. A second difference is zero for motion at constant speed (for a
+    steady turn of θ per frame the chord leaves O(θ²)), so the term removes jitter without slowing a turning
+    head or shrinking its range, as a first difference would.
 
     Returns:
         residuals (F−2, M) and Jacobians (3, F−2, M, 6 + K_exp) w.r.t. frames f−1, f, f+1; M = 12 + K_exp.

@@ -159,3 +159,29 @@ def rotation_error_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(B,) geodesic angle between (B, 3, 3) rotations, degrees."""
     cos = ((a.double().transpose(1, 2) @ b.double()).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
     return torch.rad2deg(torch.acos(cos.clamp(-1, 1)))
+
+
+def render_face(
+    model: tfvsdk.MorphableModel, fit: tfvsdk.FaceFit, *, background: float = 0.35
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grey-shaded renders of ``fit``'s faces (a light from the upper right), for landmark detectors.
+
+    Returns:
+        (B, 3, H, W) images in [0, 1] and (B, N, 3) screen-space vertices.
+    """
+    from tfvsdk.raster import interpolate, rasterize, screen_to_clip
+
+    with torch.no_grad():
+        shape = model.shape(fit.alpha_id, fit.alpha_exp)
+        screen = fit.camera.project(shape)
+        rast = rasterize(screen_to_clip(screen, fit.image_size), model.triangles, fit.image_size)
+        rotated = shape @ fit.camera.rotation.transpose(1, 2)
+        tri = model.triangles
+        face_normals = torch.linalg.cross(rotated[:, tri[:, 1]] - rotated[:, tri[:, 0]], rotated[:, tri[:, 2]] - rotated[:, tri[:, 0]])
+        normals = torch.zeros_like(rotated).index_add_(1, tri.flatten(), face_normals.repeat_interleave(3, 1))
+        normals = torch.nn.functional.normalize(normals, dim=-1)
+        pixel_normals = interpolate(normals, rast, tri)
+        light = torch.nn.functional.normalize(torch.tensor([0.3, 0.4, 1.0]), dim=0)
+        shade = (pixel_normals * light).sum(-1).clamp(0, 1) * 0.8 + 0.15
+        image = torch.where(rast[..., 3] > 0, shade, torch.full_like(shade, background))
+    return image[:, None].expand(-1, 3, -1, -1).contiguous(), screen

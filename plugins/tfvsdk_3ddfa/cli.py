@@ -1,0 +1,94 @@
+"""``tfv fit IMAGE_OR_VIDEO -o OUT_DIR``: fit a morphable model to every frame and draw the result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+import tfvsdk
+from tfvsdk import Detection, InputError, io
+from tfvsdk.data.layout import save_fits
+
+from .overlay import draw_fit
+
+
+def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tuple[int, int]) -> Iterator[tuple[torch.Tensor, Detection | None]]:
+    batch: list[np.ndarray] = []
+    start = 0
+
+    def emit() -> tuple[torch.Tensor, Detection | None]:
+        images = io.to_tensor(batch)
+        detection = None
+        if landmarks is not None:
+            if start + len(batch) > len(landmarks):
+                raise InputError(f"--landmarks: {len(landmarks)} rows, but {path} has more frames")
+            rows = torch.as_tensor(landmarks[start : start + len(batch)], dtype=torch.float32)
+            detection = Detection(rows, torch.isfinite(rows).any(-1).any(-1), image_size)
+        return images, detection
+
+    for frame in io.iter_frames(path):
+        batch.append(frame)
+        if len(batch) == size:
+            yield emit()
+            start += len(batch)
+            batch = []
+    if batch:
+        yield emit()
+
+
+@click.command("fit")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="output folder (created if missing)")
+@click.option("--model", default="default", show_default=True, help="morphable model name (tfv models)")
+@click.option("--model-path", type=click.Path(dir_okay=False), help="file of the model (for 'sfm', 'bfm')")
+@click.option("--detector", default="dlib", show_default=True, help="landmark detector name")
+@click.option("--landmarks", type=click.Path(dir_okay=False), help="(frames, 68, 2) .npy landmarks in pixels to fit instead of detecting (NaN = none)")
+@click.option("--smoothness", default=2.0, show_default=True, help="temporal smoothness of video fits (0 = off)")
+@click.option("--chunk-size", default=32, show_default=True, help="frames detected per step")
+@click.option("--overwrite", is_flag=True, help="replace existing outputs")
+def fit_command(source, output, model, model_path, detector, landmarks, smoothness, chunk_size, overwrite) -> None:
+    """Fit a 3D face model to an image or video: writes OUTPUT/fits.npz and an overlay picture or video.
+
+    A video is fitted as one clip (one identity, smoothed pose and expression). fits.npz holds one row per
+    frame in the SDK's fit-file format (tfvsdk.data.layout).
+    """
+    started = time.perf_counter()
+    info = io.probe(source)
+    out = Path(output)
+    if not out.exists():
+        out.mkdir(parents=False)
+    fits_path = io.check_output(out / "fits.npz", overwrite=overwrite, inputs=(source,))
+    picture_path = io.check_output(out / ("overlay.png" if info.is_image else "overlay.mp4"), overwrite=overwrite, inputs=(source,))
+    given = None
+    if landmarks is not None:
+        given = np.load(landmarks, allow_pickle=False)
+        if given.ndim != 3 or given.shape[1:] != (68, 2):
+            raise InputError(f"--landmarks: expected an array of shape (frames, 68, 2), got {given.shape}")
+    morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}))
+    rec = tfvsdk.create("reconstructor", "3ddfa", model=morphable, detector=detector, smoothness=smoothness)
+    chunks = _chunks(info.path, chunk_size, given, info.size)
+    if info.is_image:
+        images, detection = next(chunks)
+        fit = rec.fit(images, detection=detection)
+    else:
+        fit = rec.fit_video(chunks)
+    save_fits(fits_path, fit)
+    frames = io.iter_frames(info.path)
+    if info.is_image:
+        io.write_image(picture_path, draw_fit(next(frames), morphable, fit))
+    else:
+        from tqdm.auto import tqdm
+
+        with io.VideoWriter(picture_path, info.fps) as writer:
+            for k, frame in enumerate(tqdm(frames, total=fit.batch_size, unit="frame", desc="overlay", leave=False)):
+                writer.write(draw_fit(frame, morphable, fit[k]))
+    found = int(fit.found_mask.sum())
+    click.echo(
+        f"fitted {fit.batch_size} frame{'s' * (fit.batch_size != 1)} (face in {found}) → {fits_path}, {picture_path} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )

@@ -1,0 +1,14 @@
+"""Built-in plugin: the ``dlib`` landmark detector (68 iBUG points; needs the ``faces`` extra)."""
+
+from __future__ import annotations
+
+import tfvsdk
+
+from .detector import DlibDetector
+
+__all__ = ["DlibDetector"]
+
+
+@tfvsdk.hookimpl
+def register_landmark_detectors(register):
+    register("dlib", DlibDetector, description="dlib HOG face detector + 68-point predictor, tracked on videos (extra 'faces')")

@@ -1,0 +1,92 @@
+"""The ``dlib`` landmark detector: install hint, detection on rendered faces, tracking on videos."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import tfvsdk
+from tfvsdk.testing.contracts import check_detector
+
+from fitting_helpers import render_face
+
+dlib_missing = importlib.util.find_spec("dlib") is None or importlib.util.find_spec("face_recognition_models") is None
+needs_dlib = pytest.mark.skipif(dlib_missing, reason="the 'faces' extra (dlib-bin, face-recognition-models) is not installed")
+
+
+def test_missing_extra_gives_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    with pytest.raises(tfvsdk.PluginError, match=r"pip install 'tfvsdk\[faces\]'"):
+        tfvsdk.create("detector", "dlib")
+
+
+@needs_dlib
+def test_missing_predictor_package_gives_the_install_hint(monkeypatch):
+    import tfvsdk_dlib.detector as module
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None if name == "face_recognition_models" else real(name))
+    with pytest.raises(tfvsdk.PluginError, match=r"face-recognition-models.*pip install 'tfvsdk\[faces\]'"):
+        tfvsdk.create("detector", "dlib")
+
+
+def head_turn(model: tfvsdk.MorphableModel, yaws: list[float]) -> tfvsdk.FaceFit:
+    n = len(yaws)
+    width = float(model.mean[:, 0].max() - model.mean[:, 0].min())
+    return tfvsdk.FaceFit(
+        torch.zeros(n, model.n_id),
+        torch.zeros(n, model.n_exp),
+        tfvsdk.Camera.from_euler(
+            torch.deg2rad(torch.tensor(yaws)),
+            torch.zeros(n),
+            torch.zeros(n),
+            scale=torch.full((n,), 150 / width),
+            translation=torch.tensor([128.0, 138.0]).expand(n, 2),
+        ),
+        (256, 256),
+    )
+
+
+@needs_dlib
+def test_finds_the_landmarks_of_rendered_faces(sfm):
+    truth = head_turn(sfm, [0.0, 20.0, -20.0])
+    images, screen = render_face(sfm, truth)
+    images = torch.cat([images, torch.full((1, 3, 256, 256), 0.4)])
+    det = check_detector(tfvsdk.create("detector", "dlib"), images)
+
+    assert det.found.tolist() == [True, True, True, False]
+    idx = sfm.landmark_indices
+    inner = torch.arange(68) >= 17
+    has = (idx >= 0) & inner
+    error = (det.landmarks[:3, has] - screen[:, idx[has], :2]).norm(dim=-1)
+    assert error.median() < 4.0, error.median()
+
+
+@needs_dlib
+def test_tracks_a_video_and_reports_frames_without_a_face(sfm, monkeypatch):
+    yaws = [0, 5, 10, 15, 20, 25, 30, 35, 40, 35, 30]
+    images, _ = render_face(sfm, head_turn(sfm, [float(y) for y in yaws]))
+    images[5:7] = 0.4
+    detector = tfvsdk.create("detector", "dlib", redetect_every=0)
+    calls = []
+    hog = detector._faces
+    monkeypatch.setattr(detector, "_faces", lambda image, upsample: calls.append(1) or hog(image, upsample))
+
+    first = detector.detect(images[:4], video=True)
+    rest = detector.detect(images[4:], video=True)
+    found = torch.cat([first.found, rest.found]).tolist()
+    assert found == [True] * 5 + [False, False] + [True] * 4
+    # one detection to start, one per faceless frame, one to pick the face up again
+    assert len(calls) == 4
+
+    calls.clear()
+    detector.reset()
+    detector.detect(images[7:9], video=True)
+    assert len(calls) == 1
+    single = detector.detect(images[7:9])
+    assert torch.allclose(single.landmarks, detector.detect(images[7:9], video=False).landmarks)
+    assert np.isfinite(single.landmarks.numpy()).all()
