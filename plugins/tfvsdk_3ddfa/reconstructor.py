@@ -167,7 +167,7 @@ class TDDFAReconstructor(Reconstructor):
                 pose per frame, with the temporal smoothness term.
 
         Returns:
-            The fit, in the dtype of the landmarks (float32 for float64 input), on their device.
+            The fit, in the landmarks' floating dtype (float32 unless they are float64), on their device.
 
         Raises:
             InputError: landmarks not of shape (B, 68, 2), infinite values, or a frame marked found with fewer
