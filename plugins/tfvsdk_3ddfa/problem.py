@@ -100,6 +100,7 @@ class LandmarkProblem:
         self.id_basis = model.id_basis.detach().to(device, dtype).view(n, 3, -1)
         self.exp_basis = model.exp_basis.detach().to(device, dtype).view(n, 3, -1)
         self.landmark_indices = model.landmark_indices.to(device)
+        self.table = torch.cat([self.mean[..., None], self.id_basis, self.exp_basis], -1)
         self.outline = (outline if outline is not None else build_jaw_outline(model, band))
         if self.outline is not None:
             self.outline = self.outline.to(device)
@@ -139,13 +140,9 @@ class LandmarkProblem:
 
     def points(self, corr: Correspondences) -> Points:
         """Model points of ``corr`` with their basis rows."""
-        lam = corr.lam[..., None]
-
-        def mix(table: torch.Tensor) -> torch.Tensor:
-            l = lam.view(*lam.shape, *([1] * (table.dim() - 2)))
-            return (1 - l) * table[corr.a] + l * table[corr.b]
-
-        return Points(mix(self.mean), mix(self.id_basis), mix(self.exp_basis))
+        lam = corr.lam[..., None, None]
+        rows = torch.lerp(self.table[corr.a], self.table[corr.b], lam) if bool((corr.a != corr.b).any()) else self.table[corr.a]
+        return Points(rows[..., 0], rows[..., 1 : 1 + self.n_id], rows[..., 1 + self.n_id :])
 
     def match_jaw(
         self,
