@@ -144,3 +144,16 @@ def test_a_batch_loads_frames_and_fits(parts):
     ref = spec.identity[1]
     expected = images.image(ref.index) if ref.part == "image" else videos.frame(ref.index, ref.frame)
     assert torch.equal(batch.identity.cur[0], expected)
+
+
+def test_still_clips_make_images_single_frame_video_samples(parts):
+    images, videos = parts
+    sampler = DTSSSampler(images, None, sigma=0.0, seed=5, still_clips=True)
+    for i in range(200):
+        spec = sampler.draw(i)
+        assert spec.is_video and spec.identity == spec.pose == spec.expression
+        prev, cur = spec.identity
+        assert prev == cur and cur.part == "image"
+    mixed = DTSSSampler(images, videos, sigma=0.0, seed=5, still_clips=True)
+    parts_seen = {mixed.draw(i).identity[1].part for i in range(300)}
+    assert parts_seen == {"image", "video"}

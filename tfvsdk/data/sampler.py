@@ -15,6 +15,10 @@ Determinism and resuming: draw ``n`` of rank ``r`` is a pure function of ``(seed
 ``numpy`` generator seeded by that triple), so a sampler is restored by its position alone, a DataLoader
 that prefetches ahead cannot change what a step sees, and ranks draw independent streams.
 
+The paper's "reenactment alone" ablation (§4.2: "image datasets are regarded as single-frame videos") is
+``still_clips=True``: every image of the image part also counts as a clip of one frame, drawn for video
+samples like any clip, with t−1 = t.
+
 Distributed training: each rank samples only its own shard — every ``world_size``-th identity of the
 image part and every ``world_size``-th clip of the video part (in sorted order), starting at ``rank``.
 """
@@ -42,6 +46,7 @@ class DTSSSampler:
         seed: non-negative seed of the stream.
         rank: this process's rank in distributed training.
         world_size: number of processes; each samples its own shard.
+        still_clips: images also serve as single-frame clips for video samples (see the module docstring).
 
     Raises:
         InputError: σ outside [0, 1], a bad rank, or a shard without the data σ requires (fewer than 3
@@ -61,6 +66,7 @@ class DTSSSampler:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        still_clips: bool = False,
     ) -> None:
         if not 0.0 <= sigma <= 1.0:
             raise InputError(f"sigma: expected a probability in [0, 1], got {sigma}")
@@ -78,10 +84,12 @@ class DTSSSampler:
         self._identities: list[tuple[int, ...]] = []
         if images is not None:
             self._identities = [images.by_identity[k] for k in images.identities[rank::world_size]]
-        self._clips: list[tuple[int, int]] = []
+        self._clips: list[tuple[str, int, int]] = []
         if videos is not None:
-            usable = [(c, videos.num_frames(c)) for c in range(len(videos)) if videos.num_frames(c) >= 2]
+            usable = [("video", c, videos.num_frames(c)) for c in range(len(videos)) if videos.num_frames(c) >= 2]
             self._clips = usable[rank::world_size]
+        if still_clips and images is not None:
+            self._clips += [("image", i, 1) for k in self._identities for i in k]
         shard = f" in the shard of rank {rank}/{world_size}" if world_size > 1 else ""
         if self.sigma > 0 and len(self._identities) < 3:
             raise InputError(
@@ -89,7 +97,10 @@ class DTSSSampler:
                 f"{len(self._identities)} identities{shard}"
             )
         if self.sigma < 1 and not self._clips:
-            raise InputError(f"sigma={self.sigma} needs video samples, but there is no clip with 2 or more frames{shard}")
+            raise InputError(
+                f"sigma={self.sigma} needs video samples, but there is no clip with 2 or more frames{shard} "
+                "(still_clips=True lets images serve as single-frame clips)"
+            )
 
     def draw(self, index: int) -> SampleSpec:
         """Draw ``index`` of this rank's stream (does not move :attr:`position`)."""
@@ -102,7 +113,10 @@ class DTSSSampler:
                 ref = FrameRef("image", int(images[rng.integers(len(images))]))
                 refs.append((ref, ref))
             return SampleSpec(False, *refs)
-        clip, frames = self._clips[rng.integers(len(self._clips))]
+        part, clip, frames = self._clips[rng.integers(len(self._clips))]
+        if part == "image":
+            pair = (FrameRef("image", clip), FrameRef("image", clip))
+            return SampleSpec(True, pair, pair, pair)
         t = int(rng.integers(1, frames))
         pair = (FrameRef("video", clip, t - 1), FrameRef("video", clip, t))
         return SampleSpec(True, pair, pair, pair)

@@ -18,7 +18,7 @@ key is an error that names it and the close match::
 
 The paper's ablations: ``loss.use_temporal = false`` (w/o L_tmp), ``components.blender_config =
 { norm = "adain" }`` (w/o BSN, a switch of the ``bsn`` blender), ``data.sigma`` ∈ [0, 1] (1 image-only,
-0 video-only).
+0 video-only; with ``data.still_clips = true`` images join the video samples as single-frame clips).
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class DataConfig:
         sigma: DTSS probability σ of an image sample (paper: 0.5; 1 = image-only, 0 = video-only).
         batch_size: samples per step and process (the paper: 24 over 8 GPUs, i.e. 3 per GPU).
         num_workers: DataLoader worker processes (0 loads in the training process).
+        still_clips: images also serve as single-frame clips for video samples (the paper's "reenactment
+            alone" ablation with ``sigma = 0``: "image datasets are regarded as single-frame videos").
     """
 
     root: str = "data/synth"
@@ -90,6 +92,7 @@ class DataConfig:
     sigma: float = attrs.field(default=0.5, converter=float, validator=_probability)
     batch_size: int = attrs.field(default=4, converter=int, validator=_positive)
     num_workers: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    still_clips: bool = False
 
 
 @attrs.define

@@ -109,7 +109,7 @@ def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[Imag
     data = config.data
     sigma = data.sigma
     parts: list[tuple[str, str]] = []
-    if sigma > 0:
+    if sigma > 0 or data.still_clips:
         parts.append(("image", data.image_root or data.root))
     if sigma < 1:
         parts.append(("video", data.video_root or data.root))
@@ -181,6 +181,7 @@ class Trainer:
             seed=config.run.seed,
             rank=self.context.rank,
             world_size=self.context.world_size,
+            still_clips=config.data.still_clips,
         )
         self.dataset = SampleDataset(self.images, self.videos)
         opt = config.optim
@@ -374,6 +375,49 @@ class Trainer:
     def close(self) -> None:
         """Leave the process group this trainer joined (call once training is over)."""
         distributed.teardown(self.context)
+
+    def eval_batches(self, count: int, *, sigma: float = 0.0, seed: int = 1_000_003) -> list[TrainingBatch]:
+        """``count`` fixed batches for :meth:`evaluate`, drawn from the training data by a sampler of their own.
+
+        Args:
+            count: number of batches of ``data.batch_size`` samples.
+            sigma: image-sample probability of these batches (0: video samples only, where L_rec and L_tmp
+                are defined).
+            seed: seed of their sampler (independent of the training stream).
+        """
+        sampler = DTSSSampler(self.images, self.videos, sigma=sigma, seed=seed, still_clips=self.config.data.still_clips)
+        batches = sampler.batches(self.config.data.batch_size)
+        return [collate([self.dataset[spec] for spec in next(batches)]) for _ in range(count)]
+
+    @torch.no_grad()
+    def evaluate(self, batches: list[TrainingBatch]) -> dict[str, float]:
+        """The paper's loss terms of the current networks on ``batches``, averaged, without any update.
+
+        L_rec is averaged over the video samples only (not over the batch as in training) and L_tmp over
+        the samples with a temporal pair, so the figures do not depend on the image/video mix.
+        """
+        c = self.components
+        totals: dict[str, float] = {"rec": 0.0, "tmp": 0.0, "app": 0.0}
+        videos = samples = 0
+        for batch in batches:
+            batch = batch.to(self.device)
+            b = batch.batch_size
+            scene = self.render(batch)
+            y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            per_sample = (y[:b] - batch.identity.cur).abs().flatten(1).mean(1)
+            totals["rec"] += float(per_sample[batch.is_video].sum())
+            if self.use_temporal:
+                flow, visible = flow3d(scene.renderings[0], scene.renderings[1], c.model.triangles)
+                for i in range(b):
+                    totals["tmp"] += float(temporal_loss(y[i : i + 1], y[b + i : b + i + 1], flow[i : i + 1], visible[i : i + 1]))
+            totals["app"] += b * float(losses.appearance_loss(c.embedder, y[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b]))
+            videos += int(batch.is_video.sum())
+            samples += b
+        return {
+            "eval/reconstruction": totals["rec"] / max(videos, 1),
+            "eval/temporal": totals["tmp"] / samples if self.use_temporal else 0.0,
+            "eval/appearance": totals["app"] / samples,
+        }
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
