@@ -1,0 +1,110 @@
+"""The trainer: component validation, outputs, hooks, ablation switches and bit-exact resume on CPU."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import pytest
+import torch
+from train_helpers import SIZE, make_config
+
+import tfvsdk
+from tfvsdk.errors import InputError, PluginError
+from tfvsdk.train import Trainer, load_checkpoint
+
+
+def test_a_blender_that_cannot_be_trained_is_a_clear_error(synth_root, tmp_path):
+    config = make_config(synth_root, tmp_path, components={"blender": "classical", "blender_config": {}})
+    with pytest.raises(PluginError, match="'classical'.*not trainable"):
+        Trainer(config)
+
+
+def test_unknown_component_names_list_the_available_ones(synth_root, tmp_path):
+    with pytest.raises(PluginError, match="unknown renderer 'nvdifrast'; did you mean 'nvdiffrast'"):
+        Trainer(make_config(synth_root, tmp_path, components={"renderer": "nvdifrast"}))
+
+
+def test_composer_roles_must_map_to_sample_roles(synth_root, tmp_path):
+    with pytest.raises(InputError, match="role_map"):
+        Trainer(make_config(synth_root, tmp_path, components={"composer": "swap"}))
+    trainer = Trainer(make_config(synth_root, tmp_path, components={"composer": "swap", "role_map": {"target": "pose"}}))
+    assert trainer.components.role_map == {"identity": "identity", "target": "pose"}
+
+
+def test_fit_writes_metrics_samples_and_loadable_checkpoints(synth_root, tmp_path):
+    trainer = Trainer(make_config(synth_root, tmp_path / "run"))
+    metrics = trainer.fit(progress=False)
+    assert trainer.step == 4
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3, 4]
+    for key in ("loss/adversarial", "loss/appearance", "loss/reconstruction", "loss/temporal", "loss/d", "time/render_flow", "time/networks"):
+        assert key in metrics and key in lines[-1]
+    grid = iio.imread(tmp_path / "run" / "samples" / "step-00000004.png")
+    tile = 3 * SIZE  # tiles are enlarged to at least 96 px
+    assert grid.shape[:2] == (2 + 2 * (tile + 2), 2 + 7 * (tile + 2))  # 2 samples × (X_i, X_p, X_e, R, M, Y^t, Y^t−1)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 4
+    assert {key.split(".")[0] for key in state["blender"]} == {"embedder", "generator", "discriminator"}
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*.pt")) == ["step-00000002.pt", "step-00000004.pt"]
+
+
+def test_resume_continues_bit_exactly(synth_root, tmp_path):
+    straight = Trainer(make_config(synth_root, tmp_path / "a", run={"every": 100}))
+    straight.fit(progress=False)
+    first = Trainer(make_config(synth_root, tmp_path / "b", run={"every": 2}))
+    first.fit(2, progress=False)
+    del first
+    resumed = Trainer(make_config(synth_root, tmp_path / "b", run={"every": 2}, data={"num_workers": 1}))  # loading in a worker changes nothing
+    assert resumed.step == 2
+    resumed.fit(progress=False)
+    a, b = straight.state_dict(), resumed.state_dict()
+    for key, value in a["blender"].items():
+        assert torch.equal(value, b["blender"][key]), key
+    for sa, sb in zip(a["opt_g"]["state"].values(), b["opt_g"]["state"].values()):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"])
+    lines = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert lines == [1, 2, 3, 4]
+
+
+class Recorder:
+    def __init__(self):
+        self.steps = []
+
+    @tfvsdk.hookimpl
+    def training_losses(self, trainer, sample, outputs):
+        return {"brightness": (0.5, (outputs.output.mean() - 0.5).abs())}
+
+    @tfvsdk.hookimpl
+    def on_train_step_end(self, trainer, step, metrics):
+        self.steps.append((step, metrics["loss/brightness"]))
+
+
+def test_hooks_add_losses_and_see_every_step(synth_root, tmp_path, fresh_plugins):
+    recorder = Recorder()
+    fresh_plugins.register(recorder, name="recorder")
+    Trainer(make_config(synth_root, tmp_path, run={"max_steps": 3})).fit(progress=False)
+    assert [s for s, _ in recorder.steps] == [1, 2, 3]
+    assert all(value >= 0 for _, value in recorder.steps)
+
+
+def test_ablations_switch_off_temporal_loss_and_video_samples(synth_root, tmp_path):
+    no_tmp = Trainer(make_config(synth_root, tmp_path / "a", loss={"use_temporal": False}, run={"max_steps": 1}))
+    metrics = no_tmp.fit(progress=False)
+    assert metrics["loss/temporal"] == 0.0
+    assert no_tmp._last[1].output_prev is None
+    images_only = Trainer(make_config(synth_root, tmp_path / "b", data={"sigma": 1.0}, run={"max_steps": 2}))
+    metrics = images_only.fit(progress=False)
+    assert metrics["loss/reconstruction"] == 0.0 and metrics["data/video_fraction"] == 0.0
+    adain = Trainer(make_config(synth_root, tmp_path / "c", components={"blender_config": {"preset": "small", "norm": "adain"}}, run={"max_steps": 1}))
+    assert adain.components.blender.generator.config.norm == "adain"
+
+
+def test_datasets_of_another_model_are_refused(synth_root, tmp_path):
+    manifest = json.loads((synth_root / "manifest.json").read_text())
+    other = tmp_path / "other"
+    other.mkdir()
+    manifest["model"]["n_exp"] += 1
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="fits were made with model"):
+        Trainer(make_config(other, tmp_path / "run"))
