@@ -10,7 +10,7 @@ reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -21,8 +21,8 @@ from tfvsdk.checks import check_tensor
 from tfvsdk.morphable import LANDMARK_COUNT
 
 from .pose_init import initial_pose
-from .problem import MIN_FIXED_LANDMARKS, LandmarkProblem
-from .solver import FitState, Weights, fit_clip, fit_frames, so3_exp
+from .problem import MIN_FIXED_LANDMARKS, Correspondences, LandmarkProblem
+from .solver import FitState, Matcher, Weights, fit_clip, fit_frames, so3_exp
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ class TDDFAReconstructor(Reconstructor):
 
         Landmarks the model has no point for, and NaN landmarks, are left out. Frames with ``found`` False get
         ``found`` False in the fit with placeholder coefficients: zeros and a default camera for single
-        images; in a clip, values interpolated from the neighbouring frames (the smoothness term does this).
+        images; in a clip, pose and expression interpolated linearly between the nearest frames with a face
+        (held constant before the first and after the last).
 
         Args:
             detection: (B, 68, 2) landmarks in pixels with a (B,) ``found`` flag.
@@ -263,10 +264,10 @@ class TDDFAReconstructor(Reconstructor):
         weights: Weights,
         clip: bool,
     ) -> FitState:
-        def matcher(rows: slice | torch.Tensor):
+        def matcher(rows: slice | torch.Tensor) -> Matcher:
             base = problem.fixed_correspondences(valid[rows])
 
-            def match(s: FitState):
+            def match(s: FitState) -> Correspondences:
                 return problem.match_jaw(
                     base, targets[rows], valid[rows], s.rotation, s.scale, s.translation, s.alpha_id, s.alpha_exp
                 )
@@ -277,14 +278,34 @@ class TDDFAReconstructor(Reconstructor):
             return fit_frames(problem.points, matcher(slice(None)), state, targets, weights, self.iterations)
         f = targets.shape[0]
         if f <= self.window:
-            return fit_clip(problem.points, matcher(slice(None)), state, targets, weights, self.iterations)
+            state = fit_clip(problem.points, matcher(slice(None)), state, targets, weights, self.iterations)
+        else:
+            state = self._solve_windows(problem, matcher, state, targets, found, weights)
+        if bool(found.all()):
+            return state
+        rotation, log_scale, translation, alpha_exp = _interpolate_missing(
+            found, state.rotation, state.log_scale, state.translation, state.alpha_exp
+        )
+        return FitState(rotation, log_scale, translation, state.alpha_id, alpha_exp)
+
+    def _solve_windows(
+        self,
+        problem: LandmarkProblem,
+        matcher: Callable[[torch.Tensor], Matcher],
+        state: FitState,
+        targets: torch.Tensor,
+        found: torch.Tensor,
+        weights: Weights,
+    ) -> FitState:
+        """A long clip: α_id from ``window`` frames spread over it, then consecutive windows with that α_id,
+        each tied to the previous window's last two frames when they hold a face."""
+        f = targets.shape[0]
         frames = torch.nonzero(found).flatten()
         pick = frames[torch.linspace(0, len(frames) - 1, min(self.window, len(frames))).round().long()]
         sample = _rows(state, pick)
         sample_weights = _weights_rows(weights, pick, smoothness=0.0)
         sample = fit_clip(problem.points, matcher(pick), sample, targets[pick], sample_weights, self.iterations)
-        identity = sample.alpha_id[:1]
-        state.alpha_id = identity.expand_as(state.alpha_id).clone()
+        state = FitState(state.rotation, state.log_scale, state.translation, sample.alpha_id[:1].expand_as(state.alpha_id), state.alpha_exp)
         pieces, anchor = [], None
         for start in range(0, f, self.window):
             rows = torch.arange(start, min(start + self.window, f), device=targets.device)
@@ -299,7 +320,8 @@ class TDDFAReconstructor(Reconstructor):
                 anchor=anchor,
             )
             pieces.append(part)
-            anchor = _rows(part, torch.arange(max(len(rows) - 2, 0), len(rows), device=targets.device))
+            tail = torch.arange(max(len(rows) - 2, 0), len(rows), device=targets.device)
+            anchor = _rows(part, tail) if bool(found[rows[tail]].all()) else None
         return FitState(*(torch.cat([getattr(p, name) for p in pieces]) for name in _FIELDS))
 
 
@@ -327,10 +349,10 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _interpolate_missing(
-    found: torch.Tensor, rotation: torch.Tensor, log_scale: torch.Tensor, translation: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    found: torch.Tensor, rotation: torch.Tensor, log_scale: torch.Tensor, translation: torch.Tensor, *rest: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
     """Fill frames without a face by linear interpolation between the nearest found frames (constant beyond
-    the first and last); rotations are interpolated along the geodesic."""
+    the first and last); rotations are interpolated along the geodesic, ``rest`` (B, K) linearly."""
     idx = torch.arange(found.shape[0], device=found.device)
     have = idx[found]
     right = torch.searchsorted(have, idx).clamp(max=len(have) - 1)
@@ -346,7 +368,12 @@ def _interpolate_missing(
     r0, r1 = rotation[i0], rotation[i1]
     relative = r1 @ r0.transpose(1, 2)
     rot = so3_exp(_so3_log(relative) * w[:, None]) @ r0
-    return rot, torch.lerp(log_scale[i0], log_scale[i1], w), torch.lerp(translation[i0], translation[i1], w[:, None])
+    return (
+        rot,
+        torch.lerp(log_scale[i0], log_scale[i1], w),
+        torch.lerp(translation[i0], translation[i1], w[:, None]),
+        *(torch.lerp(x[i0], x[i1], w[:, None]) for x in rest),
+    )
 
 
 def _so3_log(rotation: torch.Tensor) -> torch.Tensor:

@@ -206,6 +206,12 @@ def test_long_clips_are_fitted_in_windows_with_one_identity(sfm):
     steps = rotation_error_degrees(windowed.camera.rotation[1:], windowed.camera.rotation[:-1])
     assert steps[7] < 2 * steps.median()
 
+    landmarks[6:12] = float("nan")  # a gap across the first window boundary
+    gappy = reconstructor(sfm, window=8).fit_landmarks(detection(landmarks), clip=True)
+    err = rotation_error_degrees(gappy.camera.rotation, truth.camera.rotation)
+    assert err[12:].max() < 1.0
+    assert err[6:12].max() < 3.0
+
 
 class GivenLandmarks(tfvsdk.LandmarkDetector):
     """A detector that returns fixed landmarks (a stand-in for a real one)."""
