@@ -91,7 +91,7 @@ def train(config_path: str, max_steps: int | None, every: int | None, out: str |
         trainer.close()
     if trainer.context.is_main:
         weights = trainer.export_weights(trainer.out / "blender.safetensors") if hasattr(trainer.components.blender, "save") else None
-        losses = ", ".join(f"{k[5:]} {v:.4f}" for k, v in metrics.items() if k.startswith("loss/"))
+        losses = ", ".join(f"{k[5:]} {v:.4g}" for k, v in metrics.items() if k.startswith("loss/"))
         click.echo(f"step {trainer.step}: {losses}; checkpoint {trainer.checkpoints.last}" + (f"; weights {weights}" if weights else ""))
 
 

@@ -491,7 +491,7 @@ class Trainer:
                 if main:
                     if self.step % run.log_every == 0 or self.step == max_steps:
                         log.write(self.step, metrics)
-                    bar.set_postfix(rec=f"{metrics['loss/reconstruction']:.3f}", tmp=f"{metrics['loss/temporal']:.4f}", d=f"{metrics['loss/d']:.2f}")
+                    bar.set_postfix(rec=f"{metrics['loss/reconstruction']:.3f}", tmp=f"{metrics['loss/temporal']:.2e}", d=f"{metrics['loss/d']:.2f}")
                     bar.update(1)
                 if self.step % run.every == 0 or self.step == max_steps:
                     if main:
