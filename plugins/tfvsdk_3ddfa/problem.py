@@ -73,7 +73,6 @@ class LandmarkProblem:
         dtype: floating dtype of the computation.
         device: device of the computation.
         band: width of the jaw band (see :func:`~.outline.build_jaw_outline`).
-        outline: precomputed band (else built from ``model``), to share it between devices.
 
     Raises:
         InputError: the model has no landmark indices, or too few landmark vertices to fix a pose.
@@ -86,7 +85,6 @@ class LandmarkProblem:
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
         band: float = 0.5,
-        outline: JawOutline | None = None,
     ) -> None:
         if model.landmark_indices is None:
             raise InputError(
@@ -101,9 +99,9 @@ class LandmarkProblem:
         self.exp_basis = model.exp_basis.detach().to(device, dtype).view(n, 3, -1)
         self.landmark_indices = model.landmark_indices.to(device)
         self.table = torch.cat([self.mean[..., None], self.id_basis, self.exp_basis], -1)
-        self.outline = (outline if outline is not None else build_jaw_outline(model, band))
+        outline = build_jaw_outline(model, band)
+        self.outline: JawOutline | None = None if outline is None else outline.to(device)
         if self.outline is not None:
-            self.outline = self.outline.to(device)
             has = self.landmark_indices >= 0
             self.outline_landmarks = tuple(j for j in JAW if not (j == CHIN and bool(has[CHIN])))
         else:
