@@ -54,7 +54,7 @@ def main() -> None:
         trainer.close()
     if trainer.context.is_main:
         weights = trainer.export_weights(out / "bsn.safetensors")
-        print(f"step {trainer.step}: L_rec {metrics['loss/reconstruction']:.4f}, L_tmp {metrics['loss/temporal']:.5f}; weights {weights}")
+        print(f"step {trainer.step}: L_rec {metrics['loss/reconstruction']:.4f}, L_tmp {metrics['loss/temporal']:.2e}; weights {weights}")
 
 
 if __name__ == "__main__":
