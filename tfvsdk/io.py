@@ -146,7 +146,9 @@ def to_tensor(frames: np.ndarray | list[np.ndarray], device: torch.device | str 
     array = np.stack(frames) if isinstance(frames, list) else frames
     if array.ndim == 3:
         array = array[None]
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C")
+    return torch.from_numpy(array).to(device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

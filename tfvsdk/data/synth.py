@@ -135,8 +135,7 @@ def _albedo(model: MorphableModel, size: int) -> torch.Tensor:
     if model.name == "default":
         from ..morphable import default_albedo
 
-        albedo = default_albedo(size)
-        return albedo if albedo.dim() == 4 else albedo[None]
+        return torch.from_numpy(default_albedo(size)).permute(2, 0, 1)[None]
     logger.info("model %r has no built-in albedo; synthetic faces get a uniform skin tone", model.name)
     return torch.tensor(_SKIN).view(1, 3, 1, 1).expand(1, 3, size, size).clone()
 
