@@ -7,6 +7,7 @@ import logging
 import sys
 
 import click
+import numpy as np
 
 from . import __version__
 from .errors import TfvError
@@ -61,8 +62,93 @@ def list_components(kind: str | None) -> None:
                 click.echo(f"{k:<14} {c.name:<12} {c.description}  [{c.plugin}]")
 
 
+def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``ROLE=PATH.npy`` options → {role: (frames, 68, 2) array} (loaded without pickle)."""
+    landmarks = {}
+    for value in values:
+        role, sep, path = value.partition("=")
+        if not sep or role not in roles:
+            raise click.BadParameter(f"expected ROLE=PATH.npy with ROLE one of {list(roles)}, got {value!r}", param_hint="--landmarks")
+        try:
+            landmarks[role] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{path}: not a readable .npy array ({exc})", param_hint="--landmarks") from None
+    return landmarks
+
+
+def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.Command:
+    """A command ``tfv NAME --ROLE PATH ... -o OUT`` for a registered composer."""
+
+    def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
+            smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...], **paths: str) -> None:
+        from .editor import Editor
+
+        editor = Editor(
+            name,
+            reconstructor=reconstructor,
+            renderer=renderer,
+            blender=blender,
+            blender_config={"weights": blender_weights} if blender_weights else None,
+            smoothing=smoothing,
+            length=length,
+            device=device,
+        )
+        sources = {r: paths[r.replace("-", "_")] for r in roles}
+        summary = editor.run(
+            sources, output, overwrite=overwrite, landmarks=_landmark_files(landmarks, roles), progress=True
+        )
+        click.echo(summary.line())
+
+    params: list[click.Parameter] = [
+        click.Option([f"--{r}"], required=True, type=click.Path(dir_okay=False), help=f"the {r} image or video")
+        for r in roles
+    ]
+    params += [
+        click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="output video"),
+        click.Option(["--reconstructor"], default="3ddfa", show_default=True),
+        click.Option(["--renderer"], default="nvdiffrast", show_default=True),
+        click.Option(["--blender"], default="classical", show_default=True),
+        click.Option(["--blender-weights"], type=click.Path(dir_okay=False), help="weights file for the blender"),
+        click.Option(["--smoothing"], default=2.0, show_default=True, help="σ in frames of coefficient smoothing (0 = off)"),
+        click.Option(["--length"], type=click.Choice(["shortest", "loop"]), default="shortest", show_default=True,
+                     help="stop at the shortest video, or loop shorter ones over the timeline source"),
+        click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
+                     help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
+        click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
+        click.Option(["--device"], default="cpu", show_default=True),
+    ]
+    return click.Command(name, callback=run, params=params, help=description or f"Run the {name} task.")
+
+
+@cli.command("demo")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder for the videos and report")
+@click.option("--size", default=160, show_default=True, help="frame side in pixels")
+@click.option("--frames", default=48, show_default=True, help="frames per clip")
+@click.option("--blender", default="classical", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def demo(out: str, size: int, frames: int, blender: str, seed: int) -> None:
+    """Swap, reenact and remix synthetic faces of the built-in model (no download); writes videos, a
+    contact sheet and report.json."""
+    from .demo import run_demo
+
+    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, progress=True)
+    for task, entry in report["tasks"].items():
+        smoothed, raw = entry["smoothed"], entry["unsmoothed"]
+        click.echo(
+            f"{task:<8} {entry['frames']} frames, {smoothed['frames_per_second']:.1f} frames/s; "
+            f"E_tmp {smoothed['E_tmp']:.2f} smoothed vs {raw['E_tmp']:.2f} unsmoothed"
+        )
+    click.echo(f"wrote {out}/contact_sheet.png and {out}/report.json")
+
+
 def _add_plugin_commands() -> None:
     get_plugin_manager().hook.register_commands(cli=cli)
+    for comp in components()["composer"].values():
+        if comp.name not in cli.commands:
+            factory = comp.factory
+            roles = tuple(getattr(factory, "roles", ()))
+            if roles:
+                cli.add_command(_task_command(comp.name, roles, comp.description))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ model, renderer and blender do the computing.
 | task | identity α_id | expression α_exp | pose C | texture T | appearance X_p and hint M |
 |---|---|---|---|---|---|
 | swap | identity | target | target | identity | target: M = X_target (1 − M̂) |
-| reenact | source | driver | driver | source | source: M = X_source (1 − M̂) |
+| reenact | source | driver | driver's rotation, source's placement | source | source: M = X_source (1 − M̂) |
 | remix | identity | expression | pose | identity | pose: M = X_pose (1 − M̂) |
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import ClassVar
+
+import attrs
 
 import tfvsdk
 from tfvsdk import Composition, FaceFit, InputError, TaskComposer
@@ -54,12 +56,34 @@ class Swap(_ChoosingComposer):
 
 
 class Reenact(_ChoosingComposer):
-    """Reenactment: ``source``'s face and appearance driven by ``driver``'s pose and expression (§4.1)."""
+    """Reenactment: ``source``'s face and appearance driven by ``driver``'s pose and expression (§4.1).
+
+    The output shows the source's frames, so by default the driver supplies the head's *rotation* and the
+    source keeps the face's *placement* (weak-perspective scale and 2-D translation): the head turns where it
+    is instead of jumping to where the driver's head is in a different picture. ``placement="driver"`` takes
+    the whole camera C^p from the driver, the literal reading of eq. 3.
+
+    Args:
+        placement: ``"source"`` or ``"driver"``: whose scale and translation the rendered face takes.
+    """
 
     roles = ("source", "driver")
     timeline_role = "driver"
     identity_from, expression_from, pose_from = "source", "driver", "driver"
     texture_from, appearance_from = "source", "source"
+
+    def __init__(self, placement: str = "source") -> None:
+        if placement not in ("source", "driver"):
+            raise InputError(f"placement: expected 'source' or 'driver', got {placement!r}")
+        self.placement = placement
+
+    def compose(self, fits: Mapping[str, FaceFit]) -> Composition:
+        composition = super().compose(fits)
+        if self.placement == "driver":
+            return composition
+        source, driver = fits["source"].camera, fits["driver"].camera
+        camera = tfvsdk.Camera(source.scale, driver.rotation, source.translation)
+        return attrs.evolve(composition, camera=camera, image_size=fits["source"].image_size)
 
 
 class Remix(_ChoosingComposer):

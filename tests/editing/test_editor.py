@@ -1,0 +1,216 @@
+"""The Editor runs every task on video files: outputs, timing policies, missing faces, audio, a fourth task."""
+
+from __future__ import annotations
+
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+
+import tfvsdk
+from tfvsdk import io
+from tfvsdk.editor import Editor
+from tfvsdk.demo import TASKS
+
+
+def frames_of(path) -> np.ndarray:
+    return np.stack(list(io.iter_frames(path)))
+
+
+def run(task, clips, tmp_path, roles=None, **editor_config):
+    roles = roles or TASKS[task]
+    out = tmp_path / f"{task}.mp4"
+    summary = Editor(task, **editor_config).run(
+        {role: clips[name].path for role, name in roles.items()},
+        out,
+        landmarks={role: clips[name].landmarks for role, name in roles.items()},
+    )
+    return summary, out
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_task_writes_a_video_that_edits_the_face_and_keeps_the_rest(task, clips, tmp_path):
+    summary, out = run(task, clips, tmp_path)
+    timeline = TASKS[task][tfvsdk.create("composer", task).timeline_role]
+    appearance = {"swap": "bob", "reenact": "alice", "remix": "bob"}[task]
+
+    assert (summary.output, summary.frames, summary.fps, summary.missing) == (out, 10, 10.0, ())
+    info = io.probe(out)
+    assert (info.n_frames, info.size, info.fps) == (10, (96, 96), io.probe(clips[timeline].path).fps)
+    edited, background = frames_of(out).astype(float), frames_of(clips[appearance].path).astype(float)
+    corners = np.s_[:, :12, :12]
+    assert np.abs(edited[corners] - background[corners]).mean() < 2.0, "outside the face the appearance frame is kept"
+    assert np.abs(edited - background).max() > 60, "the face is edited"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name], "no temporary file left behind"
+
+
+def test_swap_output_shows_the_identity_in_the_target_pose(clips, tmp_path):
+    """The paper's protocol (§4.2): one estimator — dlib landmarks + the 3ddfa clip fit — reads identity, pose
+    and expression from the output's pixels and from the sources'; the output's pose and expression are the
+    target's, its identity is nearer the identity source than the target."""
+    pytest.importorskip("dlib")
+    from tfvsdk.demo import synth_clips
+
+    big = synth_clips(tmp_path, size=224, frames=6, fps=10.0, noise=0.5, seed=3)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    _, out = run("swap", big, out_dir, smoothing=1.0)
+    rec = tfvsdk.create("reconstructor", "3ddfa")
+    model = rec.model
+
+    def estimate(path) -> tfvsdk.FaceFit:
+        fit = rec.fit(io.to_tensor(list(frames_of(path))), clip=True)
+        assert bool(fit.found_mask.all()), f"no face found in some frames of {path.name}"
+        return fit
+
+    output, identity, target = estimate(out), estimate(big["alice"].path), estimate(big["bob"].path)
+
+    def degrees(a, b):
+        return float(torch.rad2deg(torch.linalg.matrix_norm(a.camera.rotation - b.camera.rotation) / 2**0.5).mean())
+
+    def identity_distance(a, b):
+        zero = torch.zeros(1, model.n_exp)
+        return float((model.shape(a.alpha_id[:1], zero) - model.shape(b.alpha_id[:1], zero)).norm(dim=-1).mean())
+
+    def expression_distance(a, b):
+        return float((a.alpha_exp - b.alpha_exp).norm(dim=-1).mean())
+
+    assert degrees(output, target) < 0.5 * degrees(output, identity)
+    assert identity_distance(output, identity) < identity_distance(output, target)
+    assert expression_distance(output, target) < expression_distance(output, identity)
+
+
+class ExpressionOnly(tfvsdk.TaskComposer):
+    """A fourth task defined outside the SDK: the target keeps its face and pose; only the expression changes."""
+
+    roles = ("target", "expression")
+    timeline_role = "target"
+
+    def compose(self, fits):
+        target = fits["target"]
+        return tfvsdk.Composition(
+            alpha_id=target.alpha_id,
+            alpha_exp=fits["expression"].alpha_exp,
+            camera=target.camera,
+            image_size=target.image_size,
+            texture_role="target",
+            appearance_role="target",
+            hint_role="target",
+        )
+
+
+def test_a_fourth_task_runs_through_the_same_editor(clips, tmp_path):
+    editor = Editor(ExpressionOnly())
+    out = tmp_path / "expression.mp4"
+    summary = editor.run(
+        {"target": clips["bob"].path, "expression": clips["carol"].path},
+        out,
+        landmarks={"target": clips["bob"].landmarks, "expression": clips["carol"].landmarks},
+    )
+    assert summary.frames == 10 and out.exists()
+    edited, target = frames_of(out).astype(float), frames_of(clips["bob"].path).astype(float)
+    assert np.abs(edited - target).max() > 30
+
+
+def test_a_fourth_task_registered_by_a_plugin_gets_a_command(clips, tmp_path, fresh_plugins):
+    from click.testing import CliRunner
+
+    from tfvsdk.cli import _add_plugin_commands, cli
+
+    class Plugin:
+        @tfvsdk.hookimpl
+        def register_composers(self, register):
+            register("expression", ExpressionOnly, description="the expression of another video")
+
+    fresh_plugins.register(Plugin(), name="expression-plugin")
+    _add_plugin_commands()
+    for role, name in (("target", "bob"), ("expression", "carol")):
+        np.save(tmp_path / f"{role}.npy", clips[name].landmarks)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(cli, [
+        "expression", "--target", str(clips["bob"].path), "--expression", str(clips["carol"].path),
+        "-o", str(out), "--landmarks", f"target={tmp_path / 'target.npy'}",
+        "--landmarks", f"expression={tmp_path / 'expression.npy'}",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "10 frames at 10 fps" in result.output and "no face missing" in result.output
+    assert io.probe(out).n_frames == 10
+
+
+def test_frames_without_a_face_are_copied_through_and_listed(clips, tmp_path):
+    landmarks = clips["bob"].landmarks.copy()
+    landmarks[[2, 7]] = np.nan
+    out = tmp_path / "swap.mp4"
+    summary = Editor("swap").run(
+        {"identity": clips["alice"].path, "target": clips["bob"].path},
+        out,
+        landmarks={"identity": clips["alice"].landmarks, "target": landmarks},
+    )
+    assert summary.missing == (2, 7)
+    assert "faces missing in 2 frames" in summary.line()
+    edited, target = frames_of(out).astype(float), frames_of(clips["bob"].path).astype(float)
+    assert np.abs(edited[[2, 7]] - target[[2, 7]]).mean() < 3.0, "copied through (up to re-encoding)"
+    assert np.abs(edited[3] - target[3]).max() > 60
+
+
+def test_sources_of_different_lengths_stop_at_the_shortest_or_loop(clips, tmp_path):
+    short = tmp_path / "short.mp4"
+    with io.VideoWriter(short, 10.0) as writer:
+        for frame in frames_of(clips["alice"].path)[:4]:
+            writer.write(frame)
+    sources = {"identity": short, "target": clips["bob"].path}
+    landmarks = {"identity": clips["alice"].landmarks[:4], "target": clips["bob"].landmarks}
+
+    shortest = Editor("swap", length="shortest").run(sources, tmp_path / "a.mp4", landmarks=landmarks)
+    looped = Editor("swap", length="loop").run(sources, tmp_path / "b.mp4", landmarks=landmarks)
+    assert (shortest.frames, looped.frames) == (4, 10)
+    assert io.probe(tmp_path / "b.mp4").n_frames == 10
+
+
+def test_an_image_identity_and_a_target_of_another_size_and_rate(clips, tmp_path):
+    face = tmp_path / "alice.png"
+    io.write_image(face, frames_of(clips["alice"].path)[0])
+    wide = tmp_path / "bob_wide.mp4"
+    with io.VideoWriter(wide, 5.0) as writer:
+        for frame in frames_of(clips["bob"].path):
+            writer.write(np.pad(frame, ((0, 0), (16, 16), (0, 0)), mode="edge"))
+    shifted = clips["bob"].landmarks + np.array([16.0, 0.0], dtype=np.float32)
+    summary = Editor("swap").run(
+        {"identity": face, "target": wide},
+        tmp_path / "out.mp4",
+        landmarks={"identity": clips["alice"].landmarks[:1], "target": shifted},
+    )
+    info = io.probe(tmp_path / "out.mp4")
+    assert (summary.frames, summary.fps, info.size) == (10, 5.0, (96, 128))
+
+
+def test_the_target_audio_track_is_kept(clips, tmp_path):
+    with_audio = tmp_path / "bob_audio.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(clips["bob"].path), "-f", "lavfi",
+         "-i", "sine=frequency=440:duration=1", "-c:v", "copy", "-c:a", "aac", "-shortest", str(with_audio)],
+        check=True,
+    )
+    assert io.probe(with_audio).has_audio
+    Editor("swap").run(
+        {"identity": clips["alice"].path, "target": with_audio},
+        tmp_path / "out.mp4",
+        landmarks={"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks},
+    )
+    assert io.probe(tmp_path / "out.mp4").has_audio
+
+
+def test_an_existing_output_is_kept_unless_overwrite(clips, tmp_path):
+    out = tmp_path / "swap.mp4"
+    out.write_bytes(b"precious")
+    sources = {"identity": clips["alice"].path, "target": clips["bob"].path}
+    landmarks = {"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks}
+    with pytest.raises(tfvsdk.InputError, match="swap.mp4: already exists"):
+        Editor("swap").run(sources, out, landmarks=landmarks)
+    assert out.read_bytes() == b"precious"
+    Editor("swap").run(sources, out, landmarks=landmarks, overwrite=True)
+    assert io.probe(out).n_frames == 10
+    with pytest.raises(tfvsdk.InputError, match="would overwrite an input"):
+        Editor("swap").run(sources, clips["bob"].path, landmarks=landmarks, overwrite=True)

@@ -1,0 +1,334 @@
+"""The editing pipeline: sources → fits → composition → rendering → blending → output video (§3.2–3.3).
+
+The :class:`Editor` is task-agnostic: the composer (a plugin) names the sources it needs and chooses what each
+supplies; the editor only streams frames, fits, renders and blends. Adding a task is adding a composer.
+
+Two passes over the inputs keep memory flat whatever the video length: the first streams each source once
+to fit it (only the fits — a few hundred bytes per frame — are kept), the second streams the frames again,
+chunk by chunk, to render, blend and write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from . import io, plugins
+from .errors import InputError, NoFaceError
+from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
+from .records import Composition, Detection, FaceFit
+from .smoothing import smooth_fit
+from .texture import unwrap_texture
+from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class EditSummary:
+    """What an edit produced.
+
+    Attributes:
+        output: the written file.
+        frames: number of output frames.
+        fps: output frame rate (None for an image output).
+        missing: output frame indices where a source had no face (those frames are copied through).
+        seconds: wall-clock time of the whole edit.
+    """
+
+    output: Path
+    frames: int
+    fps: float | None
+    missing: tuple[int, ...]
+    seconds: float
+
+    def line(self) -> str:
+        """A one-line summary for the command line."""
+        rate = f" at {self.fps:g} fps" if self.fps else ""
+        speed = self.frames / self.seconds if self.seconds > 0 else float("inf")
+        missing = f"faces missing in {len(self.missing)} frames" if self.missing else "no face missing"
+        return f"{self.output}: {self.frames} frames{rate} in {self.seconds:.1f} s ({speed:.1f} frames/s); {missing}"
+
+
+@attrs.frozen
+class _Source:
+    role: str
+    info: io.SourceInfo
+    fit: FaceFit
+
+
+def _component(kind: str, value: Any, config: Mapping[str, Any] | None) -> Any:
+    return plugins.create(kind, value, **(config or {})) if isinstance(value, str) else value
+
+
+class Editor:
+    """Edit videos with any composer (task) and any reconstructor, renderer and blender.
+
+    Args:
+        task: a composer name (``swap``, ``reenact``, ``remix`` or a plugin's) or a TaskComposer.
+        reconstructor: a reconstructor name or instance.
+        renderer: a renderer name or instance.
+        blender: a blender name or instance (``classical`` needs no weights).
+        reconstructor_config: keyword config for a reconstructor given by name.
+        renderer_config: keyword config for a renderer given by name.
+        blender_config: keyword config for a blender given by name (e.g. ``{"weights": "bsn.safetensors"}``).
+        smoothing: σ in frames of the Gaussian smoothing of each video's coefficients (0 = off).
+        length: ``"shortest"`` or ``"loop"`` (see :mod:`tfvsdk.timeline`).
+        chunk_size: frames processed together in the second pass.
+        texture_size: side of the UV texture unwrapped from the identity frames.
+        texture_memory: per-frame decay in [0, 1) of the running texture of a video texture source (0 = each
+            frame's own texture).
+        device: torch device for fitting, rendering and blending.
+
+    Example:
+        >>> editor = Editor("swap")  # doctest: +SKIP
+        >>> editor.run({"identity": "me.jpg", "target": "clip.mp4"}, "out.mp4").line()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        task: str | TaskComposer,
+        *,
+        reconstructor: str | Reconstructor = "3ddfa",
+        renderer: str | Renderer = "nvdiffrast",
+        blender: str | Blender = "classical",
+        reconstructor_config: Mapping[str, Any] | None = None,
+        renderer_config: Mapping[str, Any] | None = None,
+        blender_config: Mapping[str, Any] | None = None,
+        smoothing: float = 2.0,
+        length: str = "shortest",
+        chunk_size: int = 16,
+        texture_size: int = 256,
+        texture_memory: float = 0.9,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if length not in LENGTH_POLICIES:
+            raise InputError(f"length: expected one of {LENGTH_POLICIES}, got {length!r}")
+        if not 0.0 <= texture_memory < 1.0:
+            raise InputError(f"texture_memory: expected a value in [0, 1), got {texture_memory}")
+        if chunk_size < 1:
+            raise InputError(f"chunk_size: expected >= 1, got {chunk_size}")
+        self.composer: TaskComposer = _component("composer", task, None)
+        self.reconstructor: Reconstructor = _component("reconstructor", reconstructor, reconstructor_config)
+        self.renderer: Renderer = _component("renderer", renderer, renderer_config)
+        self.blender: Blender = _component("blender", blender, blender_config)
+        self.smoothing = smoothing
+        self.length = length
+        self.chunk_size = chunk_size
+        self.texture_size = texture_size
+        self.device = torch.device(device)
+        self.model = self.reconstructor.model.to(self.device)
+        self.texture_memory = texture_memory
+        self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # -- pass 1: fitting -------------------------------------------------------------------------------
+
+    def _chunks(self, info: io.SourceInfo, landmarks: np.ndarray | None) -> Iterator[tuple[torch.Tensor, Detection | None]]:
+        batch: list[np.ndarray] = []
+        start = 0
+
+        def emit() -> tuple[torch.Tensor, Detection | None]:
+            images = io.to_tensor(batch, self.device)
+            detection = None
+            if landmarks is not None:
+                if start + len(batch) > len(landmarks):
+                    raise InputError(f"{info.path}: {len(landmarks)} landmark rows given, but the video has more frames")
+                rows = torch.as_tensor(landmarks[start : start + len(batch)], dtype=torch.float32, device=self.device)
+                detection = Detection(rows, torch.isfinite(rows).all(-1).all(-1), info.size)
+            return images, detection
+
+        for frame in io.iter_frames(info.path):
+            batch.append(frame)
+            if len(batch) == self.chunk_size:
+                yield emit()
+                start += len(batch)
+                batch = []
+        if batch:
+            yield emit()
+
+    def fit_source(self, role: str, path: str | os.PathLike, landmarks: np.ndarray | None = None) -> _Source:
+        """Fit one source (clip fitting for a video, then smoothing) — the editor's first pass."""
+        info = io.probe(path)
+        if landmarks is not None and (landmarks.ndim != 3 or landmarks.shape[2] != 2):
+            raise InputError(f"landmarks[{role!r}]: expected (frames, L, 2), got {landmarks.shape}")
+        with plugins.reporting(self.reconstructor, f"fitting {info.path}"):
+            if info.is_image:
+                (images, detection), = self._chunks(info, landmarks)
+                fit = self.reconstructor.fit(images, clip=False, detection=detection)
+            else:
+                fit = self.reconstructor.fit_video(self._chunks(info, landmarks))
+        found = fit.found_mask
+        if not bool(found.any()):
+            where = "" if info.is_image else f" in any of its {fit.batch_size} frames"
+            raise NoFaceError(f"{info.path}: no face found{where}")
+        if not info.is_image:
+            fit = smooth_fit(fit, self.smoothing)
+        logger.info("%s: fitted %d frames, face found in %d", info.path, fit.batch_size, int(found.sum()))
+        return _Source(role, info, fit)
+
+    # -- pass 2: render, blend, write ------------------------------------------------------------------
+
+    def _frames(self, cursor: FrameCursor, indices: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
+        images = io.to_tensor([cursor.get(int(i)) for i in indices], self.device)
+        if size is not None and images.shape[-2:] != size:
+            images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
+        return images
+
+    def _texture(self, source: _Source, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
+        """(B or 1, 3, S, S) UV textures T^i unwrapped from the texture source's frames (eq. 3).
+
+        An image is unwrapped once. For a video the texture is a running average over its frames: texel
+        weights decay by :attr:`texture_memory` per frame and each frame adds weight 1 where its texel is
+        visible, so a texel keeps the colour it last had when seen and hidden parts are filled from the frames
+        that showed them; texels never seen yet take the frame's own fill (mirror or push-pull).
+        """
+        cached = self._texture_state.get(source.role)
+        if source.info.is_image and cached is not None:
+            return cached[0]
+        model = self.model
+        if source.info.is_image:
+            fit, frames = fit[:1], frames[:1]
+        vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
+        textures, valid = unwrap_texture(
+            frames, vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry
+        )
+        if source.info.is_image:
+            self._texture_state[source.role] = (textures, valid)
+            return textures
+        total, weight = cached if cached is not None else (torch.zeros_like(textures[:1]), torch.zeros_like(valid[:1]))
+        out = []
+        for texture, seen in zip(textures[:, None], valid[:, None].to(textures.dtype)):
+            total = self.texture_memory * total + seen * texture
+            weight = self.texture_memory * weight + seen
+            known = weight > 1e-3
+            out.append(torch.where(known, total / weight.clamp(min=1e-3), texture))
+        self._texture_state[source.role] = (total, weight)
+        return torch.cat(out)
+
+    def run(
+        self,
+        sources: Mapping[str, str | os.PathLike],
+        output: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        landmarks: Mapping[str, np.ndarray] | None = None,
+        progress: bool = False,
+    ) -> EditSummary:
+        """Edit: read ``sources`` (one image or video per role of the task) and write ``output``.
+
+        Args:
+            sources: ``{role: path}`` for every role of the composer (e.g. ``identity``, ``target``).
+            output: the video (or, when the timeline source is an image, image) to write.
+            overwrite: replace an existing output.
+            landmarks: optional precomputed landmarks per role, (frames, 68, 2) pixels, NaN = no face; the
+                reconstructor uses them instead of detecting.
+            progress: show a progress bar over output frames (stderr).
+
+        Raises:
+            InputError: a missing/unreadable/truncated source, wrong roles, an existing output.
+            NoFaceError: a source with no face at all.
+        """
+        started = time.perf_counter()
+        self._texture_state.clear()
+        roles = tuple(self.composer.roles)
+        if set(sources) != set(roles):
+            raise InputError(f"sources: the task needs {list(roles)}, got {sorted(sources)}")
+        landmarks = dict(landmarks or {})
+        out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()))
+        fitted = {role: self.fit_source(role, sources[role], landmarks.get(role)) for role in roles}
+
+        timeline = fitted[self.composer.timeline_role].info
+        fps_out = timeline.fps or 25.0
+        counts = {r: (s.info.fps, s.fit.batch_size) for r, s in fitted.items()}
+        n_out = output_length(self.length, fps_out, self.composer.timeline_role, counts)
+        loop = self.length == "loop"
+        index_of = {
+            r: source_index(np.arange(n_out), fps_out, s.info.fps, s.fit.batch_size, loop) for r, s in fitted.items()
+        }
+        cursors = {r: FrameCursor(s.info.path) for r, s in fitted.items()}
+        missing: list[int] = []
+        bar = _progress(n_out, out.name) if progress else None
+        audio = timeline.path if timeline.has_audio and not loop else None
+        writer = io.VideoWriter(out, fps_out, audio_from=audio) if not _is_image_output(out, timeline) else None
+        try:
+            for start in range(0, n_out, self.chunk_size):
+                ks = np.arange(start, min(start + self.chunk_size, n_out))
+                frames = self._edit_chunk(ks, fitted, index_of, cursors, missing)
+                for frame in io.to_uint8(frames):
+                    if writer is None:
+                        io.write_image(out, frame)
+                    else:
+                        writer.write(frame)
+                if bar is not None:
+                    bar.update(len(ks))
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if writer is not None:
+            writer.close()
+        return EditSummary(out, n_out, None if writer is None else fps_out, tuple(missing), time.perf_counter() - started)
+
+    @torch.no_grad()
+    def _edit_chunk(
+        self,
+        ks: np.ndarray,
+        fitted: Mapping[str, _Source],
+        index_of: Mapping[str, np.ndarray],
+        cursors: Mapping[str, FrameCursor],
+        missing: list[int],
+    ) -> torch.Tensor:
+        """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it);
+        frames where a source has no face are the appearance frames."""
+        fits = {r: s.fit[torch.as_tensor(index_of[r][ks], device=s.fit.alpha_id.device)] for r, s in fitted.items()}
+        comp = self.composer.compose(fits)
+        size = comp.image_size
+        frames: dict[tuple[str, bool], torch.Tensor] = {}
+
+        def frames_of(role: str, resize: bool) -> torch.Tensor:
+            if (role, resize) not in frames:
+                if (role, not resize) in frames and fitted[role].info.size == size:
+                    frames[(role, resize)] = frames[(role, not resize)]
+                else:
+                    frames[(role, resize)] = self._frames(cursors[role], index_of[role][ks], size if resize else None)
+            return frames[(role, resize)]
+
+        appearance = frames_of(comp.appearance_role, True)
+        found = torch.stack([f.found_mask for f in fits.values()]).all(0)
+        missing.extend(int(k) for k in ks[~found.cpu().numpy()])
+        if not bool(found.any()):
+            return appearance
+        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False))
+        vertices = comp.camera.project(self.model.shape(comp.alpha_id, comp.alpha_exp))
+        with plugins.reporting(self.renderer, "rendering"):
+            rendering = self.renderer.render(vertices, self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
+        rendered, mask = rendering.image[:, :3], rendering.mask
+        hint = frames_of(comp.hint_role, True) * (1 - mask)
+        with plugins.reporting(self.blender, "blending"):
+            blended = self.blender.blend(rendered, appearance, hint, mask)
+        return torch.where(found[:, None, None, None], blended, appearance)
+
+
+def _is_image_output(out: Path, timeline: io.SourceInfo) -> bool:
+    if io.is_image_path(out):
+        if not timeline.is_image:
+            raise InputError(f"{out}: the output of a video edit must be a video (e.g. .mp4)")
+        return True
+    return False
+
+
+def _progress(total: int, name: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="frame", desc=name, leave=False)
