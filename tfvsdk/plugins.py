@@ -162,7 +162,7 @@ def _lookup(kind: str, name: str) -> Component:
     if name not in registered:
         names = sorted(registered)
         close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else "."
         raise PluginError(f"unknown {kind} {name!r}{hint} Available: {', '.join(names) or 'none'}")
     return registered[name]
 

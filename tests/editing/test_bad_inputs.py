@@ -1,0 +1,88 @@
+"""Bad sources give one clear error naming the file, and leave no output or temporary file behind."""
+
+from __future__ import annotations
+
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+import tfvsdk
+from tfvsdk import io
+from tfvsdk.editor import Editor
+
+
+def swap(identity, target, out_dir, landmarks=None):
+    return Editor("swap").run({"identity": identity, "target": target}, out_dir / "out.mp4", landmarks=landmarks)
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    path = tmp_path / "out"
+    path.mkdir()
+    yield path
+    assert list(path.iterdir()) == [], "nothing may be left in the output folder after a failed edit"
+
+
+def test_a_missing_file(clips, tmp_path, out_dir):
+    with pytest.raises(tfvsdk.InputError, match=r"nobody\.mp4: file not found"):
+        swap(tmp_path / "nobody.mp4", clips["bob"].path, out_dir)
+
+
+def test_a_text_file_renamed_mp4(clips, tmp_path, out_dir):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("these are my notes, not a video\n" * 50)
+    with pytest.raises(tfvsdk.InputError, match=r"notes\.mp4: not a readable video"):
+        swap(clips["alice"].path, fake, out_dir)
+
+
+def test_a_truncated_video(clips, tmp_path, out_dir):
+    whole = clips["bob"].path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(tfvsdk.InputError, match=r"cut\.mp4"):
+        swap(clips["alice"].path, cut, out_dir, landmarks={"identity": clips["alice"].landmarks})
+
+
+def test_a_zero_length_video(clips, tmp_path, out_dir):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(tfvsdk.InputError, match=r"empty\.mp4: file is empty"):
+        swap(clips["alice"].path, empty, out_dir)
+    no_frames = tmp_path / "no_frames.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(clips["bob"].path), "-frames:v", "0",
+         "-c:v", "libx264", str(no_frames)],
+        check=True,
+    )
+    with pytest.raises(tfvsdk.InputError, match=r"no_frames\.mp4: not a readable video"):
+        swap(clips["alice"].path, no_frames, out_dir)
+
+
+def test_an_image_with_no_face(clips, tmp_path, out_dir):
+    wall = tmp_path / "wall.png"
+    io.write_image(wall, np.full((96, 96, 3), 128, np.uint8))
+    nowhere = {"identity": np.full((1, 68, 2), np.nan, np.float32), "target": clips["bob"].landmarks}
+    with pytest.raises(tfvsdk.NoFaceError, match=r"wall\.png: no face found"):
+        swap(wall, clips["bob"].path, out_dir, landmarks=nowhere)
+
+
+def test_an_image_with_no_face_seen_by_the_detector(clips, tmp_path, out_dir):
+    pytest.importorskip("dlib")
+    wall = tmp_path / "wall.png"
+    io.write_image(wall, np.full((96, 96, 3), 128, np.uint8))
+    with pytest.raises(tfvsdk.NoFaceError, match=r"wall\.png: no face found"):
+        swap(wall, clips["bob"].path, out_dir, landmarks={"target": clips["bob"].landmarks})
+
+
+def test_wrong_roles_and_landmark_shapes(clips, out_dir):
+    with pytest.raises(tfvsdk.InputError, match=r"the task needs \['identity', 'target'\]"):
+        Editor("swap").run({"source": clips["alice"].path, "target": clips["bob"].path}, out_dir / "out.mp4")
+    with pytest.raises(tfvsdk.InputError, match=r"landmarks\['target'\]: expected \(frames, L, 2\)"):
+        swap(clips["alice"].path, clips["bob"].path, out_dir, landmarks={"target": np.zeros((10, 68))})
+
+
+def test_an_unknown_plugin_name(clips):
+    with pytest.raises(tfvsdk.PluginError, match=r"unknown blender 'poisson'\. Available: bsn, classical"):
+        Editor("swap", blender="poisson")
