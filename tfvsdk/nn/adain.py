@@ -35,6 +35,9 @@ def masked_mean_std(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-sample, per-channel mean and standard deviation of ``x`` over a (soft) mask.
 
+    The weighted sums are batched matrix products (B, C, HW) @ (B, HW, 1), so no weighted copy of ``x``
+    is made; the variance is the weighted mean of (x − μ)², not E[x²] − μ², to stay exact in float32.
+
     Args:
         x: (B, C, H, W) feature map.
         mask: (B, 1, H, W) weights ≥ 0 (1 inside the region), or None for the whole map.
@@ -45,17 +48,41 @@ def masked_mean_std(
         ``nonempty`` (B, 1, 1, 1) bool, False where the mask's mass is ≤ :data:`EMPTY_MASS`.
     """
     if mask is None:
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        var = (x - mean).square().mean(dim=(2, 3), keepdim=True)
+        var, mean = torch.var_mean(x, dim=(2, 3), correction=0, keepdim=True)
         nonempty = torch.ones(x.shape[0], 1, 1, 1, dtype=torch.bool, device=x.device)
         return mean, (var + eps).sqrt(), nonempty
     mass = mask.sum(dim=(2, 3), keepdim=True)
     nonempty = mass > EMPTY_MASS
-    denominator = torch.where(nonempty, mass, torch.ones_like(mass))
-    weights = torch.where(nonempty, mask, torch.zeros_like(mask))
-    mean = (weights * x).sum(dim=(2, 3), keepdim=True) / denominator
-    var = (weights * (x - mean).square()).sum(dim=(2, 3), keepdim=True) / denominator
+    weights = torch.where(nonempty, mask / torch.where(nonempty, mass, torch.ones_like(mass)), torch.zeros_like(mask))
+    columns = weights.flatten(2).transpose(1, 2)
+    mean = torch.bmm(x.flatten(2), columns).unsqueeze(-1)
+    var = torch.bmm((x - mean).square().flatten(2), columns).unsqueeze(-1)
     return mean, (var + eps).sqrt(), nonempty
+
+
+def adain_affine(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    content_mask: torch.Tensor | None = None,
+    style_mask: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """T of eq. 5 as a per-channel affine map: T(A, B) = mask · (scale · X + shift) (see :func:`adain`).
+
+    Returns:
+        ``(scale, shift)``, each (B, C, 1, 1) in float32 at least: scale = σ_s / σ_c and
+        shift = μ_s − scale · μ_c; (1, 0) where the style region is empty.
+    """
+    compute = torch.promote_types(content.dtype, torch.float32)
+    content, style = content.to(compute), style.to(compute)
+    content_mask = None if content_mask is None else content_mask.to(compute)
+    style_mask = None if style_mask is None else style_mask.to(compute)
+    mean_c, std_c, _ = masked_mean_std(content, content_mask, eps)
+    mean_s, std_s, style_nonempty = masked_mean_std(style, style_mask, eps)
+    scale = torch.where(style_nonempty, std_s / std_c, torch.ones_like(std_c))
+    shift = torch.where(style_nonempty, mean_s - scale * mean_c, torch.zeros_like(mean_c))
+    return scale, shift
 
 
 def adain(
@@ -80,17 +107,9 @@ def adain(
         AdaIN, in the content's dtype. Where the style region is empty the result is content_mask · X.
         Statistics are computed in float32 at least, so half-precision features (autocast) stay accurate.
     """
-    dtype = content.dtype
-    compute = torch.promote_types(dtype, torch.float32)
-    content, style = content.to(compute), style.to(compute)
-    content_mask = None if content_mask is None else content_mask.to(compute)
-    style_mask = None if style_mask is None else style_mask.to(compute)
-    mean_c, std_c, _ = masked_mean_std(content, content_mask, eps)
-    mean_s, std_s, style_nonempty = masked_mean_std(style, style_mask, eps)
-    mean_s = torch.where(style_nonempty, mean_s, mean_c)
-    std_s = torch.where(style_nonempty, std_s, std_c)
-    out = std_s * (content - mean_c) / std_c + mean_s
-    return (out if content_mask is None else out * content_mask).to(dtype)
+    scale, shift = adain_affine(content, style, content_mask=content_mask, style_mask=style_mask, eps=eps)
+    out = torch.addcmul(shift, scale, content.to(scale.dtype))
+    return (out if content_mask is None else out * content_mask.to(out.dtype)).to(content.dtype)
 
 
 class AdaIN(nn.Module):

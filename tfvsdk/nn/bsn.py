@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .adain import adain
+from .adain import adain, adain_affine
 
 NormKind = Literal["bsn", "adain"]
 NORM_KINDS: tuple[str, ...] = ("bsn", "adain")
@@ -72,11 +72,16 @@ def bsn(
     h_bar = 1 - h
     a = alpha.view(1, -1, 1, 1)
     b = beta.view(1, -1, 1, 1)
-    transfer = a * adain(x, q, content_mask=h, style_mask=h_bar, eps=eps) + b * adain(
-        x, q, content_mask=h_bar, style_mask=h, eps=eps
-    )
-    retention = (1 - a) * x * h + (1 - b) * x * h_bar
-    return transfer + retention
+    scale_face, shift_face = adain_affine(x, q, content_mask=h, style_mask=h_bar, eps=eps)
+    scale_rest, shift_rest = adain_affine(x, q, content_mask=h_bar, style_mask=h, eps=eps)
+    # Eq. 4 collected per region: on H the gain is α·scale + 1 − α and the offset α·shift, on H̄ likewise
+    # with β, so BSN = X · (g_rest + H (g_face − g_rest)) + (o_rest + H (o_face − o_rest)).
+    gain_face, gain_rest = a * scale_face + 1 - a, b * scale_rest + 1 - b
+    offset_face, offset_rest = a * shift_face, b * shift_rest
+    h = h.to(gain_face.dtype)
+    gain = torch.addcmul(gain_rest, h, gain_face - gain_rest)
+    offset = torch.addcmul(offset_rest, h, offset_face - offset_rest)
+    return torch.addcmul(offset, x.to(gain.dtype), gain).to(x.dtype)
 
 
 class BSN(nn.Module):
