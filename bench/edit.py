@@ -1,0 +1,112 @@
+"""End-to-end editing speed and memory: ``python bench/edit.py``.
+
+1. **Speed** — ``tfv swap`` at 256² on two synthetic 48-frame clips with precomputed landmarks (no detector):
+   frames per second of the whole edit (both passes: fitting, texture, rendering, blending, encoding) for the
+   ``classical`` blender and the ``bsn`` blender's small preset (random weights: speed only).
+2. **Memory** — the same edit on a 10 s and a 100 s target (25 fps, 128²), each in a fresh process, peak
+   resident set size (``ru_maxrss``) of each edit process and their ratio (the sources are written by this
+   process beforehand). The long clips are a short synthetic clip
+   played forward and backward (smooth motion), with its landmarks repeated the same way.
+
+Goals (issue 6, 2 cores): ≥ 10 fps classical, ≥ 2 fps BSN small, RSS growth ≤ 1.1×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tfvsdk import io
+from tfvsdk.demo import synth_clips
+from tfvsdk.editor import Editor
+
+
+def ping_pong(count: int, period: int) -> np.ndarray:
+    """Frame indices 0 … period−1 … 0 … repeated to ``count`` entries."""
+    cycle = np.concatenate([np.arange(period), np.arange(period - 2, 0, -1)])
+    return np.resize(cycle, count)
+
+
+def long_sources(folder: Path, seconds: float, fps: float = 25.0, size: int = 128) -> None:
+    """Write ``<folder>/{identity,target}.mp4`` and ``.npy`` landmarks, ``seconds`` long."""
+    clips = synth_clips(folder, size=size, frames=50, fps=fps, noise=1.0, seed=1)
+    order = ping_pong(int(round(seconds * fps)), 50)
+    for role, name in (("identity", "alice"), ("target", "bob")):
+        frames = list(io.iter_frames(clips[name].path))
+        with io.VideoWriter(folder / f"{role}.mp4", fps) as writer:
+            for i in order:
+                writer.write(frames[i])
+        np.save(folder / f"{role}.npy", clips[name].landmarks[order])
+
+
+def memory_run(folder: Path) -> dict:
+    """Child process: edit the sources in ``folder`` and report the peak RSS of the whole process."""
+    torch.set_num_threads(1)
+    roles = ("identity", "target")
+    sources = {role: folder / f"{role}.mp4" for role in roles}
+    landmarks = {role: np.load(folder / f"{role}.npy") for role in roles}
+    editor = Editor("swap")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary = editor.run(sources, folder / "out.mp4", landmarks=landmarks)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"frames": summary.frames, "peak_rss_mib": peak / 1024, "rss_before_edit_mib": before / 1024,
+            "fps": summary.frames / summary.seconds}
+
+
+def speed(blender: str, clips: dict, out: Path) -> float:
+    sources = {"identity": clips["alice"].path, "target": clips["bob"].path}
+    landmarks = {"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks}
+    editor = Editor("swap", blender=blender)
+    editor.run(sources, out / f"warm_{blender}.mp4", landmarks=landmarks)
+    started = time.perf_counter()
+    summary = editor.run(sources, out / f"{blender}.mp4", landmarks=landmarks)
+    return summary.frames / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads for the speed part")
+    parser.add_argument("--short", type=float, default=10.0, help="seconds of the short memory clip")
+    parser.add_argument("--long", type=float, default=100.0, help="seconds of the long memory clip")
+    args = parser.parse_args()
+    if args.memory_child is not None:
+        print(json.dumps(memory_run(args.memory_child)))
+        return
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = synth_clips(Path(tmp), size=256, frames=48, fps=25.0, noise=1.0, seed=0)
+        fps = {blender: speed(blender, clips, Path(tmp)) for blender in ("classical", "bsn")}
+    print(f"## Speed: swap at 256², 48 frames, {args.threads} thread(s)\n")
+    print("| blender | frames/s | goal | met |\n|---|---|---|---|")
+    for blender, goal in (("classical", 10.0), ("bsn", 2.0)):
+        print(f"| {blender} | {fps[blender]:.2f} | ≥ {goal:g} | {'yes' if fps[blender] >= goal else 'no'} |")
+
+    runs = []
+    for seconds in (args.short, args.long):
+        with tempfile.TemporaryDirectory() as tmp:
+            long_sources(Path(tmp), seconds)
+            child = subprocess.run(
+                [sys.executable, __file__, "--memory-child", tmp], check=True, capture_output=True, text=True
+            )
+        runs.append({"seconds": seconds, **json.loads(child.stdout.strip().splitlines()[-1])})
+    print("\n## Memory: swap at 128², 25 fps, each in a fresh process\n")
+    print("| target | frames | frames/s | RSS before edit (MiB) | peak RSS (MiB) |\n|---|---|---|---|---|")
+    for run in runs:
+        print(f"| {run['seconds']:g} s | {run['frames']} | {run['fps']:.1f} | {run['rss_before_edit_mib']:.0f} | {run['peak_rss_mib']:.0f} |")
+    ratio = runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
+    print(f"\npeak RSS {args.long:g} s / {args.short:g} s: {ratio:.3f}× (goal ≤ 1.1×: {'met' if ratio <= 1.1 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
