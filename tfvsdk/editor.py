@@ -188,7 +188,8 @@ class Editor:
         An image is unwrapped once. For a video the texture is a running average over its frames: texel
         weights decay by :attr:`texture_memory` per frame and each frame adds weight 1 where its texel is
         visible, so a texel keeps the colour it last had when seen and hidden parts are filled from the frames
-        that showed them; texels never seen yet take the frame's own fill (mirror or push-pull).
+        that showed them; the average starts from the first chunk's frames (weight 1 − memory), and texels
+        never seen take the frame's own fill (mirror or push-pull).
         """
         cached = self._texture_state.get(source.role)
         if source.info.is_image and cached is not None:
@@ -203,9 +204,15 @@ class Editor:
         if source.info.is_image:
             self._texture_state[source.role] = (textures, valid)
             return textures
-        total, weight = cached if cached is not None else (torch.zeros_like(textures[:1]), torch.zeros_like(valid[:1]))
+        seen_all = valid.to(textures.dtype)
+        if cached is None:
+            # Warm start from the first chunk, weighted like one frame of memory, so its first frames already
+            # have the texels the following frames see.
+            prior = 1 - self.texture_memory
+            cached = (prior * (seen_all * textures).sum(0, keepdim=True), prior * seen_all.sum(0, keepdim=True))
+        total, weight = cached
         out = []
-        for texture, seen in zip(textures[:, None], valid[:, None].to(textures.dtype)):
+        for texture, seen in zip(textures[:, None], seen_all[:, None]):
             total = self.texture_memory * total + seen * texture
             weight = self.texture_memory * weight + seen
             known = weight > 1e-3
