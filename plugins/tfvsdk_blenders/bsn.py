@@ -107,12 +107,16 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
     ) -> torch.Tensor:
         """Blend (see :meth:`tfvsdk.Blender.blend`); inputs must be on this module's device.
 
-        Gradients flow as in :meth:`forward` (wrap in ``torch.no_grad()`` for inference).
+        Gradients flow as in :meth:`forward` (wrap in ``torch.no_grad()`` for inference). Without gradients
+        on the CPU the frames go through the networks one at a time: the activations of one 256² frame stay in
+        cache, and a batch of 16 costs 2.5× more per frame (bench/edit.py).
         """
         sizes: dict[str, int] = {}
         for name, x, channels in (("rendered", rendered, 3), ("appearance", appearance, 3), ("hint", hint, 3), ("mask", mask, 1)):
             check_tensor(name, x, ("B", channels, "H", "W"), sizes)
-        return self(rendered, appearance, hint, mask)
+        if torch.is_grad_enabled() or rendered.device.type != "cpu" or sizes["B"] == 1:
+            return self(rendered, appearance, hint, mask)
+        return torch.cat([self(*frame) for frame in zip(*(x.split(1) for x in (rendered, appearance, hint, mask)))])
 
     def _metadata(self) -> dict[str, str]:
         metadata = {"format": FORMAT, "generator": json.dumps(attrs.asdict(self.generator.config))}
