@@ -59,7 +59,15 @@ class EditSummary:
 
 
 @attrs.frozen
-class _Source:
+class FittedSource:
+    """A source after the first pass.
+
+    Attributes:
+        role: the composer role it plays.
+        info: what :func:`tfvsdk.io.probe` found.
+        fit: its fits, one row per frame (smoothed over time for a video).
+    """
+
     role: str
     info: io.SourceInfo
     fit: FaceFit
@@ -131,7 +139,9 @@ class Editor:
 
     # -- pass 1: fitting -------------------------------------------------------------------------------
 
-    def _chunks(self, info: io.SourceInfo, landmarks: np.ndarray | None) -> Iterator[tuple[torch.Tensor, Detection | None]]:
+    def _chunks(
+        self, info: io.SourceInfo, landmarks: np.ndarray | None, bar: Any = None
+    ) -> Iterator[tuple[torch.Tensor, Detection | None]]:
         batch: list[np.ndarray] = []
         start = 0
 
@@ -140,9 +150,11 @@ class Editor:
             detection = None
             if landmarks is not None:
                 if start + len(batch) > len(landmarks):
-                    raise InputError(f"{info.path}: {len(landmarks)} landmark rows given, but the video has more frames")
+                    raise InputError(f"{info.path}: {len(landmarks)} landmark rows given for a video of more frames")
                 rows = torch.as_tensor(landmarks[start : start + len(batch)], dtype=torch.float32, device=self.device)
                 detection = Detection(rows, torch.isfinite(rows).all(-1).all(-1), info.size)
+            if bar is not None:
+                bar.update(len(batch))
             return images, detection
 
         for frame in io.iter_frames(info.path):
@@ -153,9 +165,21 @@ class Editor:
                 batch = []
         if batch:
             yield emit()
+            start += len(batch)
+        if landmarks is not None and len(landmarks) != start:
+            raise InputError(f"{info.path}: {len(landmarks)} landmark rows given for a video of {start} frames")
 
-    def fit_source(self, role: str, path: str | os.PathLike, landmarks: np.ndarray | None = None) -> _Source:
-        """Fit one source (clip fitting for a video, then smoothing) — the editor's first pass."""
+    def fit_source(
+        self, role: str, path: str | os.PathLike, landmarks: np.ndarray | None = None, *, progress: bool = False
+    ) -> FittedSource:
+        """Fit one source (clip fitting for a video, then smoothing) — the editor's first pass.
+
+        Args:
+            role: the composer role the source plays.
+            path: the image or video.
+            landmarks: optional (frames, L, 2) landmarks in pixels (NaN = no face) instead of detection.
+            progress: show a progress bar over the decoded frames (stderr).
+        """
         info = io.probe(path)
         if landmarks is not None and (landmarks.ndim != 3 or landmarks.shape[2] != 2):
             raise InputError(f"landmarks[{role!r}]: expected (frames, L, 2), got {landmarks.shape}")
@@ -164,7 +188,12 @@ class Editor:
                 (images, detection), = self._chunks(info, landmarks)
                 fit = self.reconstructor.fit(images, clip=False, detection=detection)
             else:
-                fit = self.reconstructor.fit_video(self._chunks(info, landmarks))
+                bar = _progress(info.n_frames, f"fitting {info.path.name}") if progress else None
+                try:
+                    fit = self.reconstructor.fit_video(self._chunks(info, landmarks, bar))
+                finally:
+                    if bar is not None:
+                        bar.close()
         found = fit.found_mask
         if not bool(found.any()):
             where = "" if info.is_image else f" in any of its {fit.batch_size} frames"
@@ -172,7 +201,7 @@ class Editor:
         if not info.is_image:
             fit = smooth_fit(fit, self.smoothing)
         logger.info("%s: fitted %d frames, face found in %d", info.path, fit.batch_size, int(found.sum()))
-        return _Source(role, info, fit)
+        return FittedSource(role, info, fit)
 
     # -- pass 2: render, blend, write ------------------------------------------------------------------
 
@@ -182,7 +211,7 @@ class Editor:
             images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
-    def _texture(self, source: _Source, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
+    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
         """(B or 1, 3, S, S) UV textures T^i unwrapped from the texture source's frames (eq. 3).
 
         An image is unwrapped once. For a video the texture is a running average over its frames: texel
@@ -237,7 +266,7 @@ class Editor:
             overwrite: replace an existing output.
             landmarks: optional precomputed landmarks per role, (frames, 68, 2) pixels, NaN = no face; the
                 reconstructor uses them instead of detecting.
-            progress: show a progress bar over output frames (stderr).
+            progress: show progress bars over the frames of each pass (stderr).
 
         Raises:
             InputError: a missing/unreadable/truncated source, wrong roles, an existing output.
@@ -250,7 +279,7 @@ class Editor:
             raise InputError(f"sources: the task needs {list(roles)}, got {sorted(sources)}")
         landmarks = dict(landmarks or {})
         out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()))
-        fitted = {role: self.fit_source(role, sources[role], landmarks.get(role)) for role in roles}
+        fitted = {role: self.fit_source(role, sources[role], landmarks.get(role), progress=progress) for role in roles}
 
         timeline = fitted[self.composer.timeline_role].info
         fps_out = timeline.fps or 25.0
@@ -291,7 +320,7 @@ class Editor:
     def _edit_chunk(
         self,
         ks: np.ndarray,
-        fitted: Mapping[str, _Source],
+        fitted: Mapping[str, FittedSource],
         index_of: Mapping[str, np.ndarray],
         cursors: Mapping[str, FrameCursor],
         missing: list[int],

@@ -83,6 +83,14 @@ def test_wrong_roles_and_landmark_shapes(clips, out_dir):
         swap(clips["alice"].path, clips["bob"].path, out_dir, landmarks={"target": np.zeros((10, 68))})
 
 
+def test_landmarks_for_another_number_of_frames(clips, out_dir):
+    sources = (clips["alice"].path, clips["bob"].path)
+    for rows in (9, 11):
+        landmarks = {"identity": clips["alice"].landmarks, "target": np.resize(clips["bob"].landmarks, (rows, 68, 2))}
+        with pytest.raises(tfvsdk.InputError, match=rf"bob\.mp4: {rows} landmark rows given for a video of"):
+            swap(*sources, out_dir, landmarks=landmarks)
+
+
 def test_an_unknown_plugin_name(clips):
     with pytest.raises(tfvsdk.PluginError, match=r"unknown blender 'poisson'\. Available: bsn, classical"):
         Editor("swap", blender="poisson")
