@@ -170,6 +170,10 @@ def test_tfv_plugins_json_lists_the_default_plugins(fresh_plugins):
     assert result.exit_code == 0, result.output
     info = {p["name"]: p for p in json.loads(result.output)}
     kinds = {kind for p in info.values() for kind in p["components"]}
-    assert {"model"} <= kinds
+    assert kinds == set(fresh_plugins.KINDS), "every kind of component has a default plugin"
     assert all(info[name]["builtin"] for name in fresh_plugins.DEFAULT_PLUGINS)
-    assert set(info["tfvsdk_models"]["components"]["model"]) >= {"default", "sfm", "bfm"}
+    components = {kind: set(names) for p in info.values() for kind, names in p["components"].items()}
+    assert components["model"] >= {"default", "sfm", "bfm"}
+    assert components["reconstructor"] >= {"3ddfa"} and components["renderer"] >= {"nvdiffrast"}
+    assert components["blender"] >= {"bsn", "classical"} and components["composer"] >= {"swap", "reenact", "remix"}
+    assert components["detector"] >= {"dlib"}
