@@ -1,0 +1,56 @@
+"""The editing commands: ``tfv demo`` and the task commands generated from the composers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfvsdk import io
+from tfvsdk.cli import _add_plugin_commands, cli, main
+
+
+def invoke(*args: str):
+    _add_plugin_commands()
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_tfv_demo_writes_three_edits_a_contact_sheet_and_a_report(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo", "--out", str(out), "--size", "64", "--frames", "8")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["tasks"]) == {"swap", "reenact", "remix"}
+    for task, entry in report["tasks"].items():
+        assert entry["frames"] == 8
+        for variant in ("smoothed", "unsmoothed"):
+            assert io.probe(out / entry[variant]["output"]).n_frames == 8
+            assert entry[variant]["E_tmp"] > 0
+        assert f"{task:<8} 8 frames" in result.output
+    sheet = next(io.iter_frames(out / "contact_sheet.png"))
+    assert sheet.shape == (3 * 64, 3 * 4 * 64, 3)
+    assert sorted(p.name for p in (out / "sources").iterdir()) == ["alice.mp4", "bob.mp4", "carol.mp4"]
+
+
+def test_tfv_swap_with_precomputed_landmarks(clips, tmp_path, capsys):
+    np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
+    np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
+    out = tmp_path / "swapped.mp4"
+    args = ["swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path), "-o", str(out),
+            "--landmarks", f"identity={tmp_path / 'alice.npy'}", "--landmarks", f"target={tmp_path / 'bob.npy'}"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert f"{out}: 10 frames at 10 fps" in result.output
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip() == f"Error: {out}: already exists (pass overwrite=True / --overwrite to replace it)"
+
+
+def test_a_bad_landmarks_option_is_named(clips, tmp_path):
+    result = invoke("swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path),
+                    "-o", str(tmp_path / "x.mp4"), "--landmarks", "mouth=nowhere.npy")
+    assert result.exit_code == 2
+    assert "--landmarks" in result.output and "ROLE one of ['identity', 'target']" in result.output
