@@ -124,36 +124,43 @@ def check_composer(
 ) -> Composition:
     """Compose distinct fits (one per role) and check that the composition only *chooses*.
 
+    α_id, α_exp and each part of the camera (scale, rotation, translation) must be taken unchanged from some
+    source; the image size must be that of the source of the camera's translation (the picture the face is
+    placed in).
+
     Args:
         composer: the composer under test.
-        expected: optional map from ``alpha_id``, ``alpha_exp``, ``camera``, ``texture_role``,
-            ``appearance_role``, ``hint_role`` to the role that must supply it.
+        expected: optional map from ``alpha_id``, ``alpha_exp``, ``camera`` (all three camera parts),
+            ``scale``, ``rotation``, ``translation``, ``texture_role``, ``appearance_role``, ``hint_role``
+            to the role that must supply it.
     """
     roles = tuple(composer.roles)
     assert roles and len(set(roles)) == len(roles), f"roles must be distinct names, got {roles}"
     fits = _distinct_fits(roles, n_id, n_exp, batch)
     comp = composer.compose(fits)
     assert isinstance(comp, Composition), f"compose() returned {type(comp).__name__}, not a Composition"
+    parts = {
+        "alpha_id": lambda x: x.alpha_id,
+        "alpha_exp": lambda x: x.alpha_exp,
+        "scale": lambda x: x.camera.scale,
+        "rotation": lambda x: x.camera.rotation,
+        "translation": lambda x: x.camera.translation,
+    }
 
-    def source_of(attr: str) -> str | None:
-        for role, fit in fits.items():
-            value, mine = getattr(comp, attr), getattr(fit, attr)
-            if attr == "camera":
-                if all(torch.equal(getattr(value, f), getattr(mine, f)) for f in ("scale", "rotation", "translation")):
-                    return role
-            elif torch.equal(value, mine):
-                return role
-        return None
+    def source_of(part: str) -> str | None:
+        value = parts[part](comp)
+        return next((role for role, fit in fits.items() if torch.equal(value, parts[part](fit))), None)
 
-    chosen = {attr: source_of(attr) for attr in ("alpha_id", "alpha_exp", "camera")}
-    for attr, role in chosen.items():
-        assert role is not None, f"{attr} is not taken unchanged from any source: a composer must only choose"
+    chosen = {part: source_of(part) for part in parts}
+    for part, role in chosen.items():
+        assert role is not None, f"{part} is not taken unchanged from any source: a composer must only choose"
     for attr in ("texture_role", "appearance_role", "hint_role"):
         assert getattr(comp, attr) in roles, f"{attr}={getattr(comp, attr)!r} is not one of the roles {roles}"
         chosen[attr] = getattr(comp, attr)
-    assert comp.image_size == fits[chosen["camera"]].image_size, "image_size must be the pose source's"
+    assert comp.image_size == fits[chosen["translation"]].image_size, "image_size must be that of the placement's source"
     for attr, role in (expected or {}).items():
-        assert chosen[attr] == role, f"{attr} comes from {chosen[attr]!r}, expected {role!r}"
+        for part in ("scale", "rotation", "translation") if attr == "camera" else (attr,):
+            assert chosen[part] == role, f"{part} comes from {chosen[part]!r}, expected {role!r}"
     return comp
 
 
