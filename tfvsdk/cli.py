@@ -105,9 +105,9 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
     ]
     params += [
         click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="output video"),
-        click.Option(["--reconstructor"], default="3ddfa", show_default=True),
-        click.Option(["--renderer"], default="nvdiffrast", show_default=True),
-        click.Option(["--blender"], default="classical", show_default=True),
+        click.Option(["--reconstructor"], default="3ddfa", show_default=True, help="reconstructor name (tfv components)"),
+        click.Option(["--renderer"], default="nvdiffrast", show_default=True, help="renderer name"),
+        click.Option(["--blender"], default="classical", show_default=True, help="blender name"),
         click.Option(["--blender-weights"], type=click.Path(dir_okay=False), help="weights file for the blender"),
         click.Option(["--smoothing"], default=2.0, show_default=True, help="σ in frames of coefficient smoothing (0 = off)"),
         click.Option(["--length"], type=click.Choice(["shortest", "loop"]), default="shortest", show_default=True,
@@ -115,9 +115,10 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
-        click.Option(["--device"], default="cpu", show_default=True),
+        click.Option(["--device"], default="cpu", show_default=True, help="torch device"),
     ]
-    return click.Command(name, callback=run, params=params, help=description or f"Run the {name} task.")
+    text = f"{description[:1].upper()}{description[1:]}." if description else f"Run the {name} task."
+    return click.Command(name, callback=run, params=params, help=text)
 
 
 @cli.command("demo")
