@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+import attrs
 import numpy as np
 import torch
 
@@ -333,13 +334,8 @@ def _rows(state: FitState, rows: torch.Tensor) -> FitState:
 
 
 def _weights_rows(weights: Weights, rows: torch.Tensor, smoothness: float | None = None) -> Weights:
-    return Weights(
-        sigma=weights.sigma[rows],
-        prior_id=weights.prior_id,
-        prior_exp=weights.prior_exp,
-        smoothness=weights.smoothness if smoothness is None else smoothness,
-        face_radius=weights.face_radius,
-        exp_motion=weights.exp_motion,
+    return attrs.evolve(
+        weights, sigma=weights.sigma[rows], smoothness=weights.smoothness if smoothness is None else smoothness
     )
 
 

@@ -191,6 +191,24 @@ def smoothness_terms(state: FitState, weights: Weights) -> tuple[torch.Tensor, t
     return residual, jac
 
 
+def robust_weights(residual: torch.Tensor, k_exp: int, threshold: float) -> torch.Tensor:
+    """(F−2, M) square-root weights that turn the squared smoothness residual of each part (rotation, scale,
+    translation, expression) of each frame triple into ρ(e) = e² for ‖e‖ ≤ c and c‖e‖ beyond.
+
+    c is λ_t, i.e. a second difference of one σ of landmark motion: jitter of the size of the landmark noise
+    is penalised quadratically, genuine accelerations of the head (a turn that starts or stops, a nod) only
+    linearly, so they are not traded against the landmarks or the identity. The weights are held fixed within
+    a Gauss–Newton step (iteratively reweighted least squares).
+    """
+    parts = (9, 1, 2, k_exp)
+    norms = torch.cat(
+        [chunk.norm(dim=1, keepdim=True).expand_as(chunk) for chunk in residual.detach().split(parts, dim=1)], 1
+    )
+    if threshold <= 0:
+        return torch.ones_like(norms)
+    return torch.where(norms > threshold, (threshold / norms.clamp_min(1e-12)).sqrt(), torch.ones_like(norms))
+
+
 def solve_block_tridiagonal(diag: torch.Tensor, upper: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """Solve a symmetric positive-definite block-tridiagonal system.
 
@@ -333,8 +351,15 @@ def fit_clip(
     """Fit the F frames of one clip: one α_id for all, pose and α_exp per frame, temporal smoothness.
 
     The normal equations are [[T, C], [Cᵀ, A]] with T block-banded over frames (pose and expression blocks
-    coupled to frames up to two apart by :func:`smoothness_terms`), C the frames' coupling to α_id and A the
-    identity block. α_id is solved through the Schur complement A − Cᵀ T⁻¹ C, then the frames.
+    coupled to frames up to two apart by :func:`smoothness_terms`, made robust by :func:`robust_weights`), C
+    the frames' coupling to α_id and A the identity block. α_id is solved through the Schur complement
+    A − Cᵀ T⁻¹ C, then the frames.
+
+    The energy is the sum of the F frames' single-image energies with their α_id tied: the identity prior is
+    counted once per frame (weight F · prior_id), like the expression priors. Counted once for the clip, it
+    would be outweighed by the F expression priors, and α_id would absorb the clip's mean expression and
+    drift along the size direction (a larger camera scale with a shrunken face makes every α_exp smaller) —
+    several σ on the built-in model.
 
     Args:
         points_of: model points of correspondences.
@@ -354,16 +379,19 @@ def fit_clip(
     f = state.rotation.shape[0]
     fixed = 0 if anchor is None else anchor.rotation.shape[0]
     exp_prior = torch.full((k_exp,), weights.prior_exp, dtype=mu.dtype, device=mu.device)
+    id_weight = f * weights.prior_id
 
     def smooth_parts(s: FitState) -> tuple[torch.Tensor, torch.Tensor] | None:
         joined = s if anchor is None else _prepend(anchor, s)
         if weights.smoothness <= 0 or joined.rotation.shape[0] < 3:
             return None
-        return smoothness_terms(joined, weights)
+        residual, jac = smoothness_terms(joined, weights)
+        weight = robust_weights(residual, k_exp, threshold=weights.smoothness)
+        return residual * weight, jac * weight[None, :, :, None]
 
     def total_cost(residual: torch.Tensor, s: FitState, smooth: tuple | None) -> torch.Tensor:
         cost = residual.square().sum() + (exp_prior * s.alpha_exp.square()).sum()
-        cost = cost + weights.prior_id * s.alpha_id[0].square().sum()
+        cost = cost + id_weight * s.alpha_id[0].square().sum()
         if smooth is not None:
             cost = cost + smooth[0].square().sum()
         return cost
@@ -403,8 +431,8 @@ def fit_clip(
         else:
             coupling = jf.transpose(1, 2) @ jid
             eye = torch.eye(jid.shape[-1], dtype=mu.dtype, device=mu.device)
-            a_block = _damped((jid.transpose(1, 2) @ jid).sum(0) + weights.prior_id * eye, mu)
-            gid = (jid.transpose(1, 2) @ residual[..., None])[..., 0].sum(0) + weights.prior_id * state.alpha_id[0]
+            a_block = _damped((jid.transpose(1, 2) @ jid).sum(0) + id_weight * eye, mu)
+            gid = (jid.transpose(1, 2) @ residual[..., None])[..., 0].sum(0) + id_weight * state.alpha_id[0]
             x = solve_block_pentadiagonal(diag, first, second, torch.cat([coupling, -grad[..., None]], -1))
             xc, xg = x[..., :-1], x[..., -1]
             schur = a_block - torch.einsum("fpk,fpj->kj", coupling, xc)
