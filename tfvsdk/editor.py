@@ -92,8 +92,6 @@ class Editor:
         length: ``"shortest"`` or ``"loop"`` (see :mod:`tfvsdk.timeline`).
         chunk_size: frames processed together in the second pass.
         texture_size: side of the UV texture unwrapped from the identity frames.
-        texture_memory: per-frame decay in [0, 1) of the running texture of a video texture source (0 = each
-            frame's own texture).
         device: torch device for fitting, rendering and blending.
 
     Example:
@@ -115,13 +113,10 @@ class Editor:
         length: str = "shortest",
         chunk_size: int = 16,
         texture_size: int = 256,
-        texture_memory: float = 0.9,
         device: str | torch.device = "cpu",
     ) -> None:
         if length not in LENGTH_POLICIES:
             raise InputError(f"length: expected one of {LENGTH_POLICIES}, got {length!r}")
-        if not 0.0 <= texture_memory < 1.0:
-            raise InputError(f"texture_memory: expected a value in [0, 1), got {texture_memory}")
         if chunk_size < 1:
             raise InputError(f"chunk_size: expected >= 1, got {chunk_size}")
         self.composer: TaskComposer = _component("composer", task, None)
@@ -134,7 +129,6 @@ class Editor:
         self.texture_size = texture_size
         self.device = torch.device(device)
         self.model = self.reconstructor.model.to(self.device)
-        self.texture_memory = texture_memory
         self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- pass 1: fitting -------------------------------------------------------------------------------
@@ -214,11 +208,10 @@ class Editor:
     def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
         """(B or 1, 3, S, S) UV textures T^i unwrapped from the texture source's frames (eq. 3).
 
-        An image is unwrapped once. For a video the texture is a running average over its frames: texel
-        weights decay by :attr:`texture_memory` per frame and each frame adds weight 1 where its texel is
-        visible, so a texel keeps the colour it last had when seen and hidden parts are filled from the frames
-        that showed them; the average starts from the first chunk's frames (weight 1 − memory), and texels
-        never seen take the frame's own fill (mirror or push-pull).
+        An image is unwrapped once. For a video each frame's texels visible in that frame are its own; the
+        others keep the colour they had when last seen (the first chunk's frames seed that memory, nearest
+        frame first), and texels never seen take the frame's own fill (mirror or push-pull). Unlike an average
+        over frames, this never blends misregistered views of the same texel into a ghost.
         """
         cached = self._texture_state.get(source.role)
         if source.info.is_image and cached is not None:
@@ -233,20 +226,18 @@ class Editor:
         if source.info.is_image:
             self._texture_state[source.role] = (textures, valid)
             return textures
-        seen_all = valid.to(textures.dtype)
+        valid = valid > 0.5
         if cached is None:
-            # Warm start from the first chunk, weighted like one frame of memory, so its first frames already
-            # have the texels the following frames see.
-            prior = 1 - self.texture_memory
-            cached = (prior * (seen_all * textures).sum(0, keepdim=True), prior * seen_all.sum(0, keepdim=True))
-        total, weight = cached
+            cached = (textures[-1:], valid[-1:])
+            for texture, seen in zip(textures.flip(0)[:, None], valid.flip(0)[:, None]):
+                cached = (torch.where(seen, texture, cached[0]), cached[1] | seen)
+        memory, known = cached
         out = []
-        for texture, seen in zip(textures[:, None], seen_all[:, None]):
-            total = self.texture_memory * total + seen * texture
-            weight = self.texture_memory * weight + seen
-            known = weight > 1e-3
-            out.append(torch.where(known, total / weight.clamp(min=1e-3), texture))
-        self._texture_state[source.role] = (total, weight)
+        for texture, seen in zip(textures[:, None], valid[:, None]):
+            memory = torch.where(seen | ~known, texture, memory)
+            known = known | seen
+            out.append(memory)
+        self._texture_state[source.role] = (memory, known)
         return torch.cat(out)
 
     def run(
