@@ -8,7 +8,7 @@ import torch
 
 import tfvsdk
 from tfvsdk.data import ImageFolder, VideoFolder
-from tfvsdk.data.synth import SynthConfig, synthesize
+from tfvsdk.data.synth import SynthConfig, Synthesizer, synthesize
 
 
 def _has_builtin() -> bool:
@@ -86,3 +86,10 @@ def test_sfm_faces(tmp_path, sfm_path):
     assert manifest.model["name"] == "sfm_3448" and len(manifest.videos) == 1
     image = np.asarray(ImageFolder(tmp_path / "sfm").image(0))
     assert np.isfinite(image).all()
+
+
+def test_rendered_pixels_stay_in_the_unit_range():
+    """The brightest skin tones times a lit albedo exceed 1 before clipping; images are clipped to [0, 1]."""
+    synth = Synthesizer(SynthConfig(size=32, frames=3, seed=0))
+    images = torch.cat([synth.image(i)[0][None] for i in range(8)] + [synth.clip(0)[0]])
+    assert images.min() >= 0 and images.max() <= 1

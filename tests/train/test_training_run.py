@@ -36,8 +36,6 @@ def config(root, out, steps, temporal=5.0):
 
 @pytest.mark.slow
 def test_short_run_lowers_rec_and_tmp(tmp_path):
-    if MODEL is None:
-        pytest.skip("neither the built-in model nor the SFM test model is available")
     root = tmp_path / "data"
     synthesize(root, SynthConfig(images=64, videos=8, frames=12, size=64, seed=1, model=MODEL[0], model_config=MODEL[1]))
     trainer = Trainer(config(root, tmp_path / "run", 200))

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import tfvsdk
 from tfvsdk.train.config import TrainConfig, config_from_dict
 
 SIZE = 32
-SFM_PATH = Path(os.environ.get("TFVSDK_SFM", Path(__file__).resolve().parents[3] / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"))
-
-
-def _model() -> tuple[str, dict] | None:
-    """The built-in model; the SFM test model while the built-in one is not available; else None."""
-    try:
-        tfvsdk.create("model", "default")
-        return ("default", {})
-    except tfvsdk.TfvError:
-        return ("sfm", {"path": str(SFM_PATH)}) if SFM_PATH.exists() else None
-
-
-MODEL = _model()
+MODEL = ("default", {})
+"""The model the training tests train with: the built-in one (name, loader config)."""
 
 
 def make_config(root: Path, out: Path, **sections: dict) -> TrainConfig:

@@ -200,7 +200,8 @@ class Synthesizer:
             background: (B, 3, size, size) backgrounds.
 
         Returns:
-            (B, 3, size, size) images in [0, 1].
+            (B, 3, size, size) images in [0, 1] (a bright tone can push the lit albedo past 1: clipped, as a
+            camera would).
         """
         k = self.config.supersample
         size = self.config.size
@@ -219,7 +220,7 @@ class Synthesizer:
         shading = interpolate_vertices(rendering, shade, model.triangles)
         face = rendering.image[:, :3] * shading
         bg = F.interpolate(background, scale_factor=k, mode="nearest") if k > 1 else background
-        image = face * rendering.mask + bg * (1 - rendering.mask)
+        image = (face * rendering.mask + bg * (1 - rendering.mask)).clamp(0, 1)
         return F.avg_pool2d(image, k) if k > 1 else image
 
     def _fit(self, alpha_id: torch.Tensor, alpha_exp: torch.Tensor, camera: Camera) -> FaceFit:
