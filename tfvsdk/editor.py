@@ -221,7 +221,7 @@ class Editor:
             fit, frames = fit[:1], frames[:1]
         vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
         textures, valid = unwrap_texture(
-            frames, vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry
+            frames, vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry, margin=2
         )
         if source.info.is_image:
             self._texture_state[source.role] = (textures, valid)

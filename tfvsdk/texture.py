@@ -29,6 +29,7 @@ def unwrap_texture(
     *,
     depth_tolerance: float = 0.5,
     min_cosine: float = 0.3,
+    margin: int = 0,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Unwrap the visible face of ``image`` into a UV texture (T^i of eq. 3).
@@ -59,6 +60,9 @@ def unwrap_texture(
         symmetry: optional (N,) index of each vertex's mirror vertex, −1 where unknown.
         depth_tolerance: depth tolerance of the visibility test, in pixels.
         min_cosine: smallest cosine between a triangle's normal and the view axis for it to count as facing.
+        margin: pixels next to the mesh's silhouette that are not sampled (the coverage mask is eroded by this
+            many pixels): with a fitted rather than exact mesh, the outline can be off by a pixel or two and
+            the image there is background.
         backend: rasterizer backend (see :mod:`tfvsdk.raster.ops`).
 
     Returns:
@@ -84,12 +88,16 @@ def unwrap_texture(
 
     rast = rasterize(screen_to_clip(screen_vertices, (height, width)), tri, (height, width), backend=backend)
     screen_tri = rast[..., 3].long() - 1
+    covered = screen_tri >= 0
+    if margin > 0:
+        outside = (~covered)[:, None].to(image.dtype)
+        covered = F.max_pool2d(outside, 2 * margin + 1, stride=1, padding=margin)[:, 0] == 0
     facing = _facing(screen_vertices, tri.long(), min_cosine, mirrored=False)
     points = interpolate(screen_vertices, rast_uv, tri, backend=backend)
     visible = (
         inside
         & _lookup(facing, texel_tri)
-        & _footprint_covered(screen_tri >= 0, points)
+        & _footprint_covered(covered, points)
         & visible_points(points, screen_tri, screen_vertices, tri, tolerance=depth_tolerance)
     )
     colour = _sample(image, points)
@@ -108,7 +116,7 @@ def unwrap_texture(
             has_mirror
             & ~visible
             & _corner_facing(mirror_corners, min_cosine)
-            & _footprint_covered(screen_tri >= 0, mirror_points)
+            & _footprint_covered(covered, mirror_points)
             & visible_points(mirror_points, screen_tri, screen_vertices, tri, tolerance=depth_tolerance)
         )
         colour = torch.where(mirror_ok[:, None], _sample(image, mirror_points), colour)

@@ -43,6 +43,21 @@ def test_visible_texels_are_recovered_from_a_frontal_render(bump):
     assert err.mean() < 0.005 and err.quantile(0.99) < 0.03
 
 
+def test_a_margin_keeps_background_at_a_misfit_outline_out_of_the_texture(bump):
+    """A fitted mesh 3 px larger than the face in the image: with margin=4 no valid texel reads background."""
+    import torch.nn.functional as F
+
+    verts, tri, uv, _ = bump
+    screen = view(verts, 0.0)
+    covered = tfvsdk.create("renderer", "nvdiffrast").render(screen, tri, (256, 256)).mask
+    face = 1 - F.max_pool2d(1 - covered, 7, stride=1, padding=3)  # the true face: 3 px inside the outline
+    image = face.expand(1, 3, -1, -1).contiguous()
+    for margin, clean in ((0, False), (4, True)):
+        texture, valid = unwrap_texture(image, screen, tri, uv, size=128, margin=margin)
+        assert bool((texture[:, 0][valid[:, 0] > 0] > 0.999).all()) == clean
+    assert valid.mean() > 0.5
+
+
 def test_hidden_texels_are_filled_from_the_mirror_side_then_smoothly(bump):
     verts, tri, uv, symmetry = bump
     tex = smooth_texture(128)
