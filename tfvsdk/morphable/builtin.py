@@ -755,7 +755,7 @@ def _face() -> _Face:
     exp_basis, exp_names = _expression_modes(grid, mean, eyeballs)
     ibug68, contour_right, contour_left = _landmarks(grid, mean)
     arrays = {
-        "mean": mean.astype(np.float32),
+        "mean": (mean - [0.0, 0.0, mean[:, 2].mean()]).astype(np.float32),
         "id_basis": id_basis.astype(np.float32),
         "id_eigenvalues": (id_basis**2).sum(0).astype(np.float32),
         "id_names": np.array(id_names),
@@ -779,7 +779,9 @@ def build_default_arrays() -> dict[str, np.ndarray]:
     Returns:
         A dict with
 
-        * ``mean`` (N, 3) float32: mean shape, mm; +x the subject's left, +y up, +z toward the viewer.
+        * ``mean`` (N, 3) float32: mean shape, mm; +x the subject's left, +y up, +z toward the viewer; the
+          origin at the depth of the vertices' centroid, so a rotation (which turns about the origin) turns
+          the face about its middle and keeps it in place on screen.
         * ``id_basis`` (3N, K_id) float32: identity basis, rows x0, y0, z0, x1, …; α_id ~ N(0, I).
         * ``id_eigenvalues`` (K_id,) float32: variance of each identity mode (squared column norm), descending.
         * ``id_names`` (K_id,) str: names of the identity modes.
