@@ -24,7 +24,7 @@ import torch
 from . import io, plugins
 from .errors import InputError, NoFaceError
 from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
-from .records import Composition, Detection, FaceFit
+from .records import Detection, FaceFit
 from .smoothing import smooth_fit
 from .texture import unwrap_texture
 from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
