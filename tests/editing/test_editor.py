@@ -7,7 +7,6 @@ import subprocess
 import imageio_ffmpeg
 import numpy as np
 import pytest
-import torch
 
 import tfvsdk
 from tfvsdk import io
@@ -44,46 +43,6 @@ def test_every_task_writes_a_video_that_edits_the_face_and_keeps_the_rest(task, 
     assert np.abs(edited[corners] - background[corners]).mean() < 2.0, "outside the face the appearance frame is kept"
     assert np.abs(edited - background).max() > 60, "the face is edited"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name], "no temporary file left behind"
-
-
-def test_swap_output_takes_the_target_pose(clips, tmp_path):
-    """The paper's protocol (§4.2, E_pose): one estimator — dlib landmarks + the 3ddfa fit — reads the head
-    pose from the output's pixels and from the sources' (a still identity photo, a moving target); the
-    output's follows the target's.
-
-    Expression and identity are not asserted this way: the expression estimates (coefficients, or the
-    mouth landmarks of the paper's E_exp) did not separate target from identity on these clips, and for
-    identity: on these synthetic faces dlib's landmarks are off by ~3 px, more than
-    the 2–3 px by which two synthetic identities differ inside the face, and the outline stays the target's
-    (the classical blender keeps pixels outside the rendered face), so the estimate cannot tell the two
-    identities apart (measured: the output's estimated identity was nearer the target's).
-    """
-    pytest.importorskip("dlib")
-    from tfvsdk.demo import synth_clips
-
-    big = synth_clips(tmp_path, size=224, frames=12, fps=10.0, noise=0.5, seed=3)
-    still = tmp_path / "alice.png"
-    io.write_image(still, frames_of(big["alice"].path)[0])
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    Editor("swap", smoothing=1.0).run(
-        {"identity": still, "target": big["bob"].path},
-        out_dir / "swap.mp4",
-        landmarks={"identity": big["alice"].landmarks[:1], "target": big["bob"].landmarks},
-    )
-    rec = tfvsdk.create("reconstructor", "3ddfa")
-
-    def estimate(path, clip=True) -> tfvsdk.FaceFit:
-        fit = rec.fit(io.to_tensor(list(frames_of(path))), clip=clip)
-        assert bool(fit.found_mask.all()), f"no face found in some frames of {path.name}"
-        return fit
-
-    output, identity, target = estimate(out_dir / "swap.mp4"), estimate(still, clip=False), estimate(big["bob"].path)
-
-    def degrees(a, b):
-        return float(torch.rad2deg(torch.linalg.matrix_norm(a.camera.rotation - b.camera.rotation) / 2**0.5).mean())
-
-    assert degrees(output, target) < 0.6 * degrees(output, identity)
 
 
 class ExpressionOnly(tfvsdk.TaskComposer):
