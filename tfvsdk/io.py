@@ -56,18 +56,30 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """An image file as an (H, W, 3) array of its own dtype (grey repeated, alpha dropped).
+
+    Raises:
+        InputError: the file is missing, unreadable, or not a grey/RGB(A) image.
+    """
     try:
         image = iio.imread(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
     except Exception as exc:
         raise InputError(f"{path}: not a readable image ({exc})") from exc
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
     if image.ndim != 3 or image.shape[-1] not in (3, 4):
-        raise InputError(f"{path}: expected an RGB image, got an array of shape {image.shape}")
+        raise InputError(f"{path}: expected an RGB(A) or grey image, got an array of shape {image.shape}")
+    return np.ascontiguousarray(image[..., :3])
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = read_rgb(path)
     if image.dtype != np.uint8:
         image = (image / np.iinfo(image.dtype).max * 255).round().astype(np.uint8) if image.dtype.kind == "u" else image.astype(np.uint8)
-    return np.ascontiguousarray(image[..., :3])
+    return image
 
 
 def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:

@@ -57,6 +57,7 @@ import torch
 
 from ..camera import Camera
 from ..errors import InputError
+from ..io import read_rgb
 from ..records import FaceFit
 
 FORMAT = "tfvsdk-dataset"
@@ -123,18 +124,9 @@ def read_image(path: Path) -> torch.Tensor:
     Raises:
         InputError: the file is missing or not a readable image.
     """
-    try:
-        array = np.asarray(iio.imread(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from exc
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise InputError(f"{path}: expected an RGB(A) or grey image, got shape {array.shape}")
+    array = read_rgb(path)
     scale = 65535.0 if array.dtype == np.uint16 else 255.0
-    return torch.from_numpy(np.ascontiguousarray(array[..., :3])).permute(2, 0, 1).float() / scale
+    return torch.from_numpy(array).permute(2, 0, 1).float() / scale
 
 
 def fit_arrays(fit: FaceFit) -> dict[str, np.ndarray]:
