@@ -23,6 +23,7 @@ import torch
 
 from . import io
 from .editor import Editor
+from .errors import InputError
 from .flow import flow3d, temporal_error
 from .plugins import create
 from .records import Composition, FaceFit
@@ -133,6 +134,13 @@ def contact_sheet(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], frame_in
     return np.concatenate(lines, axis=0)
 
 
+def demo_outputs(root: Path) -> list[Path]:
+    """Every file :func:`run_demo` writes into ``root``."""
+    names = [f"sources/{name}.mp4" for name in PEOPLE]
+    names += [f"{task}{suffix}.mp4" for task in TASKS for suffix in ("", "_unsmoothed")]
+    return [root / name for name in names + ["contact_sheet.png", "report.json"]]
+
+
 def run_demo(
     out: str | os.PathLike,
     *,
@@ -143,11 +151,12 @@ def run_demo(
     smoothing: float = 2.0,
     blender: str = "classical",
     seed: int = 0,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Synthesise the sources, run every task of :data:`TASKS` and write videos, a contact sheet and a report.
 
-    Writes into ``out`` (created if missing; existing demo outputs are replaced): ``sources/<name>.mp4``,
+    Writes into ``out`` (created if missing; other files in it are left alone): ``sources/<name>.mp4``,
     ``<task>.mp4`` (smoothed), ``<task>_unsmoothed.mp4``, ``contact_sheet.png`` and ``report.json``.
 
     Args:
@@ -159,12 +168,20 @@ def run_demo(
         smoothing: σ in frames of the coefficient smoothing of the smoothed run.
         blender: blender name.
         seed: seed of the synthetic people.
+        overwrite: replace files of those names that ``out`` already holds.
         progress: show progress bars.
 
     Returns:
         The report (also written as ``report.json``).
+
+    Raises:
+        InputError: ``out`` already holds a file the demo writes, and ``overwrite`` is false (nothing is written).
     """
     root = Path(out)
+    existing = [path for path in demo_outputs(root) if path.exists()]
+    if existing and not overwrite:
+        names = ", ".join(str(path.relative_to(root)) for path in existing)
+        raise InputError(f"{root}: already holds {names}; choose another folder or overwrite (tfv demo --overwrite)")
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
     renderer = create("renderer", "nvdiffrast")

@@ -34,6 +34,25 @@ def test_tfv_demo_writes_three_edits_a_contact_sheet_and_a_report(tmp_path):
     assert sorted(p.name for p in (out / "sources").iterdir()) == ["alice.mp4", "bob.mp4", "carol.mp4"]
 
 
+def test_tfv_demo_keeps_files_it_would_replace_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "swap.mp4").write_bytes(b"my own video")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(out), "--size", "48", "--frames", "4"])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert "already holds swap.mp4" in error and "--overwrite" in error
+    assert (out / "swap.mp4").read_bytes() == b"my own video"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "swap.mp4"]
+
+    result = invoke("demo", "--out", str(out), "--size", "48", "--frames", "4", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert io.probe(out / "swap.mp4").n_frames == 4
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 def test_tfv_swap_with_precomputed_landmarks(clips, tmp_path, capsys):
     np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
     np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
