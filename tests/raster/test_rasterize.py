@@ -128,6 +128,30 @@ def test_numba_and_torch_kernels_are_bit_identical(soup):
     assert torch.equal(outputs[0], outputs[2]) and torch.equal(outputs[1], outputs[3])
 
 
+@pytest.mark.parametrize("size", [(256, 256), (181, 203)])
+def test_two_row_bands_on_two_threads_give_the_one_thread_result(size):
+    """Large frames are split into two row bands when torch allows two threads (numba kernel)."""
+    pytest.importorskip("numba")
+    verts, tri = icosphere(4)
+    pos = torch.from_numpy(np.concatenate([verts * 0.9, np.ones((len(verts), 1))], 1))[None]
+    tri = torch.from_numpy(tri).int()
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with kernel("numba"):
+                results.append((rasterize(pos, tri, size), coverage(pos, tri, size)))
+    finally:
+        torch.set_num_threads(before)
+    with kernel("torch"):
+        reference = rasterize(pos, tri, size)
+    (one, one_count), (two, two_count) = results
+    assert torch.equal(one, two) and torch.equal(one_count, two_count) and torch.equal(one, reference)
+    half = size[0] // 2
+    assert (one[0, :half, :, 3] > 0).any() and (one[0, half:, :, 3] > 0).any(), "the sphere spans both bands"
+
+
 def icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
     """A closed unit sphere: (N, 3) vertices and (T, 3) triangles wound consistently."""
     g = (1 + 5**0.5) / 2

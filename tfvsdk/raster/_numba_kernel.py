@@ -6,8 +6,8 @@ position and the range of pixel centres its coordinates round to, so a triangle'
 three integer min / max; every pixel centre in the box then gets the exact edge-function test, and the
 nearest covering triangle (the first one on equal depth) writes u, v, z/w and its index + 1.
 
-Frames with at least ``_THREADED_WORK`` triangles + pixels are split into two row bands, rows [H/2, H)
-rasterised by a worker thread; each band walks all triangles in order and keeps the pixels of its rows,
+When the caller allows two threads or more, frames with at least ``_THREADED_WORK`` triangles + pixels are
+split into two row bands, rows [H/2, H) rasterised by a worker thread; each band walks all triangles in order and keeps the pixels of its rows,
 so the result does not change. Measured on a shared 2-core VM (76k-triangle mesh at 256², ~91k pixel
 tests, ~40k covered pixels): one thread ~1.9-2.1 ms, was ~2.3-2.4 ms with a float box per triangle (now
 ~0.2 ms vertex setup, ~0.35 ms boxes, ~1.1 ms pixel tests); two bands ~1.5 ms when the second core is
@@ -147,17 +147,13 @@ def _worker() -> concurrent.futures.ThreadPoolExecutor:
     return _workers[pid]
 
 
-def _threaded(tri: np.ndarray, height: int, width: int) -> bool:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cpus > 1 and tri.shape[0] + height * width >= _THREADED_WORK
-
-
-def _rasterize(pos: np.ndarray, tri: np.ndarray, out: np.ndarray, count: np.ndarray) -> None:
-    """Rasterize every batch item: pos (B, N, 4), out (B, H, W, 4), count (B, 0, 0) or (B, H, W)."""
+def _rasterize(pos: np.ndarray, tri: np.ndarray, out: np.ndarray, count: np.ndarray, threads: int) -> None:
+    """Rasterize every batch item: pos (B, N, 4), out (B, H, W, 4), count (B, 0, 0) or (B, H, W), on up to
+    ``threads`` threads (1 or 2 are used)."""
     height, width = out.shape[1:3]
     tri = tri.view(np.uint32)  # indices are checked to lie in [0, N)
     zbuf = np.empty(height * width)
-    split = height // 2 if _threaded(tri, height, width) else height
+    split = height // 2 if threads > 1 and tri.shape[0] + height * width >= _THREADED_WORK else height
     for b in range(pos.shape[0]):
         zbuf.fill(np.inf)
         job = None
@@ -168,15 +164,15 @@ def _rasterize(pos: np.ndarray, tri: np.ndarray, out: np.ndarray, count: np.ndar
             job.result()
 
 
-def rasterize(pos: np.ndarray, tri: np.ndarray, height: int, width: int, dtype: np.dtype) -> np.ndarray:
+def rasterize(pos: np.ndarray, tri: np.ndarray, height: int, width: int, dtype: np.dtype, threads: int) -> np.ndarray:
     """(B, N, 4) float64 clip positions, (T, 3) int32 → (B, H, W, 4) (u, v, z/w, id + 1) of ``dtype``."""
     out = np.zeros((pos.shape[0], height, width, 4), dtype)
-    _rasterize(pos, tri, out, np.zeros((pos.shape[0], 0, 0), np.int32))
+    _rasterize(pos, tri, out, np.zeros((pos.shape[0], 0, 0), np.int32), threads)
     return out
 
 
-def coverage(pos: np.ndarray, tri: np.ndarray, height: int, width: int) -> np.ndarray:
+def coverage(pos: np.ndarray, tri: np.ndarray, height: int, width: int, threads: int) -> np.ndarray:
     """(B, H, W) int32: how many triangles cover each pixel centre."""
     count = np.zeros((pos.shape[0], height, width), np.int32)
-    _rasterize(pos, tri, np.zeros((pos.shape[0], height, width, 4)), count)
+    _rasterize(pos, tri, np.zeros((pos.shape[0], height, width, 4)), count, threads)
     return count

@@ -6,7 +6,8 @@ See :mod:`tfvsdk.raster` for the conventions. Each function picks a backend per 
 * ``"torch"``: the SDK's implementation, on any device. Its discrete pass of :func:`rasterize` (coverage,
   depth test) runs as a numba kernel when numba is installed and the tensors are on the CPU, otherwise as
   vectorised PyTorch; the two give bit-identical results. ``TFVSDK_RASTER_KERNEL=torch`` (or ``numba``)
-  forces one of them;
+  forces one of them. The numba kernel splits large frames into two row bands on two threads when
+  ``torch.get_num_threads()`` allows more than one;
 * ``"auto"`` (default): ``"cuda"`` when possible, else ``"torch"``.
 
 The backend that runs, and why, is logged (INFO, once per distinct message) by ``tfvsdk.raster.ops``.
@@ -156,6 +157,7 @@ def rasterize(
             height,
             width,
             _NUMPY_DTYPES[dtype],
+            torch.get_num_threads(),
         )
         rast = torch.from_numpy(out)
     else:
@@ -299,7 +301,7 @@ def coverage(pos: torch.Tensor, tri: torch.Tensor, resolution: Sequence[int]) ->
     tri = _check_triangles(tri, pos.shape[1])
     if _resolve("torch", pos.device) == "numba":
         count = _numba_kernel().coverage(
-            np.ascontiguousarray(_host(pos), np.float64), np.ascontiguousarray(_host(tri), np.int32), height, width
+            np.ascontiguousarray(_host(pos), np.float64), np.ascontiguousarray(_host(tri), np.int32), height, width, torch.get_num_threads()
         )
         return torch.from_numpy(count)
     return _torch_kernel.coverage(pos.detach().to(torch.float64), tri.long(), height, width)
