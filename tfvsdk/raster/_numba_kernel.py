@@ -14,7 +14,9 @@ tests, ~40k covered pixels): one thread ~1.9-2.1 ms, was ~2.3-2.4 ms with a floa
 idle, little gain when it is busy; waking the worker costs ~0.1 ms there, hence the threshold. Slower or
 no better: branch-free pixel tests (z/w for every tested pixel), a flat loop over the box, staged
 triangle / pixel batches, per-pixel winner ids resolved after the loop, and splitting the vertex setup
-over both threads (one more wake-up).
+over both threads (one more wake-up). Splitting the triangle list instead (a whole-frame buffer per thread,
+merged where the second is strictly nearer) measured ~10 % faster at 256² for the 76k-triangle mesh but
+30–60 % slower at 512², where each thread writes the whole frame.
 """
 
 from __future__ import annotations
