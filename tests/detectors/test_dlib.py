@@ -12,7 +12,7 @@ import torch
 import tfvsdk
 from tfvsdk.testing.contracts import check_detector
 
-from fitting_helpers import render_face
+from fitting_helpers import render_face, turning_head
 
 dlib_missing = importlib.util.find_spec("dlib") is None or importlib.util.find_spec("face_recognition_models") is None
 needs_dlib = pytest.mark.skipif(dlib_missing, reason="the 'faces' extra (dlib-bin, face-recognition-models) is not installed")
@@ -34,26 +34,9 @@ def test_missing_predictor_package_gives_the_install_hint(monkeypatch):
         tfvsdk.create("detector", "dlib")
 
 
-def head_turn(model: tfvsdk.MorphableModel, yaws: list[float]) -> tfvsdk.FaceFit:
-    n = len(yaws)
-    width = float(model.mean[:, 0].max() - model.mean[:, 0].min())
-    return tfvsdk.FaceFit(
-        torch.zeros(n, model.n_id),
-        torch.zeros(n, model.n_exp),
-        tfvsdk.Camera.from_euler(
-            torch.deg2rad(torch.tensor(yaws)),
-            torch.zeros(n),
-            torch.zeros(n),
-            scale=torch.full((n,), 150 / width),
-            translation=torch.tensor([128.0, 138.0]).expand(n, 2),
-        ),
-        (256, 256),
-    )
-
-
 @needs_dlib
 def test_finds_the_landmarks_of_rendered_faces(sfm):
-    truth = head_turn(sfm, [0.0, 20.0, -20.0])
+    truth = turning_head(sfm, [0.0, 20.0, -20.0])
     images, screen = render_face(sfm, truth)
     images = torch.cat([images, torch.full((1, 3, 256, 256), 0.4)])
     det = check_detector(tfvsdk.create("detector", "dlib"), images)
@@ -69,7 +52,7 @@ def test_finds_the_landmarks_of_rendered_faces(sfm):
 @needs_dlib
 def test_tracks_a_video_and_reports_frames_without_a_face(sfm, monkeypatch):
     yaws = [0, 5, 10, 15, 20, 25, 30, 35, 40, 35, 30]
-    images, _ = render_face(sfm, head_turn(sfm, [float(y) for y in yaws]))
+    images, _ = render_face(sfm, turning_head(sfm, [float(y) for y in yaws]))
     images[5:7] = 0.4
     detector = tfvsdk.create("detector", "dlib", redetect_every=0)
     calls = []

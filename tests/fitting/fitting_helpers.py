@@ -155,6 +155,24 @@ def random_fits(
     )
 
 
+def turning_head(model: tfvsdk.MorphableModel, yaws: list[float]) -> tfvsdk.FaceFit:
+    """The mean face, neutral, turned to each of ``yaws`` (degrees), about 150 px wide in a 256² frame."""
+    n = len(yaws)
+    width = float(model.mean[:, 0].max() - model.mean[:, 0].min())
+    return tfvsdk.FaceFit(
+        torch.zeros(n, model.n_id),
+        torch.zeros(n, model.n_exp),
+        tfvsdk.Camera.from_euler(
+            torch.deg2rad(torch.tensor(yaws)),
+            torch.zeros(n),
+            torch.zeros(n),
+            scale=torch.full((n,), 150 / width),
+            translation=torch.tensor([128.0, 138.0]).expand(n, 2),
+        ),
+        (256, 256),
+    )
+
+
 def rotation_error_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(B,) geodesic angle between (B, 3, 3) rotations, degrees."""
     cos = ((a.double().transpose(1, 2) @ b.double()).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2

@@ -10,31 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-import tfvsdk
 from tfvsdk import io
 from tfvsdk.cli import main
 from tfvsdk.data.layout import load_fits
 
-from fitting_helpers import render_face, synthetic_landmarks
+from fitting_helpers import render_face, synthetic_landmarks, turning_head
 
 needs_dlib = pytest.mark.skipif(
     importlib.util.find_spec("dlib") is None or importlib.util.find_spec("face_recognition_models") is None,
     reason="the 'faces' extra is not installed",
 )
-
-
-def turning_head(model: tfvsdk.MorphableModel, yaws: list[float]) -> tfvsdk.FaceFit:
-    n = len(yaws)
-    width = float(model.mean[:, 0].max() - model.mean[:, 0].min())
-    return tfvsdk.FaceFit(
-        torch.zeros(n, model.n_id),
-        torch.zeros(n, model.n_exp),
-        tfvsdk.Camera.from_euler(
-            torch.deg2rad(torch.tensor(yaws)), torch.zeros(n), torch.zeros(n),
-            scale=torch.full((n,), 150 / width), translation=torch.tensor([128.0, 138.0]).expand(n, 2),
-        ),
-        (256, 256),
-    )
 
 
 def model_args(sfm_path) -> list[str]:
