@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from .checks import check_tensor
 from .errors import InputError
-from .raster import interpolate, rasterize, screen_to_clip, visible_points
+from .raster import rasterize, screen_to_clip
+from .raster.screen import visible_points_flat
 
 logger = logging.getLogger(__name__)
 
@@ -77,51 +78,34 @@ def unwrap_texture(
         raise InputError(f"size: expected a positive int, got {size!r}")
     if symmetry is not None:
         check_tensor("symmetry", symmetry, (sizes["N"],), floating=False)
-    batch, _, height, width = image.shape
+    batch = image.shape[0]
     tri = triangles.to(torch.int32)
+    faces = tri.long()
+    texel, texel_tri, weights = _texels(uv, tri, size, screen_vertices.dtype, backend)
+    texel_corners = faces[texel_tri]  # (K, 3)
+    screen = _ScreenTest(image.shape[-2:], screen_vertices, tri, margin, depth_tolerance, backend)
+    known = torch.zeros(batch, len(texel), dtype=torch.bool, device=image.device)
+    at = screen_vertices.new_zeros(batch, len(texel), 3)
 
-    uv_pos = torch.cat([2 * uv.detach() - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], -1)
-    rast_uv = rasterize(uv_pos[None].to(screen_vertices.dtype), tri, (size, size), backend=backend)
-    rast_uv = rast_uv.expand(batch, -1, -1, -1).contiguous()
-    texel_tri = rast_uv[..., 3].long() - 1
-    inside = texel_tri >= 0
-
-    rast = rasterize(screen_to_clip(screen_vertices, (height, width)), tri, (height, width), backend=backend)
-    screen_tri = rast[..., 3].long() - 1
-    covered = screen_tri >= 0
-    if margin > 0:
-        outside = (~covered)[:, None].to(image.dtype)
-        covered = F.max_pool2d(outside, 2 * margin + 1, stride=1, padding=margin)[:, 0] == 0
-    facing = _facing(screen_vertices, tri.long(), min_cosine, mirrored=False)
-    points = interpolate(screen_vertices, rast_uv, tri, backend=backend)
-    visible = (
-        inside
-        & _lookup(facing, texel_tri)
-        & _footprint_covered(covered, points)
-        & visible_points(points, screen_tri, screen_vertices, tri, tolerance=depth_tolerance)
-    )
-    colour = _sample(image, points)
-    known = visible
+    # The costly tests run on the (image b, texel k) pairs that can still pass only.
+    facing = _facing(screen_vertices, faces, min_cosine, mirrored=False)
+    b, k = facing[:, texel_tri].nonzero(as_tuple=True)
+    corners = _gather_vertices(screen_vertices, b, texel_corners.index_select(0, k))
+    points = _interpolate(weights.index_select(0, k), corners)
+    _record(known, at, *_select(screen.passes(b, points), b, k, points))
+    visible = known.clone()
 
     if symmetry is not None:
-        corners = tri.long()[texel_tri.clamp(min=0)]  # (B, S, S, 3)
-        mirror = symmetry.long().to(corners.device)[corners]
-        has_mirror = inside & (mirror >= 0).all(-1)
-        u, v = rast_uv[..., 0:1], rast_uv[..., 1:2]
-        weights = torch.cat([u, v, 1 - u - v], -1).to(screen_vertices.dtype)
-        b = torch.arange(batch, device=image.device)[:, None, None, None]
-        mirror_corners = screen_vertices[b, mirror.clamp(min=0)]  # (B, S, S, 3, 3)
-        mirror_points = (weights[..., None] * mirror_corners).sum(-2)
-        mirror_ok = (
-            has_mirror
-            & ~visible
-            & _corner_facing(mirror_corners, min_cosine)
-            & _footprint_covered(covered, mirror_points)
-            & visible_points(mirror_points, screen_tri, screen_vertices, tri, tolerance=depth_tolerance)
-        )
-        colour = torch.where(mirror_ok[:, None], _sample(image, mirror_points), colour)
-        known = visible | mirror_ok
+        mirror = symmetry.long().to(faces.device)[texel_corners]
+        b, k = (~visible & (mirror >= 0).all(-1)).nonzero(as_tuple=True)
+        corners = _gather_vertices(screen_vertices, b, mirror.index_select(0, k))
+        b, k, corners = _select(_corner_facing(corners, min_cosine), b, k, corners)
+        points = _interpolate(weights.index_select(0, k), corners)
+        _record(known, at, *_select(screen.passes(b, points), b, k, points))
 
+    colour = _sample(image, _to_grid(at, texel, size))
+    known = _to_grid(known, texel, size)
+    visible = _to_grid(visible, texel, size)
     empty = ~known.flatten(1).any(1)
     if empty.any():
         logger.warning("unwrap_texture: no texel is visible in %d image(s); using their mean colour", int(empty.sum()))
@@ -130,6 +114,97 @@ def unwrap_texture(
         known = known | empty[:, None, None]
     texture = _push_pull(colour, known[:, None].to(colour.dtype))
     return texture.clamp(0, 1), visible[:, None].to(image.dtype)
+
+
+def _texels(
+    uv: torch.Tensor, tri: torch.Tensor, size: int, dtype: torch.dtype, backend: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The texels inside the mesh's UV layout: their flat indices (K,) into the ``size`` × ``size`` texture,
+    their triangles (K,) and the barycentric weights (K, 3) of that triangle's corners at the texel centre."""
+    uv_pos = torch.cat([2 * uv.detach() - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], -1)
+    rast = rasterize(uv_pos[None].to(dtype), tri, (size, size), backend=backend).reshape(-1, 4)
+    texel = (rast[:, 3] > 0).nonzero()[:, 0]
+    u, v = rast[texel, 0:1], rast[texel, 1:2]
+    return texel, rast[texel, 3].long() - 1, torch.cat([u, v, 1 - u - v], -1)
+
+
+def _gather_vertices(vertices: torch.Tensor, b: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(M, 3, 3) rows ``vertices[b[m], index[m, k]]`` of (B, N, 3) ``vertices`` for (M,) ``b`` and (M, 3) ``index``."""
+    rows = (b[:, None] * vertices.shape[1] + index).view(-1)
+    return vertices.reshape(-1, 3).index_select(0, rows).view(-1, 3, 3)
+
+
+def _interpolate(weights: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
+    """(M, 3) points Σ_k weights[:, k] · corners[:, k] of (M, 3) weights and (M, 3, 3) corners, summed in the
+    order of :func:`~tfvsdk.raster.interpolate`."""
+    products = weights[..., None] * corners
+    return products[:, 0] + products[:, 1] + products[:, 2]
+
+
+def _record(known: torch.Tensor, at: torch.Tensor, b: torch.Tensor, k: torch.Tensor, points: torch.Tensor) -> None:
+    """Mark texels ``k`` (M,) of items ``b`` (M,) as known in (B, K) ``known``, to be sampled at (M, 3)
+    ``points``: written into (B, K, 3) ``at``."""
+    slot = b * known.shape[1] + k
+    known.view(-1)[slot] = True
+    at.view(-1, 3).index_copy_(0, slot, points)
+
+
+def _select(keep: torch.Tensor, *values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The rows of each of ``values`` where the (M,) bool ``keep`` is set."""
+    index = keep.nonzero()[:, 0]
+    return tuple(value.index_select(0, index) for value in values)
+
+
+def _to_grid(values: torch.Tensor, texel: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, size, size, ...) texture holding (B, K, ...) ``values`` at the flat ``texel`` indices (K,), 0 elsewhere."""
+    grid = values.new_zeros(values.shape[0], size * size, *values.shape[2:]).index_copy(1, texel, values)
+    return grid.view(values.shape[0], size, size, *values.shape[2:])
+
+
+class _ScreenTest:
+    """Whether screen points of the mesh are seen in the images: a bilinear sample there reads covered pixels
+    only, and the point lies on the visible surface (:func:`~tfvsdk.raster.visible_points`)."""
+
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        vertices: torch.Tensor,
+        tri: torch.Tensor,
+        margin: int,
+        tolerance: float,
+        backend: str,
+    ) -> None:
+        rast = rasterize(screen_to_clip(vertices.detach(), image_size), tri, image_size, backend=backend)
+        self.triangle_id = rast[..., 3].long() - 1
+        self.covered = _erode(self.triangle_id >= 0, margin)
+        self.vertices, self.tri, self.tolerance = vertices, tri, tolerance
+
+    def passes(self, b: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """(M,) bool for (M, 3) ``points`` in images ``b`` (M,)."""
+        ok = _footprint_covered(self.covered, b, points)
+        index = ok.nonzero()[:, 0]
+        ok[index] = visible_points_flat(
+            points.index_select(0, index),
+            b.index_select(0, index),
+            self.triangle_id,
+            self.vertices,
+            self.tri,
+            tolerance=self.tolerance,
+        )
+        return ok
+
+
+def _erode(mask: torch.Tensor, margin: int) -> torch.Tensor:
+    """(B, H, W) bool: the pixels of ``mask`` whose (2 ``margin`` + 1)² neighbourhood within the image is all
+    in ``mask``."""
+    for dim in (1, 2):
+        n = mask.shape[dim]
+        eroded = mask.clone()
+        for shift in range(1, min(margin, n - 1) + 1):
+            eroded.narrow(dim, shift, n - shift).logical_and_(mask.narrow(dim, 0, n - shift))
+            eroded.narrow(dim, 0, n - shift).logical_and_(mask.narrow(dim, shift, n - shift))
+        mask = eroded
+    return mask
 
 
 def _facing(vertices: torch.Tensor, faces: torch.Tensor, min_cosine: float, mirrored: bool) -> torch.Tensor:
@@ -144,26 +219,19 @@ def _corner_facing(corners: torch.Tensor, min_cosine: float, mirrored: bool = Tr
     return toward_viewer >= min_cosine * normal.norm(dim=-1).clamp(min=1e-12)
 
 
-def _lookup(per_triangle: torch.Tensor, triangle_id: torch.Tensor) -> torch.Tensor:
-    """Gather (B, T) values at (B, ...) triangle ids (−1 gives False)."""
-    flat = triangle_id.reshape(triangle_id.shape[0], -1)
-    values = torch.gather(per_triangle, 1, flat.clamp(min=0)) & (flat >= 0)
-    return values.view_as(triangle_id)
-
-
-def _footprint_covered(covered: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(B, ...) bool: the four pixel centres a bilinear sample at ``points[..., :2]`` reads are all covered."""
-    batch, height, width = covered.shape
-    x = points[..., 0].reshape(batch, -1)
-    y = points[..., 1].reshape(batch, -1)
-    b = torch.arange(batch, device=covered.device)[:, None]
-    ix0, iy0 = torch.floor(x - 0.5).long(), torch.floor(y - 0.5).long()
+def _footprint_covered(covered: torch.Tensor, b: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(M,) bool: the four pixel centres a bilinear sample at ``points[:, :2]`` (M, 3) of image ``b`` (M,)
+    reads are all covered ((B, H, W) ``covered``)."""
+    _, height, width = covered.shape
+    if height < 2 or width < 2:
+        return torch.zeros_like(b, dtype=torch.bool)
+    ix0, iy0 = torch.floor(points[:, 0] - 0.5).long(), torch.floor(points[:, 1] - 0.5).long()
     ok = (ix0 >= 0) & (iy0 >= 0) & (ix0 + 1 < width) & (iy0 + 1 < height)
-    ix0, iy0 = ix0.clamp(0, width - 2), iy0.clamp(0, height - 2)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            ok &= covered[b, iy0 + dy, ix0 + dx]
-    return ok.view(points.shape[:-1])
+    corner = (b * height + iy0.clamp(0, height - 2)) * width + ix0.clamp(0, width - 2)
+    flat = covered.view(-1)
+    for offset in (0, 1, width, width + 1):
+        ok &= flat.index_select(0, corner + offset)
+    return ok
 
 
 def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

@@ -6,11 +6,18 @@ centres at +0.5, z toward the viewer (larger = nearer).
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from types import ModuleType
 
+import numpy as np
 import torch
 
 from ..checks import check_tensor
+from .ops import KERNEL_ENV
+
+_NUMBA_DTYPES = (torch.float32, torch.float64)
 
 
 def screen_to_clip(vertices: torch.Tensor, image_size: Sequence[int], *, margin: float = 0.01) -> torch.Tensor:
@@ -69,10 +76,73 @@ def visible_points(
     Returns:
         (B, ...) bool.
     """
-    batch, height, width = triangle_id.shape
-    pts = points.detach().reshape(batch, -1, 3)
-    x, y, z = pts.unbind(-1)
-    b = torch.arange(batch, device=pts.device)[:, None]
+    batch = triangle_id.shape[0]
+    flat = points.reshape(batch, -1, 3)
+    item = torch.arange(batch, device=points.device).repeat_interleave(flat.shape[1])
+    visible = visible_points_flat(flat.reshape(-1, 3), item, triangle_id, vertices, triangles, tolerance=tolerance)
+    return visible.view(points.shape[:-1])
+
+
+def visible_points_flat(
+    points: torch.Tensor,
+    batch: torch.Tensor,
+    triangle_id: torch.Tensor,
+    vertices: torch.Tensor,
+    triangles: torch.Tensor,
+    *,
+    tolerance: float = 0.5,
+) -> torch.Tensor:
+    """:func:`visible_points` for a flat list of points from any batch items: point ``i`` is tested against
+    rendering ``batch[i]``.
+
+    For float32 / float64 points on the CPU the per-point pass runs as a numba kernel when numba is
+    installed (``TFVSDK_RASTER_KERNEL=torch`` turns it off, as for the rasterizer), otherwise in PyTorch;
+    both give the same result, bit for bit.
+
+    Args:
+        points: (M, 3) screen-space points.
+        batch: (M,) integer batch item of each point.
+        triangle_id, vertices, triangles, tolerance: as for :func:`visible_points`.
+
+    Returns:
+        (M,) bool.
+    """
+    points = points.detach()
+    planes = _planes(vertices, triangles, points.dtype)
+    kernel = _numba_screen() if points.device.type == "cpu" and points.dtype in _NUMBA_DTYPES else None
+    if kernel is None:
+        return _visible(points, batch.long(), triangle_id, planes, tolerance)
+    pts, item = points.contiguous().numpy(), batch.contiguous().numpy()
+    half, tol = points.new_tensor([0.5, tolerance]).numpy()
+    best_t = np.empty(len(pts), np.int64)
+    best_d2 = np.empty(len(pts), pts.dtype)
+    kernel.nearest_centre(pts, item, triangle_id.contiguous().numpy(), half, best_t, best_d2)
+    distance = torch.from_numpy(best_d2).sqrt().numpy()
+    out = np.empty(len(pts), np.bool_)
+    kernel.depth_test(pts, item, best_t, distance, planes.numpy(), tol, out)
+    return torch.from_numpy(out)
+
+
+def _numba_screen() -> ModuleType | None:
+    """:mod:`tfvsdk.raster._numba_screen`, or None without numba or with ``TFVSDK_RASTER_KERNEL=torch``."""
+    return None if os.environ.get(KERNEL_ENV) == "torch" else _import_numba_screen()
+
+
+@functools.cache
+def _import_numba_screen() -> ModuleType | None:
+    try:
+        from . import _numba_screen as kernel
+    except ImportError:
+        return None
+    return kernel
+
+
+def _visible(
+    points: torch.Tensor, batch: torch.Tensor, triangle_id: torch.Tensor, planes: torch.Tensor, tolerance: float
+) -> torch.Tensor:
+    """PyTorch version of :func:`visible_points_flat` given the (B, T, 7) ``planes``: (M,) bool."""
+    _, height, width = triangle_id.shape
+    x, y, z = points.unbind(-1)
     ix0 = torch.floor(x - 0.5).long()
     iy0 = torch.floor(y - 0.5).long()
     best_d2 = torch.full_like(x, torch.inf)
@@ -81,18 +151,24 @@ def visible_points(
         for dx in (0, 1):
             cx, cy = ix0 + dx, iy0 + dy
             inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
-            tid = triangle_id[b, cy.clamp(0, height - 1), cx.clamp(0, width - 1)].long()
+            tid = triangle_id[batch, cy.clamp(0, height - 1), cx.clamp(0, width - 1)].long()
             tid = torch.where(inside, tid, -1)
             d2 = (cx + 0.5 - x) ** 2 + (cy + 0.5 - y) ** 2
             better = (tid >= 0) & (d2 < best_d2)
             best_d2 = torch.where(better, d2, best_d2)
             best_t = torch.where(better, tid, best_t)
-    found = best_t >= 0
-    corners = vertices.detach()[b[..., None], triangles.long()[best_t.clamp(min=0)]].to(pts.dtype)  # (B, M, 3, 3)
+    x0, y0, z0, nx, ny, nz, grade = planes[batch, best_t.clamp(min=0)].unbind(-1)
+    depth = z0 - (nx * (x - x0) + ny * (y - y0)) / nz
+    slack = grade * best_d2.sqrt()
+    return (best_t >= 0) & (z >= depth - tolerance - slack)
+
+
+def _planes(vertices: torch.Tensor, triangles: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T, 7) per triangle: its corner 0 (x, y, z), its normal (nx, ny, nz) with nz = 0 replaced by 1e-30
+    and its depth slope |∇z| = hypot(nx, ny) / |nz|."""
+    batch = vertices.shape[0]
+    corners = vertices.detach().to(dtype).index_select(1, triangles.long().reshape(-1)).view(batch, -1, 3, 3)
     normal = torch.linalg.cross(corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :])
     nx, ny, nz = normal.unbind(-1)
     nz = torch.where(nz == 0, torch.full_like(nz, 1e-30), nz)
-    depth = corners[..., 0, 2] - (nx * (x - corners[..., 0, 0]) + ny * (y - corners[..., 0, 1])) / nz
-    slack = torch.hypot(nx, ny) / nz.abs() * best_d2.sqrt()
-    visible = found & (z >= depth - tolerance - slack)
-    return visible.reshape(points.shape[:-1])
+    return torch.stack([*corners[..., 0, :].unbind(-1), nx, ny, nz, torch.hypot(nx, ny) / nz.abs()], -1)

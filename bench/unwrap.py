@@ -1,0 +1,105 @@
+"""Benchmark: ``tfvsdk.texture.unwrap_texture`` now vs a baseline commit, ms per frame, in one process.
+
+The baseline's ``tfvsdk`` package is extracted with ``git archive`` into a temporary folder and imported as
+``tfvsdk_baseline``. Inputs: the built-in model with random identities and expressions, yaw −40° … 40° across
+the batch, random 256² images (the time does not depend on their content), a 256² texture with the model's
+symmetry and ``margin=2``, as the editor calls it. Each repeat times both versions back to back (alternating
+which goes first) and checks that their textures and masks are equal; the table gives medians over repeats
+of the time per frame and of the old / new ratio (the machine's speed drifts, the ratio of neighbouring
+calls much less).
+
+Usage: ``python bench/unwrap.py [--baseline REV] [--repeats 7] [--threads 1 2] [--batch 8 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import tfvsdk
+from tfvsdk.texture import unwrap_texture
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = "3f7ee9cf7c03d1a1db698df60ed2a4cff973136b"
+"""The last commit that tested every texel of every image."""
+
+
+def import_baseline(rev: str, folder: Path):
+    """``tfvsdk_baseline.texture``: the module as of commit ``rev``."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "tfvsdk"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "tfvsdk").rename(folder / "tfvsdk_baseline")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("tfvsdk_baseline.texture")
+
+
+def inputs(model, batch: int, size: int = 256):
+    """(images, screen vertices) of the built-in face, yaw −40° … 40° across the batch."""
+    g = torch.Generator().manual_seed(batch)
+    with torch.no_grad():
+        alpha_id = torch.randn(batch, model.n_id, generator=g) * 0.5
+        shape = model.shape(alpha_id, torch.randn(batch, model.n_exp, generator=g) * 0.5)
+        extent = float((shape[0, :, :2].amax(0) - shape[0, :, :2].amin(0)).max())
+        camera = tfvsdk.Camera.from_euler(
+            torch.linspace(-40, 40, batch) * math.pi / 180,
+            (torch.rand(batch, generator=g) - 0.5) * 0.3,
+            (torch.rand(batch, generator=g) - 0.5) * 0.2,
+            scale=torch.full((batch,), 0.7 * size / extent),
+            translation=torch.full((batch, 2), size / 2),
+        )
+        screen = camera.project(shape)
+    return torch.rand(batch, 3, size, size, generator=g), screen
+
+
+def compare(old, model, batch: int, repeats: int) -> tuple[float, float, float]:
+    """Medians of old ms / frame, new ms / frame and old / new."""
+    image, screen = inputs(model, batch)
+    args = (image, screen, model.triangles, model.uv, 256, model.symmetry)
+    versions = {"old": old.unwrap_texture, "new": unwrap_texture}
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    with torch.no_grad():
+        for name, unwrap in versions.items():
+            unwrap(*args, margin=2)
+        for repeat in range(repeats):
+            results = {}
+            for name in sorted(versions, reverse=repeat % 2 == 1):
+                started = time.perf_counter()
+                results[name] = versions[name](*args, margin=2)
+                times[name].append((time.perf_counter() - started) / batch * 1e3)
+            if not all(torch.equal(a, b) for a, b in zip(results["old"], results["new"])):
+                raise AssertionError(f"batch {batch}: the texture or the mask differs from the baseline's")
+    ratios = [a / b for a, b in zip(times["old"], times["new"])]
+    return statistics.median(times["old"]), statistics.median(times["new"]), statistics.median(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE, help="commit to compare with")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, nargs="+", default=[8, 16])
+    args = parser.parse_args()
+    model = tfvsdk.morphable.load_builtin()
+    with tempfile.TemporaryDirectory() as folder:
+        old = import_baseline(args.baseline, Path(folder))
+        print(f"unwrap_texture, 256² frames and texture, ms per frame, median of {args.repeats}, "
+              f"baseline {args.baseline[:7]}")
+        print(f"{'threads':>7} {'batch':>5} {'old':>7} {'new':>7} {'old/new':>7}")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for batch in args.batch:
+                before, after, ratio = compare(old, model, batch, args.repeats)
+                print(f"{threads:>7} {batch:>5} {before:>7.1f} {after:>7.1f} {ratio:>6.2f}×", flush=True)
+
+
+if __name__ == "__main__":
+    main()
