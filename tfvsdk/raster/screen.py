@@ -102,7 +102,10 @@ def visible_points_flat(
     Args:
         points: (M, 3) screen-space points.
         batch: (M,) integer batch item of each point.
-        triangle_id, vertices, triangles, tolerance: as for :func:`visible_points`.
+        triangle_id: (B, H, W) triangle index per pixel, −1 where empty (as for :func:`visible_points`).
+        vertices: (B, N, 3) screen-space vertices that rendering was made from.
+        triangles: (T, 3) integer vertex indices.
+        tolerance: depth tolerance in pixels.
 
     Returns:
         (M,) bool.
