@@ -268,3 +268,30 @@ def test_keeps_the_reconstructor_contract_with_any_detector(sfm):
     assert rec.detector.resets == 1
     assert torch.allclose(streamed.camera.rotation, at_once.camera.rotation, atol=1e-5)
     assert torch.equal(streamed.alpha_id, at_once.alpha_id)
+
+
+def test_a_long_clip_streamed_with_its_landmarks_fits_as_at_once(builtin):
+    truth = moving_clip(builtin, 150)
+    landmarks = synthetic_landmarks(builtin, truth, noise=0.5).float()
+    images = torch.zeros(16, 3, 8, 8)
+    rec = reconstructor(builtin, window=64)
+
+    def chunks(size=(256, 256)):
+        for start in range(0, 150, 16):
+            rows = landmarks[start : start + 16]
+            yield images[: len(rows)], tfvsdk.Detection(rows, torch.ones(len(rows), dtype=torch.bool), size)
+
+    streamed = rec.fit_video(chunks())
+    at_once = rec.fit_landmarks(detection(landmarks), clip=True)
+    assert torch.equal(streamed.landmarks, landmarks)
+    assert torch.equal(streamed.alpha_id, at_once.alpha_id)
+    assert torch.equal(streamed.camera.rotation, at_once.camera.rotation)
+
+    def mixed():
+        yield from list(chunks())[:2]
+        yield from chunks((128, 128))
+
+    with pytest.raises(tfvsdk.InputError, match=r"different frame sizes \[\(128, 128\), \(256, 256\)\]"):
+        rec.fit_video(mixed())
+    with pytest.raises(tfvsdk.InputError, match="no frames"):
+        rec.fit_video(iter(()))
