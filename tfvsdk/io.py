@@ -82,14 +82,21 @@ def _read_image(path: Path) -> np.ndarray:
     return image
 
 
-def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
+def _open_video(path: Path) -> tuple[Iterator[bytes], SourceInfo]:
+    """An ffmpeg frame reader positioned at the first frame, and the video's description from its header."""
     reader = imageio_ffmpeg.read_frames(str(path))
     try:
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as exc:
         reader.close()
         raise InputError(f"{path}: not a readable video ({str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__})") from exc
-    return reader, meta
+    w, h = meta["size"]
+    fps = float(meta.get("fps") or 0.0)
+    n = int(round(float(meta.get("duration") or 0.0) * fps))
+    if fps <= 0 or n <= 0:
+        reader.close()
+        raise InputError(f"{path}: the video has no {'frame rate' if fps <= 0 else 'frames'}")
+    return reader, SourceInfo(path, (h, w), fps, n, has_audio=bool(meta.get("audio_codec")))
 
 
 def probe(path: str | os.PathLike) -> SourceInfo:
@@ -98,25 +105,22 @@ def probe(path: str | os.PathLike) -> SourceInfo:
     Raises:
         InputError: the file is missing, empty, or not a readable image/video.
     """
+    p = _existing_file(path)
+    if is_image_path(p):
+        h, w = _read_image(p).shape[:2]
+        return SourceInfo(p, (h, w), None, 1)
+    reader, info = _open_video(p)
+    reader.close()
+    return info
+
+
+def _existing_file(path: str | os.PathLike) -> Path:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
     if p.stat().st_size == 0:
         raise InputError(f"{p}: file is empty")
-    if is_image_path(p):
-        h, w = _read_image(p).shape[:2]
-        return SourceInfo(p, (h, w), None, 1)
-    reader, meta = _open_video(p)
-    reader.close()
-    w, h = meta["size"]
-    fps = float(meta.get("fps") or 0.0)
-    duration = float(meta.get("duration") or 0.0)
-    if fps <= 0:
-        raise InputError(f"{p}: the video has no frame rate")
-    n = int(round(duration * fps))
-    if n <= 0:
-        raise InputError(f"{p}: the video has no frames")
-    return SourceInfo(p, (h, w), fps, n, has_audio=bool(meta.get("audio_codec")))
+    return p
 
 
 def iter_frames(path: str | os.PathLike, *, check_complete: bool = True) -> Iterator[np.ndarray]:
@@ -130,12 +134,12 @@ def iter_frames(path: str | os.PathLike, *, check_complete: bool = True) -> Iter
     Raises:
         InputError: unreadable, empty or truncated input, or a video with no frames.
     """
-    info = probe(path)
-    if info.is_image:
-        yield _read_image(info.path)
+    p = _existing_file(path)
+    if is_image_path(p):
+        yield _read_image(p)
         return
-    reader, meta = _open_video(info.path)
-    w, h = meta["size"]
+    reader, info = _open_video(p)
+    h, w = info.size
     count = 0
     try:
         for raw in reader:
