@@ -93,11 +93,11 @@ class NvdiffrastRenderer(tfvsdk.Renderer):
         u, v = rast[..., 0], rast[..., 1]
         barycentrics = torch.stack([u, v, 1 - u - v], -1) * covered[..., None]
         depth = interpolate(vertices[..., 2:], rast, tri, backend=self.backend)[..., 0]
-        colour = self._colour(vertices, tri, rast, uv, texture)
+        pixels = _CoveredPixels(covered)
+        colour = self._colour(vertices, tri, rast, pixels, uv, texture)
         if len(self.background) not in (1, colour.shape[-1]):
             raise InputError(f"background: {len(self.background)} values for an image of {colour.shape[-1]} channels")
-        background = colour.new_tensor(self.background).expand(colour.shape[-1])
-        image = torch.where(covered[..., None], colour, background)
+        image = pixels.unpack(colour, colour.new_tensor(self.background))
         return tfvsdk.Rendering(
             image=image.permute(0, 3, 1, 2),
             mask=covered[:, None].to(vertices.dtype),
@@ -112,27 +112,73 @@ class NvdiffrastRenderer(tfvsdk.Renderer):
         vertices: torch.Tensor,
         tri: torch.Tensor,
         rast: torch.Tensor,
+        pixels: _CoveredPixels,
         uv: torch.Tensor | None,
         tex: torch.Tensor | None,
     ) -> torch.Tensor:
-        """(B, H, W, C) surface colour at every pixel (meaningless where nothing is covered)."""
+        """(B, M, C) surface colour at the covered pixels, packed by ``pixels``."""
         if tex is not None:
             coords = interpolate(uv.to(vertices.dtype), rast, tri, backend=self.backend)
-            colour = texture(tex.permute(0, 2, 3, 1).to(vertices.dtype), coords, boundary_mode="clamp", backend=self.backend)
+            texels = tex.permute(0, 2, 3, 1).to(vertices.dtype)
+            if texels.requires_grad and torch.is_grad_enabled():
+                # grid_sample's backward sums each texel's gradient in an order that depends on the pixels' layout
+                colour = pixels.pack(texture(texels, coords, boundary_mode="clamp", backend=self.backend))
+            else:
+                colour = texture(texels, pixels.pack(coords)[:, None], boundary_mode="clamp", backend=self.backend)[:, 0]
         else:
-            colour = vertices.new_tensor(self.albedo).expand(*rast.shape[:3], len(self.albedo))
+            colour = vertices.new_tensor(self.albedo).expand(*pixels.index.shape, len(self.albedo))
         if self.shading == "lambert" or (self.shading == "auto" and tex is None):
-            colour = colour * self._lambert(vertices, tri, rast)
+            colour = colour * self._lambert(vertices, tri, rast, pixels)
         return colour
 
-    def _lambert(self, vertices: torch.Tensor, tri: torch.Tensor, rast: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, 1) Lambertian factor with two-sided lighting."""
+    def _lambert(
+        self, vertices: torch.Tensor, tri: torch.Tensor, rast: torch.Tensor, pixels: _CoveredPixels
+    ) -> torch.Tensor:
+        """(B, M, 1) Lambertian factor with two-sided lighting at the covered pixels, packed by ``pixels``."""
         faces = tri.long()
         corners = vertices[:, faces]  # (B, T, 3, 3)
         face_normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0])
         vertex_normals = torch.zeros_like(vertices).index_add(1, faces.flatten(), face_normals.repeat_interleave(3, 1))
-        normals = interpolate(F.normalize(vertex_normals, dim=-1), rast, tri, backend=self.backend)
+        normals = pixels.pack(interpolate(F.normalize(vertex_normals, dim=-1), rast, tri, backend=self.backend))
         normals = F.normalize(normals, dim=-1)
         normals = normals * torch.where(normals[..., 2:] < 0, -1.0, 1.0)
         cosine = (normals * self.light.to(normals)).sum(-1, keepdim=True).clamp(min=0)
         return self.ambient + (1 - self.ambient) * cosine
+
+
+class _CoveredPixels:
+    """The covered pixels of a (B, H, W) mask, packed per item, so that per-pixel work on (B, M, C) values
+    costs M / (H·W) of the full frame's and gives each covered pixel the same values (and gradients).
+
+    Attributes:
+        index: (B, M) row b lists item b's covered pixels in raster order as indices into the B·H·W pixels,
+            M the largest count; the rest of the row repeats pixel 0 (computed, then dropped).
+        pixel: (K,) the K covered pixels as indices into the B·H·W pixels, in raster order.
+        slot: (K,) where each of them is in the flattened (B·M) ``index``.
+        shape: (B, H, W).
+    """
+
+    def __init__(self, covered: torch.Tensor) -> None:
+        batch = covered.shape[0]
+        flat = covered.reshape(batch, -1)
+        count = flat.sum(1)
+        item, at = flat.nonzero(as_tuple=True)
+        most = int(count.max()) if batch else 0
+        rank = torch.arange(item.shape[0], device=item.device) - (count.cumsum(0) - count)[item]
+        self.pixel = item * flat.shape[1] + at
+        self.slot = item * most + rank
+        index = torch.zeros(batch * most, dtype=torch.long, device=item.device).index_copy_(0, self.slot, self.pixel)
+        self.index = index.view(batch, most)
+        self.shape = covered.shape
+
+    def pack(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, M, C) values at the covered pixels of (B, H, W, C) ``values``."""
+        channels = values.shape[-1]
+        return values.reshape(-1, channels).index_select(0, self.index.view(-1)).view(*self.index.shape, channels)
+
+    def unpack(self, packed: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, C) image of (B, M, C) ``packed`` values at the covered pixels, ``fill`` (C,) or (1,) elsewhere."""
+        channels = packed.shape[-1]
+        image = fill.expand(self.shape.numel(), channels).clone()
+        image.index_copy_(0, self.pixel, packed.reshape(-1, channels).index_select(0, self.slot))
+        return image.view(*self.shape, channels)

@@ -120,6 +120,12 @@ def _check_positions(pos: object) -> None:
     check_finite("pos", _host(pos))
 
 
+def _check_values(name: str, x: object, shape: Sequence[int | str | None], sizes: dict[str, int] | None = None) -> None:
+    """:func:`~tfvsdk.checks.check_tensor` (float, finite), the finiteness tested by numpy when it can."""
+    check_tensor(name, x, shape, sizes, finite=False)
+    check_finite(name, _host(x) if x.dtype in _NUMPY_DTYPES else x)
+
+
 def rasterize(
     pos: torch.Tensor,
     tri: torch.Tensor,
@@ -213,26 +219,44 @@ def interpolate(
         w.r.t. the vertex positions given to :func:`rasterize`).
     """
     sizes: dict[str, int] = {}
-    check_tensor("rast", rast, ("B", "H", "W", 4), sizes)
+    _check_values("rast", rast, ("B", "H", "W", 4), sizes)
     if attr.dim() == 2:
         attr = attr[None]
-    check_tensor("attr", attr, (None, None, None))
+    _check_values("attr", attr, (None, None, None))
     if attr.shape[0] not in (1, sizes["B"]):
         raise InputError(f"attr: expected a batch of 1 or {sizes['B']}, got shape {tuple(attr.shape)}")
     tri = _check_triangles(tri, attr.shape[1])
     if _resolve(backend, rast.device) == "nvdiffrast":
         dr, _ = _nvdiffrast.load()
         return dr.interpolate(attr.float().contiguous(), rast.contiguous(), tri.int().contiguous())[0]
-    ids = rast[..., 3].long() - 1
-    corners = tri.long()[ids.clamp(min=0)]  # (B, H, W, 3)
-    if attr.shape[0] == 1:
-        values = attr[0][corners]
-    else:
-        values = attr[torch.arange(sizes["B"], device=attr.device)[:, None, None, None], corners]
-    u, v = rast[..., 0:1], rast[..., 1:2]
+    return _interpolate_covered(attr, rast, tri)
+
+
+def _interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, C) :func:`interpolate` of (B or 1, N, C) ``attr`` in PyTorch: computed at the covered pixels
+    only, the corners' rows gathered with ``index_select`` (much cheaper than advanced indexing), 0 elsewhere."""
+    flat = rast.reshape(-1, 4)
+    pixel = (flat[:, 3] >= 1).nonzero()[:, 0]
+    covered = flat.index_select(0, pixel)
+    corners = tri.long().index_select(0, covered[:, 3].long() - 1)
+    if attr.shape[0] > 1:
+        corners = corners + (pixel // (rast.shape[1] * rast.shape[2]) * attr.shape[1])[:, None]
+    u, v = covered[:, 0:1], covered[:, 1:2]
     weights = torch.cat([u, v, 1 - u - v], -1).to(attr.dtype)
-    out = (weights.unsqueeze(-1) * values).sum(-2)
-    return out * (ids >= 0).unsqueeze(-1).to(out.dtype)
+    out = _weighted_sum(weights, _gather_rows(attr.reshape(-1, attr.shape[2]), corners))
+    return attr.new_zeros(flat.shape[0], attr.shape[2]).index_copy_(0, pixel, out).view(*rast.shape[:3], -1)
+
+
+def _gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(M, K, C) rows ``table[index[m, k]]`` of a (R, C) ``table`` for (M, K) ``index``."""
+    return table.index_select(0, index.view(-1)).view(*index.shape, table.shape[1])
+
+
+def _weighted_sum(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(M, C) Σ_k weights[:, k] · values[:, k] for (M, 3) weights and (M, 3, C) values, summed left to right
+    (bit-identical to ``(weights[..., None] * values).sum(1)``)."""
+    products = weights[..., None] * values
+    return products[:, 0] + products[:, 1] + products[:, 2]
 
 
 def texture(
@@ -260,8 +284,8 @@ def texture(
         (B, H, W, C) samples, differentiable w.r.t. ``tex`` and ``uv``.
     """
     sizes: dict[str, int] = {}
-    check_tensor("uv", uv, ("B", "H", "W", 2), sizes)
-    check_tensor("tex", tex, (None, None, None, None))
+    _check_values("uv", uv, ("B", "H", "W", 2), sizes)
+    _check_values("tex", tex, (None, None, None, None))
     if tex.shape[0] not in (1, sizes["B"]):
         raise InputError(f"tex: expected a batch of 1 or {sizes['B']}, got shape {tuple(tex.shape)}")
     if boundary_mode not in BOUNDARY_MODES:
