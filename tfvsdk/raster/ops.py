@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_finite, check_tensor
+from ..checks import check_tensor
 from ..errors import InputError
 from . import _nvdiffrast, _torch_kernel
 
@@ -115,17 +115,6 @@ def _host(x: torch.Tensor) -> np.ndarray | torch.Tensor:
     return x.detach().numpy() if x.device.type == "cpu" else x
 
 
-def _check_positions(pos: object) -> None:
-    check_tensor("pos", pos, (None, None, 4), finite=False)
-    check_finite("pos", _host(pos))
-
-
-def _check_values(name: str, x: object, shape: Sequence[int | str | None], sizes: dict[str, int] | None = None) -> None:
-    """:func:`~tfvsdk.checks.check_tensor` (float, finite), the finiteness tested by numpy when it can."""
-    check_tensor(name, x, shape, sizes, finite=False)
-    check_finite(name, _host(x) if x.dtype in _NUMPY_DTYPES else x)
-
-
 def rasterize(
     pos: torch.Tensor,
     tri: torch.Tensor,
@@ -147,7 +136,7 @@ def rasterize(
         barycentrics of vertices 0 and 1) receive gradients w.r.t. ``pos``; z/w and the index do not.
     """
     height, width = _check_resolution(resolution)
-    _check_positions(pos)
+    check_tensor("pos", pos, (None, None, 4))
     tri = _check_triangles(tri, pos.shape[1])
     impl = _resolve(backend, pos.device)
     if impl == "nvdiffrast":
@@ -219,10 +208,10 @@ def interpolate(
         w.r.t. the vertex positions given to :func:`rasterize`).
     """
     sizes: dict[str, int] = {}
-    _check_values("rast", rast, ("B", "H", "W", 4), sizes)
+    check_tensor("rast", rast, ("B", "H", "W", 4), sizes)
     if attr.dim() == 2:
         attr = attr[None]
-    _check_values("attr", attr, (None, None, None))
+    check_tensor("attr", attr, (None, None, None))
     if attr.shape[0] not in (1, sizes["B"]):
         raise InputError(f"attr: expected a batch of 1 or {sizes['B']}, got shape {tuple(attr.shape)}")
     tri = _check_triangles(tri, attr.shape[1])
@@ -284,8 +273,8 @@ def texture(
         (B, H, W, C) samples, differentiable w.r.t. ``tex`` and ``uv``.
     """
     sizes: dict[str, int] = {}
-    _check_values("uv", uv, ("B", "H", "W", 2), sizes)
-    _check_values("tex", tex, (None, None, None, None))
+    check_tensor("uv", uv, ("B", "H", "W", 2), sizes)
+    check_tensor("tex", tex, (None, None, None, None))
     if tex.shape[0] not in (1, sizes["B"]):
         raise InputError(f"tex: expected a batch of 1 or {sizes['B']}, got shape {tuple(tex.shape)}")
     if boundary_mode not in BOUNDARY_MODES:
@@ -321,7 +310,7 @@ def coverage(pos: torch.Tensor, tri: torch.Tensor, resolution: Sequence[int]) ->
         (B, H, W) int32 counts (always computed by the SDK's kernels, on ``pos``'s device).
     """
     height, width = _check_resolution(resolution)
-    _check_positions(pos)
+    check_tensor("pos", pos, (None, None, 4))
     tri = _check_triangles(tri, pos.shape[1])
     if _resolve("torch", pos.device) == "numba":
         count = _numba_kernel().coverage(
