@@ -66,7 +66,7 @@ def main() -> None:
             rows.append((name, size, params, gflops, best, median))
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, no_grad, {args.repeats} repeats\n")
-    print(f"| blender | size | parameters (G+E) | GFLOPs | ms/frame (min) | ms/frame (median) | fps (min) |")
+    print("| blender | size | parameters (G+E) | GFLOPs | ms/frame (min) | ms/frame (median) | fps (min) |")
     print("|---|---|---|---|---|---|---|")
     for name, size, params, gflops, best, median in rows:
         print(f"| {name} | {size}² | {params / 1e6:.2f} M | {gflops:.2f} | {best:.1f} | {median:.1f} | {1e3 / best:.1f} |")

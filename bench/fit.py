@@ -174,7 +174,7 @@ def main() -> None:
 
     n = args.frames
     print(f"\n{n} frames of 68 landmarks (0.5 px noise), {args.threads} torch thread(s)\n")
-    print(f"| model | method | ms / frame | fits / s | RMSE to input (px) | RMSE to truth (px) | rotation error (°) |")
+    print("| model | method | ms / frame | fits / s | RMSE to input (px) | RMSE to truth (px) | rotation error (°) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, method, seconds, m in rows:
         print(

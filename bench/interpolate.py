@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +29,10 @@ from pathlib import Path
 import torch
 
 import tfvsdk
-from tfvsdk.raster import interpolate, rasterize, screen_to_clip
+from baseline import extract_baseline, turning_faces
+from tfvsdk.raster import rasterize, screen_to_clip
 from tfvsdk_raster.renderer import NvdiffrastRenderer
 
-REPO = Path(__file__).resolve().parents[1]
 BASELINE = "d029e4110a6f3462fc28e8504403a20d3c214d35"
 """The last commit whose interpolate computed every pixel with advanced indexing."""
 SIZE = 256
@@ -42,37 +40,13 @@ SIZE = 256
 
 def import_baseline(rev: str, folder: Path) -> tuple[types.ModuleType, types.ModuleType]:
     """(``tfvsdk_baseline.raster``, the renderer plugin's module) as of commit ``rev``."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", rev, "tfvsdk", "plugins/tfvsdk_raster/renderer.py"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    (folder / "tfvsdk").rename(folder / "tfvsdk_baseline")
-    sys.path.insert(0, str(folder))
+    extract_baseline(rev, folder, "plugins/tfvsdk_raster/renderer.py")
     source = (folder / "plugins/tfvsdk_raster/renderer.py").read_text()
     source = source.replace("import tfvsdk\n", "import tfvsdk_baseline as tfvsdk\n")
     source = source.replace("from tfvsdk.", "from tfvsdk_baseline.")
     renderer = types.ModuleType("renderer_baseline")
     exec(compile(source, "renderer_baseline.py", "exec"), renderer.__dict__)
     return importlib.import_module("tfvsdk_baseline.raster"), renderer
-
-
-def screen_vertices(model, batch: int) -> torch.Tensor:
-    """(B, N, 3) screen-space vertices of the built-in face, yaw −40° … 40° across the batch."""
-    g = torch.Generator().manual_seed(batch)
-    with torch.no_grad():
-        alpha_id = torch.randn(batch, model.n_id, generator=g) * 0.5
-        shape = model.shape(alpha_id, torch.randn(batch, model.n_exp, generator=g) * 0.5)
-        extent = float((shape[0, :, :2].amax(0) - shape[0, :, :2].amin(0)).max())
-        camera = tfvsdk.Camera.from_euler(
-            torch.linspace(-40, 40, batch) * math.pi / 180,
-            (torch.rand(batch, generator=g) - 0.5) * 0.3,
-            (torch.rand(batch, generator=g) - 0.5) * 0.2,
-            scale=torch.full((batch,), 0.7 * SIZE / extent),
-            translation=torch.full((batch, 2), SIZE / 2),
-        )
-        return camera.project(shape)
 
 
 def interpolate_cases(model, screen: torch.Tensor) -> dict[str, Callable[[types.ModuleType], tuple[torch.Tensor, ...]]]:
@@ -144,7 +118,7 @@ def main() -> None:
               f"baseline {args.baseline[:7]}")
         print(f"{'case':<18} {'threads':>7} {'batch':>5} {'old':>7} {'new':>7} {'old/new':>7}")
         for batch in args.batch:
-            screen = screen_vertices(model, batch)
+            screen = turning_faces(model, batch, SIZE)
             cases = {
                 name: {version: (lambda c=case, m=module: c(m)) for version, module in rasters.items()}
                 for name, case in interpolate_cases(model, screen).items()

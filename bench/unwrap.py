@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,38 +23,17 @@ from pathlib import Path
 import torch
 
 import tfvsdk
+from baseline import extract_baseline, turning_faces
 from tfvsdk.texture import unwrap_texture
 
-REPO = Path(__file__).resolve().parents[1]
 BASELINE = "3f7ee9cf7c03d1a1db698df60ed2a4cff973136b"
 """The last commit that tested every texel of every image."""
 
 
-def import_baseline(rev: str, folder: Path):
-    """``tfvsdk_baseline.texture``: the module as of commit ``rev``."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "tfvsdk"], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    (folder / "tfvsdk").rename(folder / "tfvsdk_baseline")
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("tfvsdk_baseline.texture")
-
-
-def inputs(model, batch: int, size: int = 256):
-    """(images, screen vertices) of the built-in face, yaw −40° … 40° across the batch."""
-    g = torch.Generator().manual_seed(batch)
-    with torch.no_grad():
-        alpha_id = torch.randn(batch, model.n_id, generator=g) * 0.5
-        shape = model.shape(alpha_id, torch.randn(batch, model.n_exp, generator=g) * 0.5)
-        extent = float((shape[0, :, :2].amax(0) - shape[0, :, :2].amin(0)).max())
-        camera = tfvsdk.Camera.from_euler(
-            torch.linspace(-40, 40, batch) * math.pi / 180,
-            (torch.rand(batch, generator=g) - 0.5) * 0.3,
-            (torch.rand(batch, generator=g) - 0.5) * 0.2,
-            scale=torch.full((batch,), 0.7 * size / extent),
-            translation=torch.full((batch, 2), size / 2),
-        )
-        screen = camera.project(shape)
-    return torch.rand(batch, 3, size, size, generator=g), screen
+def inputs(model, batch: int, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, screen vertices): random images (the time does not depend on them) and turning faces."""
+    screen = turning_faces(model, batch, size)
+    return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(batch)), screen
 
 
 def compare(old, model, batch: int, repeats: int) -> tuple[float, float, float]:
@@ -90,7 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     model = tfvsdk.morphable.load_builtin()
     with tempfile.TemporaryDirectory() as folder:
-        old = import_baseline(args.baseline, Path(folder))
+        extract_baseline(args.baseline, Path(folder))
+        old = importlib.import_module("tfvsdk_baseline.texture")
         print(f"unwrap_texture, 256² frames and texture, ms per frame, median of {args.repeats}, "
               f"baseline {args.baseline[:7]}")
         print(f"{'threads':>7} {'batch':>5} {'old':>7} {'new':>7} {'old/new':>7}")
