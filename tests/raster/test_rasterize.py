@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import hypothesis.strategies as st
@@ -15,18 +14,9 @@ from tfvsdk.errors import InputError
 from tfvsdk.raster import coverage, interpolate, rasterize
 from tfvsdk.raster.ops import KERNEL_ENV
 
-KERNELS = ["numba", "torch"]
+from raster_kernels import KERNELS, kernel
+
 EPS = 1e-9
-
-
-@contextlib.contextmanager
-def kernel(name: str):
-    """Force the SDK rasterizer's discrete pass to the numba or the pure-PyTorch kernel."""
-    if name == "numba":
-        pytest.importorskip("numba")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KERNEL_ENV, name)
-        yield
 
 
 def reference(pos: np.ndarray, tri: np.ndarray, height: int, width: int):

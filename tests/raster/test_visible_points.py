@@ -3,7 +3,6 @@ last bit, checked against a point-by-point reference at the exact threshold and 
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import pytest
@@ -11,22 +10,12 @@ import torch
 
 import tfvsdk
 from tfvsdk.raster import interpolate, rasterize, screen_to_clip, visible_points
-from tfvsdk.raster.ops import KERNEL_ENV
 from tfvsdk.raster.screen import visible_points_flat
 
-KERNELS = ["numba", "torch"]
+from raster_kernels import KERNELS, kernel
+
 DTYPES = [torch.float32, torch.float64]
 TOLERANCES = [0.0, 0.5, 1 / 3]
-
-
-@contextlib.contextmanager
-def kernel(name: str):
-    """Force the per-point pass to the numba or the pure-PyTorch kernel."""
-    if name == "numba":
-        pytest.importorskip("numba")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KERNEL_ENV, name)
-        yield
 
 
 def reference_threshold(points, triangle_id, vertices, triangles, tolerance):
