@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -40,3 +44,40 @@ def turning_faces(model: tfvsdk.MorphableModel, batch: int, size: int = 256) -> 
             translation=torch.full((batch, 2), size / 2),
         )
         return camera.project(shape)
+
+
+def old_new_arguments(doc: str, baseline: str, batches: list[int]) -> argparse.Namespace:
+    """The command line shared by these benches: ``--baseline REV --repeats N --threads T… --batch B…``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--baseline", default=baseline, help="commit to compare with")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, nargs="+", default=batches)
+    return parser.parse_args()
+
+
+def time_interleaved(
+    versions: dict[str, Callable[[], tuple[torch.Tensor, ...]]], repeats: int, per: int = 1
+) -> tuple[float, float, float]:
+    """Run ``versions["old"]`` and ``versions["new"]`` back to back ``repeats`` times (alternating which goes
+    first, after one warm-up call each) and check that their outputs are equal.
+
+    Returns:
+        medians of old ms, new ms (each divided by ``per``) and of the old / new ratio of each repeat.
+
+    Raises:
+        AssertionError: an output differs between the two.
+    """
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for run in versions.values():
+        run()
+    for repeat in range(repeats):
+        results = {}
+        for name in sorted(versions, reverse=repeat % 2 == 1):
+            started = time.perf_counter()
+            results[name] = versions[name]()
+            times[name].append((time.perf_counter() - started) / per * 1e3)
+        if not all(torch.equal(a, b) for a, b in zip(results["old"], results["new"], strict=True)):
+            raise AssertionError("an output differs from the baseline's")
+    ratios = [a / b for a, b in zip(times["old"], times["new"])]
+    return statistics.median(times["old"]), statistics.median(times["new"]), statistics.median(ratios)

@@ -16,12 +16,9 @@ Usage: ``python bench/interpolate.py [--baseline REV] [--repeats 7] [--threads 1
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import statistics
 import sys
 import tempfile
-import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +26,7 @@ from pathlib import Path
 import torch
 
 import tfvsdk
-from baseline import extract_baseline, turning_faces
+from baseline import extract_baseline, old_new_arguments, time_interleaved, turning_faces
 from tfvsdk.raster import rasterize, screen_to_clip
 from tfvsdk_raster.renderer import NvdiffrastRenderer
 
@@ -85,30 +82,8 @@ def render_cases(model, screen: torch.Tensor, renderers: dict[str, types.ModuleT
     }
 
 
-def compare(versions: dict[str, Callable[[], tuple[torch.Tensor, ...]]], repeats: int) -> tuple[float, float, float]:
-    """Medians of old ms / call, new ms / call and old / new."""
-    times: dict[str, list[float]] = {"old": [], "new": []}
-    for run in versions.values():
-        run()
-    for repeat in range(repeats):
-        results = {}
-        for name in sorted(versions, reverse=repeat % 2 == 1):
-            started = time.perf_counter()
-            results[name] = versions[name]()
-            times[name].append((time.perf_counter() - started) * 1e3)
-        if not all(torch.equal(a, b) for a, b in zip(results["old"], results["new"], strict=True)):
-            raise AssertionError("an output or a gradient differs from the baseline's")
-    ratios = [a / b for a, b in zip(times["old"], times["new"])]
-    return statistics.median(times["old"]), statistics.median(times["new"]), statistics.median(ratios)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=BASELINE, help="commit to compare with")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--batch", type=int, nargs="+", default=[16])
-    args = parser.parse_args()
+    args = old_new_arguments(__doc__, BASELINE, [16])
     model = tfvsdk.morphable.load_builtin()
     with tempfile.TemporaryDirectory() as folder:
         old_raster, old_renderer = import_baseline(args.baseline, Path(folder))
@@ -130,7 +105,7 @@ def main() -> None:
             for threads in args.threads:
                 torch.set_num_threads(threads)
                 for name, versions in cases.items():
-                    before, after, ratio = compare(versions, args.repeats)
+                    before, after, ratio = time_interleaved(versions, args.repeats)
                     print(f"{name:<18} {threads:>7} {batch:>5} {before:>7.1f} {after:>7.1f} {ratio:>6.2f}×", flush=True)
 
 

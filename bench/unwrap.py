@@ -13,17 +13,14 @@ Usage: ``python bench/unwrap.py [--baseline REV] [--repeats 7] [--threads 1 2] [
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 import tfvsdk
-from baseline import extract_baseline, turning_faces
+from baseline import extract_baseline, old_new_arguments, time_interleaved, turning_faces
 from tfvsdk.texture import unwrap_texture
 
 BASELINE = "3f7ee9cf7c03d1a1db698df60ed2a4cff973136b"
@@ -40,30 +37,16 @@ def compare(old, model, batch: int, repeats: int) -> tuple[float, float, float]:
     """Medians of old ms / frame, new ms / frame and old / new."""
     image, screen = inputs(model, batch)
     args = (image, screen, model.triangles, model.uv, 256, model.symmetry)
-    versions = {"old": old.unwrap_texture, "new": unwrap_texture}
-    times: dict[str, list[float]] = {"old": [], "new": []}
     with torch.no_grad():
-        for name, unwrap in versions.items():
-            unwrap(*args, margin=2)
-        for repeat in range(repeats):
-            results = {}
-            for name in sorted(versions, reverse=repeat % 2 == 1):
-                started = time.perf_counter()
-                results[name] = versions[name](*args, margin=2)
-                times[name].append((time.perf_counter() - started) / batch * 1e3)
-            if not all(torch.equal(a, b) for a, b in zip(results["old"], results["new"])):
-                raise AssertionError(f"batch {batch}: the texture or the mask differs from the baseline's")
-    ratios = [a / b for a, b in zip(times["old"], times["new"])]
-    return statistics.median(times["old"]), statistics.median(times["new"]), statistics.median(ratios)
+        return time_interleaved(
+            {"old": lambda: old.unwrap_texture(*args, margin=2), "new": lambda: unwrap_texture(*args, margin=2)},
+            repeats,
+            per=batch,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=BASELINE, help="commit to compare with")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--batch", type=int, nargs="+", default=[8, 16])
-    args = parser.parse_args()
+    args = old_new_arguments(__doc__, BASELINE, [8, 16])
     model = tfvsdk.morphable.load_builtin()
     with tempfile.TemporaryDirectory() as folder:
         extract_baseline(args.baseline, Path(folder))
