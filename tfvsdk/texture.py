@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from .checks import check_tensor
 from .errors import InputError
 from .raster import rasterize, screen_to_clip
+from .raster.ops import gather_rows, weighted_sum
 from .raster.screen import visible_points_flat
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def unwrap_texture(
     facing = _facing(screen_vertices, faces, min_cosine, mirrored=False)
     b, k = facing[:, texel_tri].nonzero(as_tuple=True)
     corners = _gather_vertices(screen_vertices, b, texel_corners.index_select(0, k))
-    points = _interpolate(weights.index_select(0, k), corners)
+    points = weighted_sum(weights.index_select(0, k), corners)
     _record(known, at, *_select(screen.passes(b, points), b, k, points))
     visible = known.clone()
 
@@ -100,7 +101,7 @@ def unwrap_texture(
         b, k = (~visible & (mirror >= 0).all(-1)).nonzero(as_tuple=True)
         corners = _gather_vertices(screen_vertices, b, mirror.index_select(0, k))
         b, k, corners = _select(_corner_facing(corners, min_cosine), b, k, corners)
-        points = _interpolate(weights.index_select(0, k), corners)
+        points = weighted_sum(weights.index_select(0, k), corners)
         _record(known, at, *_select(screen.passes(b, points), b, k, points))
 
     colour = _sample(image, _to_grid(at, texel, size))
@@ -130,15 +131,7 @@ def _texels(
 
 def _gather_vertices(vertices: torch.Tensor, b: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """(M, 3, 3) rows ``vertices[b[m], index[m, k]]`` of (B, N, 3) ``vertices`` for (M,) ``b`` and (M, 3) ``index``."""
-    rows = (b[:, None] * vertices.shape[1] + index).view(-1)
-    return vertices.reshape(-1, 3).index_select(0, rows).view(-1, 3, 3)
-
-
-def _interpolate(weights: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
-    """(M, 3) points Σ_k weights[:, k] · corners[:, k] of (M, 3) weights and (M, 3, 3) corners, summed in the
-    order of :func:`~tfvsdk.raster.interpolate`."""
-    products = weights[..., None] * corners
-    return products[:, 0] + products[:, 1] + products[:, 2]
+    return gather_rows(vertices.reshape(-1, 3), b[:, None] * vertices.shape[1] + index)
 
 
 def _record(known: torch.Tensor, at: torch.Tensor, b: torch.Tensor, k: torch.Tensor, points: torch.Tensor) -> None:

@@ -232,16 +232,16 @@ def _interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tens
         corners = corners + (pixel // (rast.shape[1] * rast.shape[2]) * attr.shape[1])[:, None]
     u, v = covered[:, 0:1], covered[:, 1:2]
     weights = torch.cat([u, v, 1 - u - v], -1).to(attr.dtype)
-    out = _weighted_sum(weights, _gather_rows(attr.reshape(-1, attr.shape[2]), corners))
+    out = weighted_sum(weights, gather_rows(attr.reshape(-1, attr.shape[2]), corners))
     return attr.new_zeros(flat.shape[0], attr.shape[2]).index_copy_(0, pixel, out).view(*rast.shape[:3], -1)
 
 
-def _gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """(M, K, C) rows ``table[index[m, k]]`` of a (R, C) ``table`` for (M, K) ``index``."""
     return table.index_select(0, index.view(-1)).view(*index.shape, table.shape[1])
 
 
-def _weighted_sum(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def weighted_sum(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """(M, C) Σ_k weights[:, k] · values[:, k] for (M, 3) weights and (M, 3, C) values, summed left to right
     (bit-identical to ``(weights[..., None] * values).sum(1)``)."""
     products = weights[..., None] * values
