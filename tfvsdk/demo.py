@@ -24,9 +24,9 @@ import torch
 from . import io
 from .editor import Editor
 from .errors import InputError
-from .flow import flow3d, temporal_error
+from .metrics import fit_flows, temporal_error
 from .plugins import create
-from .records import Composition, FaceFit
+from .records import FaceFit
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +87,6 @@ def synth_clips(
             landmarks = truth.landmarks.numpy() + rng.normal(0.0, noise, truth.landmarks.shape)
             clips[name] = DemoClip(path, landmarks.astype(np.float32), truth)
     return clips
-
-
-def composition_flows(composition: Composition, renderer: Any, model: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """3-D flows F^{t→t−1} (T−1, 2, H, W) and visibilities (T−1, 1, H, W) of a composed clip (eq. 9–14)."""
-    vertices = composition.camera.project(model.shape(composition.alpha_id, composition.alpha_exp))
-    current = renderer.render(vertices[1:], model.triangles, composition.image_size)
-    previous = renderer.render(vertices[:-1], model.triangles, composition.image_size)
-    return flow3d(current, previous, model.triangles)
 
 
 def _read_video(path: Path) -> torch.Tensor:
@@ -203,7 +195,7 @@ def run_demo(
             video = _read_video(path)[..., :size, :size]
             with torch.no_grad():
                 truth = editor.composer.compose({role: clips[name].truth for role, name in roles.items()})
-                flows, visible = composition_flows(truth, renderer, editor.model)
+                flows, visible = fit_flows(truth, editor.model, renderer)
                 e_tmp = float(temporal_error(video[: len(flows) + 1], flows[: len(video) - 1], visible[: len(video) - 1]))
             entry[variant] = {"output": path.name, "E_tmp": round(e_tmp, 3), "seconds": round(summary.seconds, 2),
                               "frames_per_second": round(summary.frames / summary.seconds, 2), "faces_missing": len(summary.missing)}
