@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from .camera import Camera
-from .errors import InputError, ModelFileError, NoFaceError, PluginError, StartupError, TfvError
+from .errors import InputError, ModelFileError, NoFaceError, OutputError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
 from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import MorphableModel
@@ -32,6 +32,7 @@ __all__ = [
     "ModelFileError",
     "MorphableModel",
     "NoFaceError",
+    "OutputError",
     "PluginError",
     "Reconstructor",
     "Renderer",

@@ -24,6 +24,11 @@ class ModelFileError(TfvError):
     """A model or weights file is missing, unreadable, unsafe or inconsistent."""
 
 
+class OutputError(TfvError):
+    """An output could not be written, verified or published (disk full, encoder failure, a file that
+    appeared at the output path); the output path is left as it was."""
+
+
 class PluginError(TfvError):
     """A plugin is unknown, misbehaves or raised; the message names the plugin."""
 
