@@ -88,3 +88,22 @@ def check_range(name: str, x: torch.Tensor, low: float, high: float) -> None:
         raise InputError(
             f"{name}: values must lie in [{low}, {high}], got [{x.min().item():.4g}, {x.max().item():.4g}]"
         )
+
+
+def check_device(name: str, device: str | torch.device) -> torch.device:
+    """The torch device ``device``, after checking that a tensor can be placed on it.
+
+    Raises:
+        InputError: not a device name (``"cpu"``, ``"cuda:0"``, ...), or one this torch build or machine does
+            not have (e.g. ``"cuda"`` on a CPU-only build); the message names ``name``.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"{name}: {device!r} is not a torch device; expected e.g. 'cpu' or 'cuda:0'") from exc
+    try:
+        torch.empty(1, device=dev)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{name}: device {str(dev)!r} is not available here ({reason}); use 'cpu'") from exc
+    return dev

@@ -1,26 +1,42 @@
-"""The ``tfv`` command line: a click group that plugins extend through ``register_commands(cli)``."""
+"""The ``tfv`` command line: a click group that plugins extend through ``register_commands(cli)``.
+
+Every failure ends with one line ``Error: …`` on stderr and a non-zero exit status (1 for an error, 2 for a
+usage error, 128 + the signal number when interrupted by SIGINT, SIGTERM or SIGHUP); ``tfv --debug`` shows
+the traceback of an unexpected error instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import traceback
+from collections.abc import Iterator
 
 import click
 import numpy as np
 
 from . import __version__
-from .errors import TfvError
+from .checks import check_device
+from .errors import InputError, TfvError
 from .plugins import KINDS, components, get_plugin_manager, plugin_info
+from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfv")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True, envvar="TFV_THREADS",
+              help="CPU threads for torch and the rasterizer (env TFV_THREADS); more than 1 pays only on idle cores.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def cli(verbose: int, threads: int, debug: bool) -> None:
     """tfvsdk: temporally consistent facial video editing."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    set_threads(threads)
 
 
 @cli.command()
@@ -76,6 +92,14 @@ def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str
     return landmarks
 
 
+def _device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        check_device("--device", value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--device: "), ctx=ctx, param=param) from None
+    return value
+
+
 def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.Command:
     """A command ``tfv NAME --ROLE PATH ... -o OUT`` for a registered composer."""
 
@@ -109,13 +133,14 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         click.Option(["--renderer"], default="nvdiffrast", show_default=True, help="renderer name"),
         click.Option(["--blender"], default="classical", show_default=True, help="blender name"),
         click.Option(["--blender-weights"], type=click.Path(dir_okay=False), help="weights file for the blender"),
-        click.Option(["--smoothing"], default=2.0, show_default=True, help="σ in frames of coefficient smoothing (0 = off)"),
+        click.Option(["--smoothing"], type=click.FloatRange(min=0), default=2.0, show_default=True,
+                     help="σ in frames of coefficient smoothing (0 = off)"),
         click.Option(["--length"], type=click.Choice(["shortest", "loop"]), default="shortest", show_default=True,
                      help="stop at the shortest video, or loop shorter ones over the timeline source"),
         click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
-        click.Option(["--device"], default="cpu", show_default=True, help="torch device"),
+        click.Option(["--device"], default="cpu", show_default=True, callback=_device_option, help="torch device"),
     ]
     text = f"{description[:1].upper()}{description[1:]}." if description else f"Run the {name} task."
     return click.Command(name, callback=run, params=params, help=text)
@@ -153,19 +178,89 @@ def _add_plugin_commands() -> None:
                 cli.add_command(_task_command(comp.name, roles, comp.description))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``tfv`` script: SDK errors become a one-line message and exit status 1."""
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP, so they unwind (and clean up) like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Interrupted` while the block runs (main thread only)."""
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: leave the handlers alone
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _raise_interrupted)
     try:
-        _add_plugin_commands()
-        cli.main(args=argv, prog_name="tfv", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except TfvError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "no message"
+
+
+def _fail(message: str, status: int) -> None:
+    click.echo(f"Error: {_one_line(message)}", err=True)
+    sys.exit(status)
+
+
+def _wants_passive_openmp(args: list[str]) -> bool:
+    """Whether this ``tfv`` run should restart itself to let OpenMP wait passively (see :mod:`tfvsdk.threads`):
+    only for more than one thread, when the environment does not choose, and not already restarted."""
+    if WAIT_POLICY_ENV in os.environ:
+        return False
+    value = os.environ.get("TFV_THREADS", "")
+    for i, arg in enumerate(args):
+        if arg == "--threads" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+    return value.isdigit() and int(value) > 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tfv`` script: every failure ends with one line ``Error: …`` and a non-zero status.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``). Called with none (as the ``tfv`` script), a run with
+            ``--threads`` > 1 first restarts itself with ``OMP_WAIT_POLICY=PASSIVE`` (unless the environment
+            sets it): torch has already loaded OpenMP by the time this runs, and spinning OpenMP workers slow
+            a busy machine down many times (bench/threads.py).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None and _wants_passive_openmp(args) and os.path.exists(sys.argv[0]):
+        os.environ[WAIT_POLICY_ENV] = "PASSIVE"
+        with contextlib.suppress(OSError):
+            os.execv(sys.executable, [sys.executable, sys.argv[0], *args])
+    debug = "--debug" in args
+    with _signals_interrupt():
+        try:
+            _add_plugin_commands()
+            cli.main(args=args, prog_name="tfv", standalone_mode=False)
+        except Interrupted as exc:
+            _fail(f"interrupted by {signal.Signals(exc.signum).name}; no partial output was kept", 128 + exc.signum)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _fail("interrupted; no partial output was kept", 128 + signal.SIGINT)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                click.echo(exc.ctx.get_usage(), err=True)
+            _fail(exc.format_message(), exc.exit_code)
+        except TfvError as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(str(exc), 1)
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(f"{type(exc).__name__}: {exc} (an unexpected error; tfv --debug shows where)", 1)

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 import torch
 
-from . import io
+from . import io, publish
 from .editor import Editor
 from .errors import InputError
 from .metrics import fit_flows, temporal_error
@@ -208,7 +208,5 @@ def run_demo(
         rows.append((task, sources + [("output", outputs["smoothed"])]))
     picks = [0, frames // 2, frames - 1]
     io.write_image(root / "contact_sheet.png", contact_sheet(rows, picks))
-    tmp = root / ".report.json.partial"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, root / "report.json")
+    publish.write_bytes(root / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     return report

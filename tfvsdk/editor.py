@@ -11,6 +11,7 @@ chunk by chunk, to render, blend and write.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from . import io, plugins
+from .checks import check_device
 from .errors import InputError, NoFaceError
 from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
 from .records import Detection, FaceFit
@@ -117,8 +119,13 @@ class Editor:
     ) -> None:
         if length not in LENGTH_POLICIES:
             raise InputError(f"length: expected one of {LENGTH_POLICIES}, got {length!r}")
-        if chunk_size < 1:
-            raise InputError(f"chunk_size: expected >= 1, got {chunk_size}")
+        if not (isinstance(chunk_size, int) and chunk_size >= 1):
+            raise InputError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
+        if not (isinstance(smoothing, (int, float)) and math.isfinite(smoothing) and smoothing >= 0):
+            raise InputError(f"smoothing: expected a finite σ >= 0 (frames), got {smoothing!r}")
+        if not (isinstance(texture_size, int) and texture_size >= 8):
+            raise InputError(f"texture_size: expected an integer >= 8, got {texture_size!r}")
+        self.device = check_device("device", device)
         self.composer: TaskComposer = _component("composer", task, None)
         self.reconstructor: Reconstructor = _component("reconstructor", reconstructor, reconstructor_config)
         self.renderer: Renderer = _component("renderer", renderer, renderer_config)
@@ -127,7 +134,6 @@ class Editor:
         self.length = length
         self.chunk_size = chunk_size
         self.texture_size = texture_size
-        self.device = torch.device(device)
         self.model = self.reconstructor.model.to(self.device)
         self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -164,19 +170,18 @@ class Editor:
             raise InputError(f"{info.path}: {len(landmarks)} landmark rows given for a video of {start} frames")
 
     def fit_source(
-        self, role: str, path: str | os.PathLike, landmarks: np.ndarray | None = None, *, progress: bool = False
+        self, role: str, path: str | os.PathLike | io.SourceInfo, landmarks: np.ndarray | None = None, *, progress: bool = False
     ) -> FittedSource:
         """Fit one source (clip fitting for a video, then smoothing) — the editor's first pass.
 
         Args:
             role: the composer role the source plays.
-            path: the image or video.
+            path: the image or video (or its :func:`tfvsdk.io.probe` description).
             landmarks: optional (frames, L, 2) landmarks in pixels (NaN = no face) instead of detection.
             progress: show a progress bar over the decoded frames (stderr).
         """
-        info = io.probe(path)
-        if landmarks is not None and (landmarks.ndim != 3 or landmarks.shape[2] != 2):
-            raise InputError(f"landmarks[{role!r}]: expected (frames, L, 2), got {landmarks.shape}")
+        info = path if isinstance(path, io.SourceInfo) else io.probe(path)
+        _check_landmarks(role, landmarks)
         with plugins.reporting(self.reconstructor, f"fitting {info.path}"):
             if info.is_image:
                 (images, detection), = self._chunks(info, landmarks)
@@ -259,9 +264,16 @@ class Editor:
                 reconstructor uses them instead of detecting.
             progress: show progress bars over the frames of each pass (stderr).
 
+        Everything that can be checked is checked before the first frame is fitted: every source exists and
+        its first frame decodes, the landmark arrays have the right shape, and the output name is a writable
+        format of the right kind (a video unless the timeline source is an image) in a writable folder.
+
         Raises:
-            InputError: a missing/unreadable/truncated source, wrong roles, an existing output.
+            InputError: a missing/unreadable/truncated source, wrong roles, an existing output, an output
+                name of the wrong format, a missing or read-only output folder.
             NoFaceError: a source with no face at all.
+            OutputError: the output could not be written or verified (e.g. the disk is full), or without
+                ``overwrite`` a file appeared at the output path during the run; the output path is untouched.
         """
         started = time.perf_counter()
         self._texture_state.clear()
@@ -269,10 +281,15 @@ class Editor:
         if set(sources) != set(roles):
             raise InputError(f"sources: the task needs {list(roles)}, got {sorted(sources)}")
         landmarks = dict(landmarks or {})
-        out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()))
-        fitted = {role: self.fit_source(role, sources[role], landmarks.get(role), progress=progress) for role in roles}
+        for role, rows in landmarks.items():
+            _check_landmarks(role, rows)
+        infos = {role: io.probe(sources[role]) for role in roles}
+        timeline = infos[self.composer.timeline_role]
+        image_output = timeline.is_image and io.is_image_path(output)
+        out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()),
+                              kind="image" if image_output else "video")
+        fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles}
 
-        timeline = fitted[self.composer.timeline_role].info
         fps_out = timeline.fps or 25.0
         counts = {r: (s.info.fps, s.fit.batch_size) for r, s in fitted.items()}
         n_out = output_length(self.length, fps_out, self.composer.timeline_role, counts)
@@ -284,14 +301,14 @@ class Editor:
         missing: list[int] = []
         bar = _progress(n_out, out.name) if progress else None
         audio = timeline.path if timeline.has_audio and not loop else None
-        writer = io.VideoWriter(out, fps_out, audio_from=audio) if not _is_image_output(out, timeline) else None
+        writer = None if image_output else io.VideoWriter(out, fps_out, audio_from=audio, overwrite=overwrite)
         try:
             for start in range(0, n_out, self.chunk_size):
                 ks = np.arange(start, min(start + self.chunk_size, n_out))
                 frames = self._edit_chunk(ks, fitted, index_of, cursors, missing)
                 for frame in io.to_uint8(frames):
                     if writer is None:
-                        io.write_image(out, frame)
+                        io.write_image(out, frame, overwrite=overwrite)
                     else:
                         writer.write(frame)
                 if bar is not None:
@@ -347,12 +364,9 @@ class Editor:
         return torch.where(found[:, None, None, None], blended, appearance)
 
 
-def _is_image_output(out: Path, timeline: io.SourceInfo) -> bool:
-    if io.is_image_path(out):
-        if not timeline.is_image:
-            raise InputError(f"{out}: the output of a video edit must be a video (e.g. .mp4)")
-        return True
-    return False
+def _check_landmarks(role: str, landmarks: np.ndarray | None) -> None:
+    if landmarks is not None and (landmarks.ndim != 3 or landmarks.shape[2] != 2):
+        raise InputError(f"landmarks[{role!r}]: expected (frames, L, 2), got {landmarks.shape}")
 
 
 def _progress(total: int, name: str) -> Any:

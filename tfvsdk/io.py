@@ -2,8 +2,9 @@
 
 Frames are uint8 (H, W, 3) RGB arrays at this boundary; :func:`to_tensor` / :func:`to_uint8` convert to and
 from the SDK's (B, 3, H, W) float images in [0, 1]. Videos are decoded one frame at a time (memory does not
-grow with length) and written to a temporary file that is renamed when complete, so an interrupted run never
-leaves a half-written output under the final name and never touches an existing file.
+grow with length) and written through :mod:`tfvsdk.publish`: to a partial file that is checked (the encoder's exit
+status, the frame count read back) and only then published, so a failed or interrupted run never leaves a
+half-written output under the final name.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import contextlib
 import logging
 import math
 import os
+import re
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import imageio.v3 as iio
@@ -22,7 +26,8 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
-from .errors import InputError
+from . import publish
+from .errors import InputError, OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,7 @@ def _open_video(path: Path) -> tuple[Iterator[bytes], SourceInfo]:
 
 
 def probe(path: str | os.PathLike) -> SourceInfo:
-    """Describe an image or video without decoding its frames.
+    """Describe an image or video, checking that it decodes (an image entirely, a video's first frame).
 
     Raises:
         InputError: the file is missing, empty, or not a readable image/video.
@@ -110,7 +115,14 @@ def probe(path: str | os.PathLike) -> SourceInfo:
         h, w = _read_image(p).shape[:2]
         return SourceInfo(p, (h, w), None, 1)
     reader, info = _open_video(p)
-    reader.close()
+    try:
+        first = next(reader, None)
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"{p}: not a readable video (its first frame does not decode: {exc})") from exc
+    finally:
+        reader.close()
+    if first is None:
+        raise InputError(f"{p}: the video has no decodable frames")
     return info
 
 
@@ -172,46 +184,114 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return images.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _partial_path(final: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
-    os.close(fd)
-    return Path(name)
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
 
 
-def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+def check_output(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: tuple[str | os.PathLike, ...] = (),
+    kind: str | None = None,
+) -> Path:
     """Validate an output path before any work starts.
 
+    Args:
+        path: the file to be written.
+        overwrite: whether an existing file may be replaced.
+        inputs: files that must not be the output.
+        kind: ``"video"`` or ``"image"``: the suffix must name a format of that kind (``.mp4``, ``.mov``,
+            ``.mkv``, ``.m4v``; or an image suffix); None accepts any suffix.
+
     Raises:
-        InputError: the output exists (and ``overwrite`` is False), is one of the inputs, or its folder is missing.
+        InputError: the output exists (and ``overwrite`` is False), is one of the inputs, has a suffix that is
+            not a writable format of ``kind``, or its folder is missing or not writable.
     """
     out = Path(path)
     if any(Path(i).resolve() == out.resolve() for i in inputs):
         raise InputError(f"{out}: the output would overwrite an input")
+    if kind == "video" and out.suffix.lower() not in VIDEO_SUFFIXES:
+        hint = "the output of a video edit must be a video" if is_image_path(out) else "unsupported video format"
+        raise InputError(f"{out}: {hint}; expected a name ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
+    if kind == "image" and not is_image_path(out):
+        raise InputError(f"{out}: expected an image name ending in {', '.join(sorted(IMAGE_SUFFIXES))}")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; expected a file name")
     if out.exists() and not overwrite:
         raise InputError(f"{out}: already exists (pass overwrite=True / --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise InputError(f"{out.parent}: output folder does not exist")
+    folder = out.parent
+    if not folder.is_dir():
+        raise InputError(f"{folder}: output folder does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: output folder is not writable")
     return out
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a uint8 (H, W, 3) image atomically (temporary file + rename)."""
+def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool = True) -> Path:
+    """Write a uint8 (H, W, 3) image atomically (:func:`tfvsdk.publish.write_file`).
+
+    Raises:
+        OutputError: it could not be written, or (``overwrite=False``) a file exists at ``path``.
+    """
     final = Path(path)
-    tmp = _partial_path(final)
-    try:
-        iio.imwrite(tmp, image, extension=final.suffix)
-        os.replace(tmp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    return publish.write_file(final, lambda tmp: iio.imwrite(tmp, image, extension=final.suffix), overwrite=overwrite)
+
+
+@attrs.frozen
+class ContainerInfo:
+    """What a written container holds, read back with ffmpeg (without decoding).
+
+    Attributes:
+        streams: the kind of each stream in order (``"video"``, ``"audio"``, ...).
+        video_frames: number of packets (frames) of the first video stream.
+    """
+
+    streams: tuple[str, ...]
+    video_frames: int
+
+
+_STREAM_LINE = re.compile(r"^\s*Stream #0:\d+.*?: (\w+):")
+
+
+def read_container(path: str | os.PathLike) -> ContainerInfo:
+    """List the streams of a video file and count the frames of its first video stream.
+
+    Raises:
+        InputError: ffmpeg cannot read the file.
+    """
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path),
+           "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    run = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = run.stderr.decode(errors="replace").replace("\r", "\n").splitlines()
+    if run.returncode != 0:
+        raise InputError(f"{path}: not a readable video ({_last_line(log)})")
+    inputs = log[: next((i for i, line in enumerate(log) if line.startswith("Stream mapping")), len(log))]
+    streams = tuple(m[1].lower() for m in map(_STREAM_LINE.match, inputs) if m)
+    frames = [int(m[1]) for m in (re.match(r"^frame=\s*(\d+)", line) for line in log) if m]
+    return ContainerInfo(streams, frames[-1] if frames else 0)
+
+
+def _last_line(log: list[str]) -> str:
+    lines = [line.strip() for line in log if line.strip()]
+    return lines[-1] if lines else "no message"
 
 
 class VideoWriter:
     """Write an H.264 video (yuv420p, CRF 18) atomically, optionally copying the audio of another file.
 
-    Frames go to a temporary file next to the output; :meth:`close` renames it to ``path``. Leaving the
-    ``with`` block through an exception deletes the temporary file and leaves ``path`` untouched. Odd frame
-    sizes are padded by one edge row/column (yuv420p needs even sizes).
+    Frames are piped to an ffmpeg process writing a partial file beside the output
+    (:class:`tfvsdk.publish.AtomicFile`). :meth:`close` publishes it only if ffmpeg exited with status 0
+    and the file reads back with every frame written; otherwise it raises :class:`OutputError` (a full disk,
+    an encoder failure) and ``path`` is left as it was. Leaving the ``with`` block through an exception deletes
+    the partial file too. Odd frame sizes are padded by one edge row/column (yuv420p needs even sizes).
+
+    Args:
+        path: the output, ending in ``.mp4``, ``.mov``, ``.mkv`` or ``.m4v``.
+        fps: frame rate.
+        audio_from: a file whose first audio track (if any) is copied in (re-encoded as AAC, padded with
+            silence or cut to the video's length).
+        crf: x264's constant rate factor.
+        overwrite: replace a file at ``path`` (when False, even one that appears while writing is kept).
 
     Example:
         >>> with VideoWriter("out.mp4", fps=25, audio_from="target.mp4") as writer:  # doctest: +SKIP
@@ -219,70 +299,124 @@ class VideoWriter:
         ...         writer.write(frame)
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, *, audio_from: str | os.PathLike | None = None, crf: int = 18) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        *,
+        audio_from: str | os.PathLike | None = None,
+        crf: int = 18,
+        overwrite: bool = True,
+    ) -> None:
         if not math.isfinite(fps) or fps <= 0:
             raise InputError(f"fps: expected a positive frame rate, got {fps}")
         self.path = Path(path)
+        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"{self.path}: unsupported video format; expected a name ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
         self.fps = fps
         self.audio_from = audio_from
         self.crf = crf
+        self.overwrite = overwrite
         self.frames_written = 0
-        self._tmp: Path | None = None
-        self._gen = None
+        self._file: publish.AtomicFile | None = None
+        self._proc: subprocess.Popen | None = None
+        self._log: Any = None
         self._size: tuple[int, int] | None = None
 
+    def _command(self, h: int, w: int, tmp: Path) -> list[str]:
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w + w % 2}x{h + h % 2}", "-r", f"{self.fps:.12g}", "-i", "-"]
+        if self.audio_from is not None:
+            cmd += ["-i", os.fspath(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-af", "apad", "-shortest"]
+        return cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(self.crf), "-movflags", "+faststart", os.fspath(tmp)]
+
     def _start(self, h: int, w: int) -> None:
-        self._tmp = _partial_path(self.path)
+        self._file = publish.AtomicFile(self.path, overwrite=self.overwrite, verify=self._verify)
         self._size = (h, w)
-        self._gen = imageio_ffmpeg.write_frames(
-            str(self._tmp),
-            (w + w % 2, h + h % 2),
-            fps=self.fps,
-            codec="libx264",
-            pix_fmt_out="yuv420p",
-            quality=None,
-            macro_block_size=1,
-            output_params=["-crf", str(self.crf), "-movflags", "+faststart"]
-            + (["-map", "0:v:0", "-map", "1:a:0?", "-shortest"] if self.audio_from else []),
-            audio_path=str(self.audio_from) if self.audio_from else None,
-            audio_codec="aac" if self.audio_from else None,
-            ffmpeg_log_level="error",
-        )
-        self._gen.send(None)
+        self._log = tempfile.TemporaryFile()
+        try:
+            self._proc = subprocess.Popen(self._command(h, w, self._file.path), stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=self._log)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _encoder_message(self) -> str:
+        self._log.seek(0)
+        return _last_line(self._log.read().decode(errors="replace").splitlines())
+
+    def _verify(self, tmp: Path) -> None:
+        try:
+            found = read_container(tmp).video_frames
+        except InputError as exc:
+            raise OutputError(f"{self.path}: the written file does not read back ({exc})") from exc
+        if found != self.frames_written:
+            raise OutputError(f"{self.path}: the written file holds {found} frames, {self.frames_written} were written")
 
     def write(self, frame: np.ndarray) -> None:
-        """Append a uint8 (H, W, 3) frame; every frame must have the first frame's size."""
+        """Append a uint8 (H, W, 3) frame; every frame must have the first frame's size.
+
+        Raises:
+            InputError: a frame of the wrong type or size.
+            OutputError: the encoder stopped (e.g. the disk is full); the partial file is deleted.
+        """
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise InputError(f"frame: expected uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
         h, w = frame.shape[:2]
-        if self._gen is None:
+        if self._proc is None:
             self._start(h, w)
         elif (h, w) != self._size:
             raise InputError(f"frame: expected size {self._size}, got {(h, w)}")
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        self._gen.send(np.ascontiguousarray(frame))
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).data)
+        except OSError as exc:
+            self._proc.wait()
+            message = self._encoder_message()
+            self.abort()
+            raise OutputError(f"{self.path}: the encoder stopped after {self.frames_written} frames ({message}); nothing was written") from exc
         self.frames_written += 1
 
-    def close(self) -> None:
-        """Finish the file and rename it to :attr:`path`."""
-        if self._gen is None:
+    def close(self) -> Path:
+        """Finish the file, check it and publish it as :attr:`path`.
+
+        Raises:
+            InputError: no frame was written.
+            OutputError: ffmpeg failed (e.g. "No space left on device"), the file does not hold every frame,
+                or (without ``overwrite``) a file appeared at :attr:`path`; :attr:`path` is left as it was.
+        """
+        if self._proc is None:
             raise InputError(f"{self.path}: no frame was written")
-        self._gen.close()
-        self._gen = None
-        os.replace(self._tmp, self.path)
-        self._tmp = None
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        status = self._proc.wait()
+        if status != 0:
+            message = self._encoder_message()
+            self.abort()
+            raise OutputError(f"{self.path}: the encoder failed with status {status} ({message}); nothing was written")
+        self._proc = None
+        self._log.close()
+        file, self._file = self._file, None
+        return file.commit()
 
     def abort(self) -> None:
-        """Stop and delete the temporary file; :attr:`path` is left as it was."""
-        if self._gen is not None:
-            with contextlib.suppress(Exception):
-                self._gen.close()
-            self._gen = None
-        if self._tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._tmp.unlink()
-            self._tmp = None
+        """Stop the encoder and delete the partial file; :attr:`path` is left as it was."""
+        if self._proc is not None:
+            with contextlib.suppress(OSError):
+                self._proc.kill()
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._file is not None:
+            self._file.discard()
+            self._file = None
 
     def __enter__(self) -> VideoWriter:
         return self

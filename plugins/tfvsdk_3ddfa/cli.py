@@ -63,10 +63,14 @@ def fit_command(source, output, model, model_path, detector, landmarks, smoothne
     if not out.exists():
         out.mkdir(parents=False)
     fits_path = io.check_output(out / "fits.npz", overwrite=overwrite, inputs=(source,))
-    picture_path = io.check_output(out / ("overlay.png" if info.is_image else "overlay.mp4"), overwrite=overwrite, inputs=(source,))
+    picture_path = io.check_output(out / ("overlay.png" if info.is_image else "overlay.mp4"), overwrite=overwrite,
+                                   inputs=(source,), kind="image" if info.is_image else "video")
     given = None
     if landmarks is not None:
-        given = np.load(landmarks, allow_pickle=False)
+        try:
+            given = np.load(landmarks, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--landmarks: {landmarks}: not a readable .npy array ({exc})") from None
         if given.ndim != 3 or given.shape[1:] != (68, 2):
             raise InputError(f"--landmarks: expected an array of shape (frames, 68, 2), got {given.shape}")
     morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}))
@@ -77,14 +81,14 @@ def fit_command(source, output, model, model_path, detector, landmarks, smoothne
         fit = rec.fit(images, detection=detection)
     else:
         fit = rec.fit_video(chunks)
-    save_fits(fits_path, fit)
+    save_fits(fits_path, fit, overwrite=overwrite)
     frames = io.iter_frames(info.path)
     if info.is_image:
-        io.write_image(picture_path, draw_fit(next(frames), morphable, fit))
+        io.write_image(picture_path, draw_fit(next(frames), morphable, fit), overwrite=overwrite)
     else:
         from tqdm.auto import tqdm
 
-        with io.VideoWriter(picture_path, info.fps) as writer:
+        with io.VideoWriter(picture_path, info.fps, overwrite=overwrite) as writer:
             for k, frame in enumerate(tqdm(frames, total=fit.batch_size, unit="frame", desc="overlay", leave=False)):
                 writer.write(draw_fit(frame, morphable, fit[k]))
     found = int(fit.found_mask.sum())

@@ -23,7 +23,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from tfvsdk import InputError, ModelFileError
+from tfvsdk import InputError, ModelFileError, publish
 from tfvsdk.checks import check_tensor
 
 from .params import CROP_SIZE, PARAM_COUNT, ParamStats, crop_images
@@ -150,7 +150,7 @@ def load_checkpoint(path: str | os.PathLike, *, width: float | None = None) -> M
 def save_checkpoint(net: MobileNetV1, path: str | os.PathLike, *, epoch: int = 0) -> None:
     """Write ``net`` in 3DDFA_V2's release format (``{"epoch", "state_dict"}`` with ``module.`` prefixes)."""
     state = OrderedDict(("module." + k, v.detach().cpu()) for k, v in net.state_dict().items())
-    torch.save({"epoch": epoch, "state_dict": state}, os.fspath(path))
+    publish.write_file(path, lambda tmp: torch.save({"epoch": epoch, "state_dict": state}, tmp))
 
 
 @torch.no_grad()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import attrs
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 import tfvsdk
+from tfvsdk import publish
 from tfvsdk.checks import check_tensor
 from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
 
@@ -125,17 +125,15 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         return metadata
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write all weights (E, G and D if present) to a safetensors file, atomically (temp file + rename)."""
+        """Write all weights (E, G and D if present) to a safetensors file, atomically
+        (:func:`tfvsdk.publish.write_file`).
+
+        Raises:
+            OutputError: the file could not be written; ``path`` is untouched.
+        """
         path = Path(path)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            safetensors.torch.save_file(tensors, tmp, metadata=self._metadata())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        publish.write_file(path, lambda tmp: safetensors.torch.save_file(tensors, tmp, metadata=self._metadata()))
         logger.info("saved %d tensors to %s", len(tensors), path)
 
     def load(self, path: str | os.PathLike) -> None:

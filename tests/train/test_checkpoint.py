@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tfvsdk import publish
 from tfvsdk.errors import ModelFileError
 from tfvsdk.train.checkpoint import CheckpointDir, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
@@ -76,8 +78,11 @@ def test_killed_process_never_replaces_the_last_good_checkpoint(tmp_path):
     assert result.returncode == 9, result.stderr.decode()
     assert path.read_bytes() == good
     assert load_checkpoint(path)["step"] == 1
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "last.pt"]
-    assert leftovers and all(name.startswith(".last.pt.tmp") for name in leftovers)
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name != "last.pt"]
+    assert leftover.name.startswith(".last.pt.") and publish.leftover_owner(leftover) not in (None, os.getpid())
+    next_run = f"from tfvsdk.train.checkpoint import save_checkpoint; save_checkpoint({str(path)!r}, {{'step': 3}})"
+    subprocess.run([sys.executable, "-c", next_run], check=True, timeout=120)  # removes what the killed run left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
 def test_corrupt_or_unsafe_files_are_refused(tmp_path):

@@ -56,6 +56,7 @@ import numpy as np
 import torch
 
 from ..camera import Camera
+from .. import publish
 from ..errors import InputError
 from ..io import read_rgb
 from ..records import FaceFit
@@ -94,16 +95,11 @@ def clip_fits_path(root: Path, clip: str) -> Path:
     return Path(root) / "videos" / clip / CLIP_FITS
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it and rename it over ``path``."""
+def write_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> None:
+    """Publish ``data`` as ``path`` (creating its folders) with :func:`tfvsdk.publish.write_bytes`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    publish.write_bytes(path, data, overwrite=overwrite)
 
 
 def write_image(path: Path, image: torch.Tensor | np.ndarray) -> None:
@@ -149,11 +145,11 @@ def fit_arrays(fit: FaceFit) -> dict[str, np.ndarray]:
     }
 
 
-def save_fits(path: Path, fit: FaceFit) -> None:
+def save_fits(path: Path, fit: FaceFit, *, overwrite: bool = True) -> None:
     """Write a fit file (atomically) for a :class:`FaceFit` of batch B (1 for an image, F for a clip)."""
     buffer = io.BytesIO()
     np.savez(buffer, **fit_arrays(fit))
-    write_atomic(Path(path), buffer.getvalue())
+    write_atomic(Path(path), buffer.getvalue(), overwrite=overwrite)
 
 
 def fit_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "fit") -> FaceFit:

@@ -1,16 +1,15 @@
 """Checkpoints that are never half-written, and the random-number state that makes resuming exact.
 
-A checkpoint is a dict of tensors, numbers, strings, lists and dicts, written with ``torch.save`` to a
-temporary file in the same folder, flushed and fsynced, then renamed over the destination
-(``os.replace`` is atomic on POSIX and Windows), and the folder is fsynced. A crash at any moment leaves
-either the previous checkpoint or the new one, never a mixture. Loading uses
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, written with ``torch.save`` through
+:func:`tfvsdk.publish.write_file` (a partial file in the same folder, fsynced, renamed over the destination,
+the folder fsynced). A crash at any moment leaves either the previous checkpoint or the new one, never a
+mixture. Loading uses
 ``torch.load(weights_only=True)``, which builds tensors and plain containers and never runs code from the
 file; every state is stored in those types (RNG states as tensors and lists) for that reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import publish
 from ..errors import ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -29,38 +29,24 @@ LAST = "last.pt"
 _STEP_FILE = re.compile(r"^step-(\d{8})\.pt$")
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file + fsync + ``os.replace``).
+    """Write ``state`` to ``path`` atomically (:func:`tfvsdk.publish.write_file`), creating its folder.
 
     Args:
         path: destination file.
         state: tensors, numbers, strings, bools, None, and lists/tuples/dicts of them.
 
-    If anything fails before the rename, the temporary file is removed and ``path`` is untouched.
+    Raises:
+        OutputError: the file could not be written (e.g. the disk is full); ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+
+    publish.write_file(path, write)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -108,15 +94,7 @@ class CheckpointDir:
         """Write ``state`` as ``last.pt`` (atomically), link it as ``step-<step>.pt`` and prune old steps."""
         save_checkpoint(self.last, state)
         if self.keep > 0:
-            target = self.folder / f"step-{step:08d}.pt"
-            tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            try:
-                os.link(self.last, tmp)
-            except OSError:
-                save_checkpoint(tmp, state)
-            os.replace(tmp, target)
+            publish.link_file(self.last, self.folder / f"step-{step:08d}.pt")
             for old in self.steps()[: -self.keep]:
                 old.unlink()
         logger.info("checkpoint at step %d: %s", step, self.last)

@@ -24,6 +24,7 @@ The paper's ablations: ``loss.use_temporal = false`` (w/o L_tmp), ``components.b
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -36,14 +37,30 @@ from ..errors import InputError
 from ..losses import LossWeights
 
 
+MAX_COUNT = 2**31 - 1
+"""Upper bound of every integer setting (steps, batch size, workers, seed...)."""
+
+
+def _bound(value: float) -> str:
+    return f"and ≤ {MAX_COUNT}" if isinstance(value, int) else "and finite"
+
+
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value > 0, got {value!r}")
+    if not 0 < value < math.inf or (isinstance(value, int) and value > MAX_COUNT):
+        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value > 0 {_bound(value)}, got {value!r}")
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not value >= 0:
-        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≥ 0, got {value!r}")
+    if not 0 <= value < math.inf or (isinstance(value, int) and value > MAX_COUNT):
+        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≥ 0 {_bound(value)}, got {value!r}")
+
+
+def _at_most(high: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+        if value > high:
+            raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≤ {high}, got {value!r}")
+
+    return check
 
 
 def _probability(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -90,8 +107,8 @@ class DataConfig:
     image_root: str = ""
     video_root: str = ""
     sigma: float = attrs.field(default=0.5, converter=float, validator=_probability)
-    batch_size: int = attrs.field(default=4, converter=int, validator=_positive)
-    num_workers: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    batch_size: int = attrs.field(default=4, converter=int, validator=[_positive, _at_most(4096)])
+    num_workers: int = attrs.field(default=0, converter=int, validator=[_non_negative, _at_most(256)])
     still_clips: bool = False
 
 
@@ -228,18 +245,23 @@ def _unknown(kind: str, key: str, known: list[str], where: str) -> InputError:
     return InputError(f"{where}: unknown {kind} {key!r}{hint} Known: {', '.join(known)}")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_type(cls: type, key: str, value: Any, where: str) -> None:
     default = getattr(cls(), key)
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        float: _is_number(value),
         str: isinstance(value, str),
         dict: isinstance(value, Mapping),
-        tuple: isinstance(value, (list, tuple)),
+        tuple: isinstance(value, (list, tuple)) and all(_is_number(v) for v in value),
     }[type(default)]
     if not ok:
-        raise InputError(f"{where}: {key} = {value!r}: expected type {type(default).__name__}")
+        expected = f"a list of {len(default)} numbers" if isinstance(default, tuple) else f"type {type(default).__name__}"
+        raise InputError(f"{where}: {key} = {value!r}: expected {expected}")
 
 
 def config_from_dict(data: Mapping[str, Any], where: str = "config") -> TrainConfig:
@@ -264,8 +286,8 @@ def config_from_dict(data: Mapping[str, Any], where: str = "config") -> TrainCon
             _check_type(cls, key, value, f"{where} [{name}]")
         try:
             sections[name] = cls(**table)
-        except InputError as exc:
-            raise InputError(f"{where}: {exc}") from exc
+        except (InputError, TypeError, ValueError, OverflowError) as exc:
+            raise InputError(f"{where}: [{name}]: {exc}") from exc
     return TrainConfig(**sections)
 
 
@@ -273,13 +295,17 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     """Read a ``train.toml``.
 
     Raises:
-        InputError: missing file, TOML syntax error (with its line), or an invalid config.
+        InputError: missing file, not UTF-8, TOML syntax error (with its line), or an invalid config.
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; expected a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); a TOML file must be UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from exc
     return config_from_dict(data, str(path))

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 import torch
 
-from .. import losses
+from .. import losses, publish
 from ..data.folders import ImageFolder, VideoFolder
 from ..data.layout import read_manifest
 from ..data.sampler import DTSSSampler
@@ -468,7 +468,7 @@ class Trainer:
         log = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1))
+            publish.write_bytes(self.out / "config.json", json.dumps(self.config.to_dict(), indent=1).encode())
             log = MetricsLog(self.out, resume_step=self.step if self.step else None)
         from tqdm.auto import tqdm
 
