@@ -10,7 +10,7 @@ reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 
 import attrs
 import numpy as np
@@ -18,7 +18,6 @@ import torch
 
 import tfvsdk
 from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
-from tfvsdk.checks import check_tensor
 from tfvsdk.morphable import LANDMARK_COUNT
 
 from .pose_init import initial_pose
@@ -115,25 +114,19 @@ class TDDFAReconstructor(Reconstructor):
 
     # -- public API --------------------------------------------------------------------------------------
 
-    def fit(self, images: torch.Tensor, *, clip: bool = False, detection: Detection | None = None) -> FaceFit:
+    def _fit(self, images: torch.Tensor, *, clip: bool, detection: Detection | None) -> FaceFit:
         """Fit (B, 3, H, W) images in [0, 1]: detect landmarks (unless ``detection`` is given), then fit.
 
         With ``clip=True`` the images are consecutive frames of one person: the detector tracks from frame to
         frame and the fit shares one identity (see :meth:`fit_landmarks`).
         """
-        check_tensor("images", images, (None, 3, None, None))
         if detection is None:
             if clip:
                 self.detector.reset()
             detection = self.detector.detect(images, video=clip)
-        if detection.landmarks.shape[0] != images.shape[0] or detection.image_size != tuple(images.shape[-2:]):
-            raise InputError(
-                f"detection: expected {images.shape[0]} rows for images of size {tuple(images.shape[-2:])}, got "
-                f"{detection.landmarks.shape[0]} rows for size {detection.image_size}"
-            )
         return self.fit_landmarks(detection, clip=clip)
 
-    def fit_video(self, chunks: Iterable[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
+    def _fit_video(self, chunks: Iterator[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
         """Fit a clip streamed in chunks: landmarks are detected (tracked) chunk by chunk, and the whole clip is
         then fitted at once with one identity (:meth:`fit_landmarks` with ``clip=True``)."""
         rows = _Rows()
@@ -145,8 +138,6 @@ class TDDFAReconstructor(Reconstructor):
                     self.detector.reset()
                     tracking = True
                 detection = self.detector.detect(images, video=True)
-            if size is not None and detection.image_size != size:
-                raise InputError(f"fit_video: chunks have different frame sizes {sorted({size, detection.image_size})}")
             size = detection.image_size
             rows.append(detection.landmarks, detection.found)
         if size is None:
