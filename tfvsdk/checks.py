@@ -88,3 +88,30 @@ def check_range(name: str, x: torch.Tensor, low: float, high: float) -> None:
         raise InputError(
             f"{name}: values must lie in [{low}, {high}], got [{x.min().item():.4g}, {x.max().item():.4g}]"
         )
+
+
+def check_number(name: str, value: object, *, allow_zero: bool = False, integer: bool = False) -> float:
+    """``value`` as a float (or int with ``integer=True``) if it is a finite number > 0 (≥ 0 with
+    ``allow_zero``), else InputError naming ``name``."""
+    is_number = isinstance(value, int) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not is_number or not np.isfinite(float(value)) or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+        kind = "an integer" if integer else "a value"
+        raise InputError(f"{name}: expected {kind} {'≥' if allow_zero else '>'} 0, got {value!r}")
+    return int(value) if integer else float(value)  # type: ignore[arg-type]
+
+
+def _validator(allow_zero: bool, integer: bool):  # noqa: ANN202 - an attrs validator
+    def validate(instance: object, attribute: object, value: object) -> None:
+        check_number(f"{type(instance).__name__}.{attribute.name}", value, allow_zero=allow_zero, integer=integer)  # type: ignore[attr-defined]
+
+    return validate
+
+
+positive = _validator(allow_zero=False, integer=False)
+"""attrs validator: a finite number > 0."""
+non_negative = _validator(allow_zero=True, integer=False)
+"""attrs validator: a finite number ≥ 0."""
+positive_int = _validator(allow_zero=False, integer=True)
+"""attrs validator: an integer ≥ 1."""
+non_negative_int = _validator(allow_zero=True, integer=True)
+"""attrs validator: an integer ≥ 0."""

@@ -25,6 +25,7 @@ from . import io
 from .editor import Editor
 from .errors import InputError
 from .flow import flow3d, temporal_error
+from .morphable import vertices
 from .plugins import create
 from .records import Composition, FaceFit
 
@@ -91,9 +92,9 @@ def synth_clips(
 
 def composition_flows(composition: Composition, renderer: Any, model: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """3-D flows F^{t→t−1} (T−1, 2, H, W) and visibilities (T−1, 1, H, W) of a composed clip (eq. 9–14)."""
-    vertices = composition.camera.project(model.shape(composition.alpha_id, composition.alpha_exp))
-    current = renderer.render(vertices[1:], model.triangles, composition.image_size)
-    previous = renderer.render(vertices[:-1], model.triangles, composition.image_size)
+    screen = vertices(model, composition)
+    current = renderer.render(screen[1:], model.triangles, composition.image_size)
+    previous = renderer.render(screen[:-1], model.triangles, composition.image_size)
     return flow3d(current, previous, model.triangles)
 
 

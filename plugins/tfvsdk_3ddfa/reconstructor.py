@@ -18,6 +18,7 @@ import torch
 
 import tfvsdk
 from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
+from tfvsdk.checks import check_number
 from tfvsdk.morphable import LANDMARK_COUNT
 
 from .pose_init import initial_pose
@@ -25,13 +26,6 @@ from .problem import MIN_FIXED_LANDMARKS, Correspondences, LandmarkProblem
 from .solver import FitState, Matcher, Weights, fit_clip, fit_frames, so3_exp
 
 logger = logging.getLogger(__name__)
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise InputError(f"{name}: expected a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return value
 
 
 class TDDFAReconstructor(Reconstructor):
@@ -84,11 +78,11 @@ class TDDFAReconstructor(Reconstructor):
         self._detector_spec = detector
         self._detector: LandmarkDetector | None = detector if isinstance(detector, LandmarkDetector) else None
         self.iterations = int(iterations)
-        self.landmark_noise = _positive("landmark_noise", landmark_noise)
-        self.id_prior = _positive("id_prior", id_prior, allow_zero=True)
-        self.exp_std = _positive("exp_std", exp_std)
-        self.smoothness = _positive("smoothness", smoothness, allow_zero=True)
-        self.outline_band = _positive("outline_band", outline_band)
+        self.landmark_noise = check_number("landmark_noise", landmark_noise)
+        self.id_prior = check_number("id_prior", id_prior, allow_zero=True)
+        self.exp_std = check_number("exp_std", exp_std)
+        self.smoothness = check_number("smoothness", smoothness, allow_zero=True)
+        self.outline_band = check_number("outline_band", outline_band)
         self.window = int(window)
         self._problems: dict[torch.device, LandmarkProblem] = {}
         if self._model is not None:

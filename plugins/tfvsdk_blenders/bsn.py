@@ -21,7 +21,6 @@ import attrs
 import safetensors
 import safetensors.torch
 import torch
-from torch import nn
 
 import tfvsdk
 from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
