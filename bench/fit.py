@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 import tfvsdk
+from tfvsdk.morphable import vertices
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fitting"))  # one synthesis of test landmarks for tests and bench
@@ -59,7 +60,7 @@ def run_ours(model, noisy, truth, repeats):
         fit = rec.fit_landmarks(detection)
         times.append(time.perf_counter() - start)
     with torch.no_grad():
-        screen = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))[..., :2]
+        screen = vertices(model, fit)[..., :2]
     idx = model.landmark_indices.clamp(min=0)
     return min(times), screen[:, idx].double().numpy(), fit.camera.rotation
 

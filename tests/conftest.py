@@ -1,12 +1,18 @@
-"""Shared fixtures: paths to optional test data and a clean plugin manager per test that needs one."""
+"""Shared fixtures: paths to optional test data and a clean plugin manager per test that needs one.
+
+The suite runs with entry-point autoloading off (only the built-in plugins), so whatever else is installed
+in the environment cannot change the results; tests of loading turn it back on with ``monkeypatch``.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
-import torch
+os.environ["TFVSDK_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 SFM_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"
 SFM_PATH = Path(os.environ.get("TFVSDK_SFM", SFM_PATH))

@@ -16,7 +16,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from .camera import Camera
 from .errors import InputError, ModelFileError, NoFaceError, OutputError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
-from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer, TrainableBlender
 from .morphable import MorphableModel
 from .plugins import available, create
 from .records import Composition, Detection, FaceFit, Rendering
@@ -40,6 +40,7 @@ __all__ = [
     "StartupError",
     "TaskComposer",
     "TfvError",
+    "TrainableBlender",
     "__version__",
     "available",
     "create",

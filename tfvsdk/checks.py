@@ -107,3 +107,36 @@ def check_device(name: str, device: str | torch.device) -> torch.device:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{name}: device {str(dev)!r} is not available here ({reason}); use 'cpu'") from exc
     return dev
+
+
+MAX_COUNT = 2**31 - 1
+"""Upper bound of every integer setting (steps, batch sizes, workers, seeds...)."""
+
+
+def check_number(name: str, value: object, *, allow_zero: bool = False, integer: bool = False) -> float:
+    """``value`` as a float (or int with ``integer=True``) if it is a finite number > 0 (≥ 0 with
+    ``allow_zero``), else InputError naming ``name``."""
+    is_number = isinstance(value, int) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not is_number or not np.isfinite(float(value)) or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+        kind = "an integer" if integer else "a value"
+        raise InputError(f"{name}: expected {kind} {'≥' if allow_zero else '>'} 0, got {value!r}")
+    if isinstance(value, (int, np.integer)) and value > MAX_COUNT:
+        raise InputError(f"{name}: expected an integer ≤ {MAX_COUNT}, got {value!r}")
+    return int(value) if integer else float(value)  # type: ignore[arg-type]
+
+
+def _validator(allow_zero: bool, integer: bool):  # noqa: ANN202 - an attrs validator
+    def validate(instance: object, attribute: object, value: object) -> None:
+        check_number(f"{type(instance).__name__}.{attribute.name}", value, allow_zero=allow_zero, integer=integer)  # type: ignore[attr-defined]
+
+    return validate
+
+
+positive = _validator(allow_zero=False, integer=False)
+"""attrs validator: a finite number > 0."""
+non_negative = _validator(allow_zero=True, integer=False)
+"""attrs validator: a finite number ≥ 0."""
+positive_int = _validator(allow_zero=False, integer=True)
+"""attrs validator: an integer ≥ 1."""
+non_negative_int = _validator(allow_zero=True, integer=True)
+"""attrs validator: an integer ≥ 0."""

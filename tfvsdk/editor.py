@@ -26,6 +26,7 @@ from . import io, plugins
 from .checks import check_device
 from .errors import InputError, NoFaceError
 from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
+from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
 from .texture import unwrap_texture
@@ -224,9 +225,8 @@ class Editor:
         model = self.model
         if source.info.is_image:
             fit, frames = fit[:1], frames[:1]
-        vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
         textures, valid = unwrap_texture(
-            frames, vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry, margin=2
+            frames, vertices(model, fit), model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry, margin=2
         )
         if source.info.is_image:
             self._texture_state[source.role] = (textures, valid)
@@ -354,9 +354,8 @@ class Editor:
         if not bool(found.any()):
             return appearance
         texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False))
-        vertices = comp.camera.project(self.model.shape(comp.alpha_id, comp.alpha_exp))
         with plugins.reporting(self.renderer, "rendering"):
-            rendering = self.renderer.render(vertices, self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
+            rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
         hint = frames_of(comp.hint_role, True) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):

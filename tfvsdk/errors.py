@@ -30,7 +30,19 @@ class OutputError(TfvError):
 
 
 class PluginError(TfvError):
-    """A plugin is unknown, misbehaves or raised; the message names the plugin."""
+    """A plugin is unknown, misbehaves or raised; the message names the plugin.
+
+    Attributes:
+        plugin: the plugin's registered name (its entry-point name or built-in module), or None when unknown.
+        kind: the kind of component involved (``blender``, ``renderer``, ...), or None.
+        name: the component's registered name (or the hook's name for a failing hook), or None.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, kind: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.kind = kind
+        self.name = name
 
 
 class StartupError(PluginError):

@@ -7,6 +7,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from tfvsdk import FaceFit, MorphableModel
+from tfvsdk.morphable import vertices
 
 WIRE = (90, 200, 255)
 MODEL_POINT = (255, 60, 60)
@@ -50,8 +51,7 @@ def draw_fit(frame: np.ndarray, model: MorphableModel, fit: FaceFit, *, max_edge
     if not bool(fit.found_mask[0]):
         return np.asarray(image)
     with torch.no_grad():
-        vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp).to(fit.camera.scale))[0]
-    screen = vertices[:, :2].cpu().double().numpy()
+        screen = vertices(model, fit)[0, :, :2].cpu().double().numpy()
     draw = ImageDraw.Draw(image, "RGBA")
     radius = max(1.0, min(frame.shape[:2]) / 300)
     for i, j in front_edges(screen, model.triangles.cpu().numpy(), max_edges):

@@ -10,7 +10,7 @@ reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 
 import attrs
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 
 import tfvsdk
 from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
-from tfvsdk.checks import check_tensor
+from tfvsdk.checks import check_number
 from tfvsdk.morphable import LANDMARK_COUNT
 
 from .pose_init import initial_pose
@@ -26,13 +26,6 @@ from .problem import MIN_FIXED_LANDMARKS, Correspondences, LandmarkProblem
 from .solver import FitState, Matcher, Weights, fit_clip, fit_frames, so3_exp
 
 logger = logging.getLogger(__name__)
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise InputError(f"{name}: expected a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return value
 
 
 class TDDFAReconstructor(Reconstructor):
@@ -85,11 +78,11 @@ class TDDFAReconstructor(Reconstructor):
         self._detector_spec = detector
         self._detector: LandmarkDetector | None = detector if isinstance(detector, LandmarkDetector) else None
         self.iterations = int(iterations)
-        self.landmark_noise = _positive("landmark_noise", landmark_noise)
-        self.id_prior = _positive("id_prior", id_prior, allow_zero=True)
-        self.exp_std = _positive("exp_std", exp_std)
-        self.smoothness = _positive("smoothness", smoothness, allow_zero=True)
-        self.outline_band = _positive("outline_band", outline_band)
+        self.landmark_noise = check_number("landmark_noise", landmark_noise)
+        self.id_prior = check_number("id_prior", id_prior, allow_zero=True)
+        self.exp_std = check_number("exp_std", exp_std)
+        self.smoothness = check_number("smoothness", smoothness, allow_zero=True)
+        self.outline_band = check_number("outline_band", outline_band)
         self.window = int(window)
         self._problems: dict[torch.device, LandmarkProblem] = {}
         if self._model is not None:
@@ -115,25 +108,19 @@ class TDDFAReconstructor(Reconstructor):
 
     # -- public API --------------------------------------------------------------------------------------
 
-    def fit(self, images: torch.Tensor, *, clip: bool = False, detection: Detection | None = None) -> FaceFit:
+    def _fit(self, images: torch.Tensor, *, clip: bool, detection: Detection | None) -> FaceFit:
         """Fit (B, 3, H, W) images in [0, 1]: detect landmarks (unless ``detection`` is given), then fit.
 
         With ``clip=True`` the images are consecutive frames of one person: the detector tracks from frame to
         frame and the fit shares one identity (see :meth:`fit_landmarks`).
         """
-        check_tensor("images", images, (None, 3, None, None))
         if detection is None:
             if clip:
                 self.detector.reset()
             detection = self.detector.detect(images, video=clip)
-        if detection.landmarks.shape[0] != images.shape[0] or detection.image_size != tuple(images.shape[-2:]):
-            raise InputError(
-                f"detection: expected {images.shape[0]} rows for images of size {tuple(images.shape[-2:])}, got "
-                f"{detection.landmarks.shape[0]} rows for size {detection.image_size}"
-            )
         return self.fit_landmarks(detection, clip=clip)
 
-    def fit_video(self, chunks: Iterable[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
+    def _fit_video(self, chunks: Iterator[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
         """Fit a clip streamed in chunks: landmarks are detected (tracked) chunk by chunk, and the whole clip is
         then fitted at once with one identity (:meth:`fit_landmarks` with ``clip=True``)."""
         rows = _Rows()
@@ -145,8 +132,6 @@ class TDDFAReconstructor(Reconstructor):
                     self.detector.reset()
                     tracking = True
                 detection = self.detector.detect(images, video=True)
-            if size is not None and detection.image_size != size:
-                raise InputError(f"fit_video: chunks have different frame sizes {sorted({size, detection.image_size})}")
             size = detection.image_size
             rows.append(detection.landmarks, detection.found)
         if size is None:

@@ -1,9 +1,11 @@
 """The ``bsn`` blender: the paper's deep blending network Y = G(R, E(X_p, M), M̂) (§3.3).
 
-An ``nn.Module`` holding the embedder E, the generator G and, for training, the multi-scale discriminator
-D (``with_discriminator=True``). Weights are safetensors files (loading never executes code) whose
-metadata records the network configuration, so ``create("blender", "bsn", weights=path)`` rebuilds the
-saved network without being told its preset.
+A :class:`tfvsdk.TrainableBlender` holding the embedder E, the generator G and, for training, the
+multi-scale discriminator D (``with_discriminator=True`` or :meth:`enable_discriminator`). It is saved as a
+folder with ``save_pretrained(dir)`` (``--blender-weights DIR``), or as one safetensors file with
+:meth:`BSNBlender.save` whose metadata records the network configuration, so
+``create("blender", "bsn", weights=path)`` rebuilds the saved network without being told its preset.
+Loading never executes code.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 import safetensors
 import safetensors.torch
 import torch
-from torch import nn
 
 import tfvsdk
 from tfvsdk import publish
-from tfvsdk.checks import check_tensor
 from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
+from tfvsdk.pretrained import fit_state
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,14 @@ def _read_metadata(path: Path) -> dict[str, str]:
         raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
 
 
-class BSNBlender(nn.Module, tfvsdk.Blender):
+def _config(cls: type, values: Mapping[str, Any], name: str) -> Any:
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise tfvsdk.InputError(f"{name}: not a {cls.__name__} ({exc})") from None
+
+
+class BSNBlender(tfvsdk.TrainableBlender):
     """G + E (+ D) behind the :class:`tfvsdk.Blender` interface.
 
     Args:
@@ -48,6 +58,10 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         with_discriminator: also build D (needed for training): 3 stride-2 layers, first-layer width equal
             to G's base width (32 small, 64 paper as pix2pixHD), unless ``weights`` holds a D configuration.
         scales: K, the discriminator's number of scales.
+        generator_config: G's full configuration (:class:`tfvsdk.nn.GeneratorConfig` fields), instead of
+            ``preset``; what :meth:`get_config` records.
+        discriminator_config: D's full configuration (:class:`tfvsdk.nn.DiscriminatorConfig` fields),
+            instead of ``scales``.
 
     Raises:
         InputError: an unknown preset or norm.
@@ -59,8 +73,6 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         'adain'
     """
 
-    trainable = True
-
     def __init__(
         self,
         preset: str | None = None,
@@ -68,19 +80,36 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         weights: str | os.PathLike | None = None,
         with_discriminator: bool = False,
         scales: int = 2,
+        generator_config: Mapping[str, Any] | None = None,
+        discriminator_config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         stored = self._stored_configs(Path(weights)) if weights is not None and preset is None else None
+        if generator_config is not None:
+            stored = (_config(GeneratorConfig, generator_config, "generator_config"), None)
         if stored is not None:
             g_config = attrs.evolve(stored[0], norm=norm) if norm else stored[0]
         else:
             g_config = GeneratorConfig.preset(preset or "small", **({"norm": norm} if norm else {}))
-        d_config = (stored and stored[1]) or DiscriminatorConfig(base_channels=g_config.base_channels, n_scales=scales)
+        if discriminator_config is not None:
+            stored = (g_config, _config(DiscriminatorConfig, discriminator_config, "discriminator_config"))
+        self.discriminator_config = (stored and stored[1]) or DiscriminatorConfig(base_channels=g_config.base_channels, n_scales=scales)
         self.embedder = Embedder(g_config.base_channels, g_config.n_down, g_config.embed_channels)
         self.generator = Generator(g_config)
-        self.discriminator = MultiScaleDiscriminator(d_config) if with_discriminator else None
+        self.discriminator = self.build_discriminator() if with_discriminator else None
         if weights is not None:
             self.load(weights)
+
+    def get_config(self) -> dict[str, Any]:
+        """G's and D's configurations: ``BSNBlender(**config)`` rebuilds this architecture."""
+        return {
+            "generator_config": attrs.asdict(self.generator.config),
+            "discriminator_config": attrs.asdict(self.discriminator_config),
+        }
+
+    def build_discriminator(self) -> MultiScaleDiscriminator:
+        """A new multi-scale PatchGAN D (:class:`tfvsdk.nn.MultiScaleDiscriminator`) of this blender's D config."""
+        return MultiScaleDiscriminator(self.discriminator_config)
 
     @staticmethod
     def _stored_configs(path: Path) -> tuple[GeneratorConfig, DiscriminatorConfig | None] | None:
@@ -102,7 +131,7 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         """Y = G(R, E(X_p, M), M̂), differentiable (shapes as :meth:`blend`)."""
         return self.generator(rendered, self.embedder(appearance, hint), mask, hint)
 
-    def blend(
+    def _blend(
         self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """Blend (see :meth:`tfvsdk.Blender.blend`); inputs must be on this module's device.
@@ -111,10 +140,7 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
         on the CPU the frames go through the networks one at a time: the activations of one 256² frame stay in
         cache, and a batch of 16 costs 2.5× more per frame (bench/edit.py).
         """
-        sizes: dict[str, int] = {}
-        for name, x, channels in (("rendered", rendered, 3), ("appearance", appearance, 3), ("hint", hint, 3), ("mask", mask, 1)):
-            check_tensor(name, x, ("B", channels, "H", "W"), sizes)
-        if torch.is_grad_enabled() or rendered.device.type != "cpu" or sizes["B"] == 1:
+        if torch.is_grad_enabled() or rendered.device.type != "cpu" or rendered.shape[0] == 1:
             return self(rendered, appearance, hint, mask)
         return torch.cat([self(*frame) for frame in zip(*(x.split(1) for x in (rendered, appearance, hint, mask)))])
 
@@ -155,29 +181,9 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
             tensors = safetensors.torch.load_file(str(path))
         except Exception as exc:
             raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
-        own = self.state_dict()
-        has_d = self.discriminator is not None and any(k.startswith("discriminator.") for k in tensors)
-        relevant = {k: v for k, v in tensors.items() if has_d or not k.startswith("discriminator.")}
-        expected = {k: v for k, v in own.items() if has_d or not k.startswith("discriminator.")}
-        missing = sorted(set(expected) - set(relevant))
-        unexpected = sorted(set(relevant) - set(expected))
-        wrong = [
-            f"{k} {tuple(relevant[k].shape)} (expected {tuple(v.shape)})"
-            for k, v in expected.items()
-            if k in relevant and relevant[k].shape != v.shape
-        ]
-        problems = [
-            f"{label}: {', '.join(items[:5])}{' …' if len(items) > 5 else ''}"
-            for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if items
-        ]
-        if problems:
-            raise tfvsdk.ModelFileError(
-                f"{path}: weights do not fit this blender (generator {json.dumps(attrs.asdict(self.generator.config))}); "
-                f"the file was saved with {saved_with}. " + "; ".join(problems)
-            )
-        self.load_state_dict(relevant, strict=False)
-        logger.info("loaded %d tensors from %s", len(relevant), path)
+        this = json.dumps(attrs.asdict(self.generator.config))
+        fit_state(self, tensors, f"{path} (saved with {saved_with}; this blender has generator {this})", optional_prefix="discriminator.")
+        logger.info("loaded %d tensors from %s", len(tensors), path)
 
     def extra_repr(self) -> str:
         return f"config={self.generator.config}"

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 import tfvsdk
-from tfvsdk.checks import check_range, check_tensor
 from tfvsdk.nn import masked_mean_std
 
 
@@ -62,21 +61,15 @@ class ClassicalBlender(tfvsdk.Blender):
         self.feather = feather
         self.max_gain = max_gain
 
-    def blend(
+    def _blend(
         self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """Blend (shapes and ranges as :meth:`tfvsdk.Blender.blend`); the output follows the inputs' device."""
-        sizes: dict[str, int] = {}
-        check_tensor("rendered", rendered, ("B", 3, "H", "W"), sizes)
-        check_tensor("appearance", appearance, ("B", 3, "H", "W"), sizes)
-        check_tensor("hint", hint, ("B", 3, "H", "W"), sizes)
-        check_tensor("mask", mask, ("B", 1, "H", "W"), sizes)
-        check_range("mask", mask, 0.0, 1.0)
         mean_r, std_r, _ = masked_mean_std(rendered, mask)
         mean_x, std_x, _ = masked_mean_std(appearance, mask)
         gain = (std_x / std_r).clamp(1 / self.max_gain, self.max_gain)
         matched = (rendered - mean_r) * gain + mean_x
-        radius = max(1, round(self.feather * min(sizes["H"], sizes["W"])))
+        radius = max(1, round(self.feather * min(mask.shape[-2:])))
         weight = feathered_mask(mask, radius)
         blended = (appearance + weight * (matched - appearance)).clamp(0, 1)
         return torch.where(weight > 0, blended, appearance)

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from tfvsdk import Detection, InputError, LandmarkDetector, PluginError
-from tfvsdk.checks import check_range, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ class DlibDetector(LandmarkDetector):
         shape = self._shape(image, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
-    def _detect(self, image: np.ndarray) -> np.ndarray | None:
+    def _find_face(self, image: np.ndarray) -> np.ndarray | None:
         """Landmarks (68, 2) of the largest face the HOG detector finds (pixel indices), or None."""
         rects = self._faces(image, self.upsample)
         if len(rects) == 0:
@@ -146,22 +145,20 @@ class DlibDetector(LandmarkDetector):
 
     def _one(self, image: np.ndarray, video: bool) -> np.ndarray | None:
         if not video or self._previous is None or self._tracker is None:
-            return self._detect(image)
+            return self._find_face(image)
         if self.redetect_every and self._since_detection >= self.redetect_every:
-            points = self._detect(image)
+            points = self._find_face(image)
             if points is not None:
                 return points
         points = self._track(image)
-        return points if points is not None else self._detect(image)
+        return points if points is not None else self._find_face(image)
 
-    def detect(self, images: torch.Tensor, *, video: bool = False) -> Detection:
+    def _detect(self, images: torch.Tensor, *, video: bool) -> Detection:
         """Landmarks of (B, 3, H, W) images in [0, 1], in pixels (centres at +0.5); NaN where no face.
 
         With ``video=True`` the images are consecutive frames, continuing the previous call's clip (until
         :meth:`reset`).
         """
-        check_tensor("images", images, (None, 3, None, None))
-        check_range("images", images, 0.0, 1.0)
         out = np.full((images.shape[0], 68, 2), np.nan)
         for i, image in enumerate(images):
             points = self._one(_to_uint8(image), video)

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 import tfvsdk
-from tfvsdk.checks import check_tensor
 from tfvsdk.errors import InputError
 from tfvsdk.raster import BACKENDS, interpolate, rasterize, screen_to_clip, texture
 
@@ -67,25 +66,16 @@ class NvdiffrastRenderer(tfvsdk.Renderer):
         self.ambient = float(ambient)
         self.backend = backend
 
-    def render(
+    def _render(
         self,
         vertices: torch.Tensor,
         triangles: torch.Tensor,
         image_size: tuple[int, int],
         *,
-        uv: torch.Tensor | None = None,
-        texture: torch.Tensor | None = None,
+        uv: torch.Tensor | None,
+        texture: torch.Tensor | None,
     ) -> tfvsdk.Rendering:
         """Render; see :meth:`tfvsdk.Renderer.render`. ``texture`` may have a batch of 1 (shared)."""
-        sizes: dict[str, int] = {}
-        check_tensor("vertices", vertices, ("B", "N", 3), sizes)
-        if texture is not None:
-            if uv is None:
-                raise InputError("uv: required when a texture is given")
-            check_tensor("uv", uv, (sizes["N"], 2))
-            check_tensor("texture", texture, (None, None, None, None))
-            if texture.shape[0] not in (1, sizes["B"]):
-                raise InputError(f"texture: expected a batch of 1 or {sizes['B']}, got shape {tuple(texture.shape)}")
         height, width = image_size
         tri = triangles.to(torch.int32)
         rast = rasterize(screen_to_clip(vertices, image_size), tri, (height, width), backend=self.backend)

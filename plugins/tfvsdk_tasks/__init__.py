@@ -30,10 +30,7 @@ class _ChoosingComposer(TaskComposer):
     texture_from: ClassVar[str]
     appearance_from: ClassVar[str]
 
-    def compose(self, fits: Mapping[str, FaceFit]) -> Composition:
-        missing = [r for r in self.roles if r not in fits]
-        if missing:
-            raise InputError(f"{type(self).__name__}: missing fits for roles {missing}; expected {list(self.roles)}")
+    def _compose(self, fits: Mapping[str, FaceFit]) -> Composition:
         pose = fits[self.pose_from]
         return Composition(
             alpha_id=fits[self.identity_from].alpha_id,
@@ -77,8 +74,8 @@ class Reenact(_ChoosingComposer):
             raise InputError(f"placement: expected 'source' or 'driver', got {placement!r}")
         self.placement = placement
 
-    def compose(self, fits: Mapping[str, FaceFit]) -> Composition:
-        composition = super().compose(fits)
+    def _compose(self, fits: Mapping[str, FaceFit]) -> Composition:
+        composition = super()._compose(fits)
         if self.placement == "driver":
             return composition
         source, driver = fits["source"].camera, fits["driver"].camera

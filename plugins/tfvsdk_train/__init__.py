@@ -90,9 +90,12 @@ def train(config_path: str, max_steps: int | None, every: int | None, out: str |
     finally:
         trainer.close()
     if trainer.context.is_main:
-        weights = trainer.export_weights(trainer.out / "blender.safetensors") if hasattr(trainer.components.blender, "save") else None
+        blender = trainer.components.blender
+        exported = [trainer.export_pretrained(trainer.out / "blender")] if isinstance(blender, tfvsdk.TrainableBlender) else []
+        if callable(getattr(blender, "save", None)):
+            exported.append(trainer.export_weights(trainer.out / "blender.safetensors"))
         losses = ", ".join(f"{k[5:]} {v:.4g}" for k, v in metrics.items() if k.startswith("loss/"))
-        click.echo(f"step {trainer.step}: {losses}; checkpoint {trainer.checkpoints.last}" + (f"; weights {weights}" if weights else ""))
+        click.echo(f"step {trainer.step}: {losses}; checkpoint {trainer.checkpoints.last}" + "".join(f"; weights {w}" for w in exported))
 
 
 @tfvsdk.hookimpl

@@ -123,7 +123,7 @@ def test_an_exception_while_a_component_runs_names_its_plugin(fresh_plugins):
     renderer = tfvsdk.create("renderer", "failing")
     with pytest.raises(PluginError, match=r"plugin 'failing-plugin' \(renderer 'failing'\) raised while rendering: ZeroDivisionError"):
         with fresh_plugins.reporting(renderer, "rendering"):
-            renderer.render(None, None, (1, 1))
+            renderer.render(torch.zeros(1, 3, 3), torch.tensor([[0, 1, 2]]), (1, 1))
 
 
 class Duplicate:

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from ..camera import Camera
+from ..checks import non_negative_int, positive_int
 from ..errors import InputError
-from ..morphable import MorphableModel
+from ..morphable import MorphableModel, vertices
 from ..plugins import create
 from ..records import FaceFit, Rendering
 from . import layout
@@ -42,11 +43,6 @@ from . import layout
 logger = logging.getLogger(__name__)
 
 _SKIN = (0.80, 0.62, 0.52)
-
-
-def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 0 or (attribute.name in ("frames", "size", "supersample", "texture_size", "per_identity") and value < 1):
-        raise InputError(f"synth {attribute.name}: expected a positive number, got {value}")
 
 
 @attrs.frozen
@@ -69,19 +65,19 @@ class SynthConfig:
         texture_size: side of the albedo texture.
     """
 
-    images: int = attrs.field(default=64, validator=_positive)
-    videos: int = attrs.field(default=8, validator=_positive)
-    frames: int = attrs.field(default=16, validator=_positive)
-    size: int = attrs.field(default=64, validator=_positive)
-    per_identity: int = attrs.field(default=1, validator=_positive)
-    seed: int = attrs.field(default=0, validator=_positive)
+    images: int = attrs.field(default=64, validator=non_negative_int)
+    videos: int = attrs.field(default=8, validator=non_negative_int)
+    frames: int = attrs.field(default=16, validator=positive_int)
+    size: int = attrs.field(default=64, validator=positive_int)
+    per_identity: int = attrs.field(default=1, validator=positive_int)
+    seed: int = attrs.field(default=0, validator=non_negative_int)
     model: str = "default"
     model_config: dict = attrs.field(factory=dict, hash=False)
     renderer: str = "nvdiffrast"
     id_std: float = 0.8
     exp_std: float = 0.6
-    supersample: int = attrs.field(default=2, validator=_positive)
-    texture_size: int = attrs.field(default=256, validator=_positive)
+    supersample: int = attrs.field(default=2, validator=positive_int)
+    texture_size: int = attrs.field(default=256, validator=positive_int)
 
 
 def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
@@ -226,11 +222,11 @@ class Synthesizer:
     def _fit(self, alpha_id: torch.Tensor, alpha_exp: torch.Tensor, camera: Camera) -> FaceFit:
         model = self.model
         size = self.config.size
-        vertices = camera.project(model.shape(alpha_id, alpha_exp))
+        fit = FaceFit(alpha_id=alpha_id, alpha_exp=alpha_exp, camera=camera, image_size=(size, size))
         landmarks = torch.full((len(alpha_id), 68, 2), float("nan"))
         if model.landmark_indices is not None:
-            landmarks[:, model.landmark_mask] = model.landmarks(vertices)[..., :2]
-        return FaceFit(alpha_id=alpha_id, alpha_exp=alpha_exp, camera=camera, image_size=(size, size), landmarks=landmarks)
+            landmarks[:, model.landmark_mask] = model.landmarks(vertices(model, fit))[..., :2]
+        return attrs.evolve(fit, landmarks=landmarks)
 
     def _identity(self, g: torch.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         alpha_id = (torch.randn(count, self.model.n_id, generator=g) * self.config.id_std).clamp(-2.5, 2.5)

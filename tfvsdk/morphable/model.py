@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from ..checks import check_tensor
 from ..errors import InputError, ModelFileError
+
+if TYPE_CHECKING:
+    from ..camera import Camera
 
 LANDMARK_COUNT = 68
 
@@ -204,3 +208,22 @@ class MorphableModel(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, N={self.n_vertices}, T={self.triangles.shape[0]}, K_id={self.n_id}, K_exp={self.n_exp}"
+
+
+class _Posed(Protocol):
+    alpha_id: torch.Tensor
+    alpha_exp: torch.Tensor
+    camera: Camera
+
+
+def vertices(model: MorphableModel, fit: _Posed) -> torch.Tensor:
+    """(B, N, 3) screen-space vertices of a :class:`~tfvsdk.FaceFit` or :class:`~tfvsdk.Composition`.
+
+    ``C(S̄ + A_id α_id + A_exp α_exp)``: the shape of eq. 1–2 under the weak-perspective camera C (pixels,
+    z toward the viewer; :meth:`tfvsdk.Camera.project`), on the camera's device and dtype.
+
+    Example:
+        >>> screen = vertices(model, fit)  # doctest: +SKIP
+        >>> rendering = renderer.render(screen, model.triangles, fit.image_size)  # doctest: +SKIP
+    """
+    return fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp).to(fit.camera.scale))

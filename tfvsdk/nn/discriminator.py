@@ -18,20 +18,13 @@ unconditional by default; to condition it, concatenate the condition to the imag
 
 from __future__ import annotations
 
-from typing import Any
 
 import attrs
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_tensor
-from ..errors import InputError
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise InputError(f"DiscriminatorConfig.{attribute.name}: expected a positive integer, got {value!r}")
+from ..checks import check_tensor, positive_int
 
 
 @attrs.frozen
@@ -45,10 +38,10 @@ class DiscriminatorConfig:
         n_scales: K, the number of scales (pix2pixHD's code default: 2).
     """
 
-    in_channels: int = attrs.field(default=3, validator=_positive)
-    base_channels: int = attrs.field(default=64, validator=_positive)
-    n_layers: int = attrs.field(default=3, validator=_positive)
-    n_scales: int = attrs.field(default=2, validator=_positive)
+    in_channels: int = attrs.field(default=3, validator=positive_int)
+    base_channels: int = attrs.field(default=64, validator=positive_int)
+    n_layers: int = attrs.field(default=3, validator=positive_int)
+    n_scales: int = attrs.field(default=2, validator=positive_int)
 
 
 class PatchDiscriminator(nn.Module):

@@ -32,14 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_tensor
+from ..checks import check_tensor, positive_int
 from ..errors import InputError
 from .bsn import BSN, NORM_KINDS
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise InputError(f"GeneratorConfig.{attribute.name}: expected a positive integer, got {value!r}")
 
 
 def _norm_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -60,10 +55,10 @@ class GeneratorConfig:
         hint_input: G reads the hint M as input channels (see the module docstring).
     """
 
-    base_channels: int = attrs.field(default=32, validator=_positive)
-    n_down: int = attrs.field(default=2, validator=_positive)
-    n_res_blocks: int = attrs.field(default=3, validator=_positive)
-    embed_channels: int = attrs.field(default=128, validator=_positive)
+    base_channels: int = attrs.field(default=32, validator=positive_int)
+    n_down: int = attrs.field(default=2, validator=positive_int)
+    n_res_blocks: int = attrs.field(default=3, validator=positive_int)
+    embed_channels: int = attrs.field(default=128, validator=positive_int)
     norm: str = attrs.field(default="bsn", validator=_norm_kind)
     hint_input: bool = True
 

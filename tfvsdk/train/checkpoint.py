@@ -25,6 +25,8 @@ from ..errors import ModelFileError
 
 logger = logging.getLogger(__name__)
 
+FORMAT_VERSION = 1
+"""Version of the training-checkpoint layout (the keys of :meth:`tfvsdk.train.Trainer.state_dict`)."""
 LAST = "last.pt"
 _STEP_FILE = re.compile(r"^step-(\d{8})\.pt$")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 
 import attrs
 import torch
 
 from ..data.samples import ROLES
 from ..errors import InputError, PluginError
-from ..interfaces import Blender, Reconstructor, Renderer, TaskComposer
+from ..interfaces import Blender, Reconstructor, Renderer, TaskComposer, TrainableBlender
 from ..morphable import MorphableModel
 from ..plugins import components, create, origin
 from .config import ComponentsConfig
@@ -25,7 +26,7 @@ class Components:
     Attributes:
         model: the morphable model of the dataset's fits.
         renderer: draws R and M̂ (eq. 3).
-        blender: the trained blender, an ``nn.Module`` with ``trainable = True``.
+        blender: the trained blender, a :class:`~tfvsdk.TrainableBlender` with its discriminator.
         composer: chooses identity, expression, pose, texture and appearance among the roles (eq. 2).
         role_map: the sample role (``identity``/``pose``/``expression``) of each composer role.
         reconstructor: the reconstructor the data was prepared with, or None.
@@ -63,9 +64,17 @@ def _describe(instance: object, kind: str, name: str) -> str:
 
 
 def check_trainable_blender(blender: Blender, name: str) -> None:
-    """Raise PluginError unless ``blender`` can be trained: ``trainable = True``, an ``nn.Module`` with
-    parameters, and ``embedder`` and ``discriminator`` sub-modules."""
+    """Raise PluginError unless ``blender`` can be trained: a :class:`~tfvsdk.TrainableBlender` (or, deprecated,
+    an ``nn.Module`` with ``trainable = True``) with parameters and ``embedder`` and ``discriminator``
+    sub-modules."""
     where = _describe(blender, "blender", name)
+    if getattr(blender, "trainable", False) and not isinstance(blender, TrainableBlender):
+        warnings.warn(
+            f"{where}: a trainable blender should derive from tfvsdk.TrainableBlender (save_pretrained, "
+            "from_pretrained, build_discriminator); duck-typed trainable blenders are deprecated",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     if not getattr(blender, "trainable", False):
         raise PluginError(
             f"components.blender: {where} is not trainable (Blender.trainable is False); the trainer trains a "
@@ -114,8 +123,9 @@ def _accepts(registered: dict, name: str, parameter: str) -> bool:
 def build_components(config: ComponentsConfig, device: torch.device | str = "cpu") -> Components:
     """Create every component by name with :func:`tfvsdk.create` and check they fit together.
 
-    A trainable blender whose factory takes ``with_discriminator`` (as ``bsn`` does) gets
-    ``with_discriminator=True`` unless the config sets it.
+    The blender's discriminator is built with :meth:`~tfvsdk.TrainableBlender.enable_discriminator` unless
+    it has one (a deprecated duck-typed trainable blender whose factory takes ``with_discriminator`` gets
+    ``with_discriminator=True`` instead).
 
     Raises:
         PluginError: an unknown name (with the available ones), a blender that cannot be trained.
@@ -127,9 +137,13 @@ def build_components(config: ComponentsConfig, device: torch.device | str = "cpu
         raise InputError(f"components.model: model {config.model!r} has no UV coordinates; training renders textures")
     renderer = create("renderer", config.renderer, **config.renderer_config)
     blender_config = dict(config.blender_config)
-    if "with_discriminator" not in blender_config and _accepts(components()["blender"], config.blender, "with_discriminator"):
+    factory = components()["blender"].get(config.blender)
+    legacy = factory is not None and not (isinstance(factory.factory, type) and issubclass(factory.factory, TrainableBlender))
+    if legacy and "with_discriminator" not in blender_config and _accepts(components()["blender"], config.blender, "with_discriminator"):
         blender_config["with_discriminator"] = True
     blender = create("blender", config.blender, **blender_config)
+    if isinstance(blender, TrainableBlender):
+        blender.enable_discriminator()
     check_trainable_blender(blender, config.blender)
     blender.to(device)
     composer = create("composer", config.composer, **config.composer_config)

@@ -24,7 +24,6 @@ The paper's ablations: ``loss.use_temporal = false`` (w/o L_tmp), ``components.b
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -33,26 +32,9 @@ from typing import Any
 
 import attrs
 
+from ..checks import non_negative, positive
 from ..errors import InputError
 from ..losses import LossWeights
-
-
-MAX_COUNT = 2**31 - 1
-"""Upper bound of every integer setting (steps, batch size, workers, seed...)."""
-
-
-def _bound(value: float) -> str:
-    return f"and ≤ {MAX_COUNT}" if isinstance(value, int) else "and finite"
-
-
-def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not 0 < value < math.inf or (isinstance(value, int) and value > MAX_COUNT):
-        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value > 0 {_bound(value)}, got {value!r}")
-
-
-def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not 0 <= value < math.inf or (isinstance(value, int) and value > MAX_COUNT):
-        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≥ 0 {_bound(value)}, got {value!r}")
 
 
 def _at_most(high: int) -> Any:
@@ -107,8 +89,8 @@ class DataConfig:
     image_root: str = ""
     video_root: str = ""
     sigma: float = attrs.field(default=0.5, converter=float, validator=_probability)
-    batch_size: int = attrs.field(default=4, converter=int, validator=[_positive, _at_most(4096)])
-    num_workers: int = attrs.field(default=0, converter=int, validator=[_non_negative, _at_most(256)])
+    batch_size: int = attrs.field(default=4, converter=int, validator=[positive, _at_most(4096)])
+    num_workers: int = attrs.field(default=0, converter=int, validator=[non_negative, _at_most(256)])
     still_clips: bool = False
 
 
@@ -156,8 +138,8 @@ class OptimConfig:
         betas: Adam's (β1, β2). The paper does not state them; pix2pixHD's (0.5, 0.999) are the default.
     """
 
-    lr_g: float = attrs.field(default=1e-4, converter=float, validator=_positive)
-    lr_d: float = attrs.field(default=4e-4, converter=float, validator=_positive)
+    lr_g: float = attrs.field(default=1e-4, converter=float, validator=positive)
+    lr_d: float = attrs.field(default=4e-4, converter=float, validator=positive)
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=lambda v: tuple(float(b) for b in v), validator=_betas)
 
 
@@ -173,10 +155,10 @@ class LossConfig:
         use_temporal: False drops L_tmp and skips the t−1 pass entirely (the "w/o L_tmp" ablation).
     """
 
-    adversarial: float = attrs.field(default=10.0, converter=float, validator=_non_negative)
-    appearance: float = attrs.field(default=1.0, converter=float, validator=_non_negative)
-    reconstruction: float = attrs.field(default=10.0, converter=float, validator=_non_negative)
-    temporal: float = attrs.field(default=5.0, converter=float, validator=_non_negative)
+    adversarial: float = attrs.field(default=10.0, converter=float, validator=non_negative)
+    appearance: float = attrs.field(default=1.0, converter=float, validator=non_negative)
+    reconstruction: float = attrs.field(default=10.0, converter=float, validator=non_negative)
+    temporal: float = attrs.field(default=5.0, converter=float, validator=non_negative)
     use_temporal: bool = True
 
     def weights(self) -> LossWeights:
@@ -203,11 +185,11 @@ class RunConfig:
     """
 
     out: str = "runs/train"
-    max_steps: int = attrs.field(default=1000, converter=int, validator=_positive)
-    every: int = attrs.field(default=250, converter=int, validator=_positive)
-    log_every: int = attrs.field(default=10, converter=int, validator=_positive)
-    keep: int = attrs.field(default=2, converter=int, validator=_non_negative)
-    seed: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    max_steps: int = attrs.field(default=1000, converter=int, validator=positive)
+    every: int = attrs.field(default=250, converter=int, validator=positive)
+    log_every: int = attrs.field(default=10, converter=int, validator=positive)
+    keep: int = attrs.field(default=2, converter=int, validator=non_negative)
+    seed: int = attrs.field(default=0, converter=int, validator=non_negative)
     amp: bool = False
     device: str = attrs.field(default="auto", validator=_one_of("auto", "cpu", "cuda"))
     resume: bool = True

@@ -36,13 +36,15 @@ from ..data.folders import ImageFolder, VideoFolder
 from ..data.layout import read_manifest
 from ..data.sampler import DTSSSampler
 from ..data.samples import RoleFrames, SampleDataset, TrainingBatch, collate
-from ..errors import InputError, PluginError
+from ..errors import InputError, ModelFileError, PluginError
 from ..flow import flow3d, temporal_loss
-from ..plugins import get_plugin_manager, reporting
+from ..morphable import vertices
+from ..interfaces import TrainableBlender
+from ..plugins import call_hook, reporting
 from ..records import Composition, FaceFit, Rendering
 from ..texture import unwrap_texture
 from . import distributed
-from .checkpoint import CheckpointDir, load_checkpoint, rng_state, set_rng_state
+from .checkpoint import FORMAT_VERSION, CheckpointDir, load_checkpoint, rng_state, set_rng_state
 from .components import Components, build_components
 from .config import TrainConfig
 from .logs import MetricsLog, save_grid
@@ -198,7 +200,6 @@ class Trainer:
         self.checkpoints = CheckpointDir(self.out / "checkpoints", keep=config.run.keep)
         self.step = 0
         """Optimisation steps done."""
-        self.hook = get_plugin_manager().hook
         self._last: tuple[TrainingBatch, StepOutputs] | None = None
         if config.run.resume and self.checkpoints.last.exists():
             self.load_state_dict(load_checkpoint(self.checkpoints.last, map_location=self.device))
@@ -207,8 +208,10 @@ class Trainer:
     # -- state ----------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything a resumed run needs to continue bit-exactly (tensors and plain containers only)."""
+        """Everything a resumed run needs to continue bit-exactly (tensors and plain containers only), with
+        the checkpoint ``format_version``."""
         return {
+            "format_version": FORMAT_VERSION,
             "step": self.step,
             "blender": self.components.blender.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -221,7 +224,15 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (the components must be built as when it was saved)."""
+        """Restore :meth:`state_dict` (the components must be built as when it was saved).
+
+        Raises:
+            ModelFileError: a checkpoint of a newer format than this tfvsdk reads (one without a version is
+                from before versions were recorded: version 0, read as version 1).
+        """
+        version = state.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelFileError(f"checkpoint format_version {version!r}; this tfvsdk reads versions up to {FORMAT_VERSION} (upgrade tfvsdk)")
         self.components.blender.load_state_dict(state["blender"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -250,14 +261,12 @@ class Trainer:
         times = (0, 1) if self.use_temporal else (0,)
         comps = [self._composition(batch, when) for when in times]
         source, source_fit = _frames(self._role(batch, comps[0].texture_role), 0)
-        source_vertices = source_fit.camera.project(model.shape(source_fit.alpha_id, source_fit.alpha_exp))
-        texture, _ = unwrap_texture(source, source_vertices, model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry)
+        texture, _ = unwrap_texture(source, vertices(model, source_fit), model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry)
         renderings, appearance, hints = [], [], []
         video = batch.is_video[:, None, None, None]
         for when, comp in zip(times, comps):
-            vertices = comp.camera.project(model.shape(comp.alpha_id, comp.alpha_exp))
             with reporting(c.renderer, "rendering a training sample"):
-                rendering = c.renderer.render(vertices, model.triangles, comp.image_size, uv=model.uv, texture=texture)
+                rendering = c.renderer.render(vertices(model, comp), model.triangles, comp.image_size, uv=model.uv, texture=texture)
             renderings.append(rendering)
             appearance.append(_frames(self._role(batch, comp.appearance_role), when)[0])
             own = _frames(batch.identity, when)[0]
@@ -288,11 +297,16 @@ class Trainer:
 
     def _extra_losses(self, batch: TrainingBatch, outputs: StepOutputs) -> dict[str, tuple[float, torch.Tensor]]:
         extra: dict[str, tuple[float, torch.Tensor]] = {}
-        for result in self.hook.training_losses(trainer=self, sample=batch, outputs=outputs):
-            for name, (weight, value) in (result or {}).items():
+        for plugin, result in call_hook("training_losses", trainer=self, sample=batch, outputs=outputs):
+            for name, entry in (result or {}).items():
                 if name in extra or name in outputs.losses:
-                    raise InputError(f"training_losses: two losses are named {name!r}")
-                extra[name] = (float(weight), value)
+                    raise PluginError(f"plugin {plugin!r} in training_losses: two losses are named {name!r}", plugin=plugin, name="training_losses")
+                if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], torch.Tensor) and entry[1].numel() == 1):
+                    raise PluginError(
+                        f"plugin {plugin!r} in training_losses: {name!r} must be (weight, scalar tensor), got {entry!r}",
+                        plugin=plugin, name="training_losses",
+                    )
+                extra[name] = (float(entry[0]), entry[1])
         return extra
 
     def train_step(self, batch: TrainingBatch) -> dict[str, float]:
@@ -356,6 +370,19 @@ class Trainer:
         )
         self._last = (batch, outputs)
         return metrics
+
+    def export_pretrained(self, directory: str | Path) -> Path:
+        """Save the trained blender with ``save_pretrained`` (``config.json`` + ``model.safetensors``), for
+        editing with ``--blender NAME --blender-weights DIR`` or ``create_pretrained("blender", NAME, DIR)``.
+
+        Raises:
+            PluginError: the blender is not a :class:`~tfvsdk.TrainableBlender`.
+        """
+        blender = self.components.blender
+        if not isinstance(blender, TrainableBlender):
+            raise PluginError(f"blender {self.config.components.blender!r} is not a TrainableBlender; it has no save_pretrained()")
+        with reporting(blender, "saving its weights"):
+            return blender.save_pretrained(directory)
 
     def export_weights(self, path: str | Path) -> Path:
         """Save the trained blender's weights for editing with the blender's own ``save`` (``bsn``: a
@@ -487,7 +514,7 @@ class Trainer:
                 for key, value in metrics.items():
                     if key.startswith("loss/") and not math.isfinite(value):
                         raise InputError(f"step {self.step}: {key} is {value}; lower the learning rates or check the data")
-                self.hook.on_train_step_end(trainer=self, step=self.step, metrics=metrics)
+                call_hook("on_train_step_end", trainer=self, step=self.step, metrics=metrics)
                 if main:
                     if self.step % run.log_every == 0 or self.step == max_steps:
                         log.write(self.step, metrics)
