@@ -16,7 +16,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from .camera import Camera
 from .errors import InputError, ModelFileError, NoFaceError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
-from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import MorphableModel
 from .plugins import available, create
 from .records import Composition, Detection, FaceFit, Rendering
@@ -27,6 +27,7 @@ __all__ = [
     "Composition",
     "Detection",
     "FaceFit",
+    "IdentityEmbedder",
     "InputError",
     "LandmarkDetector",
     "ModelFileError",

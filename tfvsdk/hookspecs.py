@@ -53,6 +53,11 @@ def register_landmark_detectors(register: Any) -> None:
 
 
 @hookspec
+def register_identity_embedders(register: Any) -> None:
+    """Register :class:`~tfvsdk.interfaces.IdentityEmbedder` factories (face-recognition descriptors for E_id)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``tfv`` click group ``cli`` (``@cli.command()``)."""
 
