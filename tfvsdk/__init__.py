@@ -16,7 +16,15 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from .camera import Camera
 from .errors import InputError, ModelFileError, NoFaceError, OutputError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
-from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer, TrainableBlender
+from .interfaces import (
+    Blender,
+    IdentityEmbedder,
+    LandmarkDetector,
+    Reconstructor,
+    Renderer,
+    TaskComposer,
+    TrainableBlender,
+)
 from .morphable import MorphableModel
 from .plugins import available, create
 from .records import Composition, Detection, FaceFit, Rendering
@@ -27,6 +35,7 @@ __all__ = [
     "Composition",
     "Detection",
     "FaceFit",
+    "IdentityEmbedder",
     "InputError",
     "LandmarkDetector",
     "ModelFileError",

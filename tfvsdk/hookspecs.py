@@ -79,6 +79,11 @@ def register_landmark_detectors(register: Register) -> None:
 
 
 @hookspec
+def register_identity_embedders(register: Register) -> None:
+    """Register :class:`~tfvsdk.interfaces.IdentityEmbedder` factories (face-recognition descriptors for E_id)."""
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``tfv`` click group ``cli`` (``@cli.command()``)."""
 

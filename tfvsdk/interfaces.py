@@ -118,6 +118,28 @@ class LandmarkDetector(abc.ABC):
         """Forget any state carried between calls (the tracked face box)."""
 
 
+class IdentityEmbedder(abc.ABC):
+    """Maps face images to identity vectors of a face-recognition model (E_id, paper §4 and ref. [33]).
+
+    Contract: ``embed`` returns one (D,) row per input image in input order, :attr:`dim` = D; an image with
+    no face gets a NaN row (never dropped). Vectors of one person point in similar directions: the SDK
+    compares them by cosine similarity (:func:`tfvsdk.metrics.identity_distance`).
+    """
+
+    dim: ClassVar[int]
+
+    @abc.abstractmethod
+    def embed(self, images: torch.Tensor, *, detection: Detection | None = None, video: bool = False) -> torch.Tensor:
+        """(B, D) identity vectors of (B, 3, H, W) images in [0, 1].
+
+        Args:
+            images: the images.
+            detection: their 68 landmarks when already known (an embedder that aligns faces with
+                landmarks uses them instead of detecting); others may ignore it.
+            video: the images are consecutive frames of one clip (a detector may track the face).
+        """
+
+
 _CONSOLIDATE = 8
 """Chunk fits kept apart at most, in :meth:`Reconstructor._fit_video`: each chunk's small tensors, held while the
 next chunks' large transient ones come and go, split glibc's heap into holes it cannot reuse (resident memory
@@ -167,6 +189,15 @@ class Reconstructor(abc.ABC):
     @abc.abstractmethod
     def _fit(self, images: torch.Tensor, *, clip: bool, detection: Detection | None) -> FaceFit:
         """Fit checked images (see :meth:`fit`)."""
+
+    def pose_spread(self, fit: FaceFit) -> torch.Tensor:
+        """(B,) expected error of each frame's fitted head rotation in degrees (NaN where no face): how well
+        the image evidence determines the pose. Optional: the default raises.
+
+        Raises:
+            PluginError: this reconstructor does not estimate the uncertainty of its poses.
+        """
+        raise PluginError(f"reconstructor {type(self).__name__} does not estimate the uncertainty of its poses (pose_spread)")
 
     def fit_video(self, chunks: Iterable[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
         """Fit a whole clip streamed as chunks of consecutive frames ``(images, detection or None)``.

@@ -36,7 +36,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, StartupError, TfvError
-from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import MorphableModel
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "composer": ("register_composers", TaskComposer),
     "model": ("register_morphable_models", MorphableModel),
     "detector": ("register_landmark_detectors", LandmarkDetector),
+    "identity_embedder": ("register_identity_embedders", IdentityEmbedder),
 }
 """Each kind of component: the registration hook that registers it and the class its instances must be."""
 
@@ -428,7 +429,8 @@ def create(kind: str, name: str, **config: Any) -> Any:
     """Build the component ``name`` of ``kind`` with keyword ``config``.
 
     Args:
-        kind: one of ``reconstructor``, ``renderer``, ``blender``, ``composer``, ``model``, ``detector``.
+        kind: one of ``reconstructor``, ``renderer``, ``blender``, ``composer``, ``model``, ``detector``,
+            ``identity_embedder``.
         name: the registered name (``tfv plugins`` lists them); a deprecated alias warns.
         **config: passed to the plugin's factory; keys it does not take are refused before it runs.
 

@@ -21,6 +21,7 @@ from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, Mor
 from tfvsdk.checks import check_number
 from tfvsdk.morphable import LANDMARK_COUNT
 
+from .confidence import posterior_rotation_spread
 from .pose_init import initial_pose
 from .problem import MIN_FIXED_LANDMARKS, Correspondences, LandmarkProblem
 from .solver import FitState, Matcher, Weights, fit_clip, fit_frames, so3_exp
@@ -192,6 +193,25 @@ class TDDFAReconstructor(Reconstructor):
             found=found,
         )
 
+    def pose_spread(self, fit: FaceFit) -> torch.Tensor:
+        """(B,) expected error of each frame's fitted rotation, degrees: the posterior spread of
+        :func:`~tfvsdk_3ddfa.confidence.posterior_rotation_spread` under this reconstructor's priors and
+        landmark noise (σ = ``landmark_noise`` × the frame's landmark radius).
+
+        Each frame is treated alone: a clip fit's shared identity and temporal term constrain the pose
+        further, so for clips the spread is an upper bound.
+
+        Raises:
+            InputError: ``fit`` carries no landmarks (it was not made from landmarks).
+        """
+        if fit.landmarks is None or fit.landmarks.shape[1:] != (LANDMARK_COUNT, 2):
+            raise InputError("fit: pose_spread needs the fit's 68 landmarks (FaceFit.landmarks)")
+        targets = torch.nan_to_num(fit.landmarks.to(torch.float64))
+        valid = torch.isfinite(fit.landmarks).all(-1) & fit.found_mask[:, None]
+        noise = self.landmark_noise * _landmark_radius(targets, valid)
+        problem = self._problem(fit.alpha_id.device)
+        return posterior_rotation_spread(problem, fit, fit.landmarks, noise=noise, exp_std=self.exp_std, id_prior=self.id_prior)
+
     # -- internals ---------------------------------------------------------------------------------------
 
     def _initialise(
@@ -205,8 +225,7 @@ class TDDFAReconstructor(Reconstructor):
     ) -> tuple[FitState, Weights]:
         b = targets.shape[0]
         dt, dev = targets.dtype, targets.device
-        centred = torch.where(valid[..., None], targets - _masked_mean(targets, valid)[:, None], 0.0)
-        radius = (centred.square().sum(-1).sum(1) / valid.sum(1).clamp_min(1)).sqrt()
+        radius = _landmark_radius(targets, valid)
         typical = float(radius[found].median()) if bool(found.any()) else min(image_size) / 6
         radius = torch.where(found, radius, torch.full_like(radius, typical))
 
@@ -354,6 +373,12 @@ def _weights_rows(weights: Weights, rows: torch.Tensor, smoothness: float | None
     return attrs.evolve(
         weights, sigma=weights.sigma[rows], smoothness=weights.smoothness if smoothness is None else smoothness
     )
+
+
+def _landmark_radius(targets: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,) RMS distance of the valid landmarks from their centroid, pixels."""
+    centred = torch.where(valid[..., None], targets - _masked_mean(targets, valid)[:, None], 0.0)
+    return (centred.square().sum(-1).sum(1) / valid.sum(1).clamp_min(1)).sqrt()
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

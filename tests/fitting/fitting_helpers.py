@@ -173,12 +173,6 @@ def turning_head(model: tfvsdk.MorphableModel, yaws: list[float]) -> tfvsdk.Face
     )
 
 
-def rotation_error_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(B,) geodesic angle between (B, 3, 3) rotations, degrees."""
-    cos = ((a.double().transpose(1, 2) @ b.double()).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
-    return torch.rad2deg(torch.acos(cos.clamp(-1, 1)))
-
-
 def render_face(
     model: tfvsdk.MorphableModel, fit: tfvsdk.FaceFit, *, background: float = 0.35
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,81 +200,14 @@ def render_face(
 
 
 def posterior_rotation_spread(
-    model: tfvsdk.MorphableModel,
-    truth: tfvsdk.FaceFit,
-    landmarks: torch.Tensor,
-    *,
-    noise: float,
-    exp_std: float,
-    draws: int = 4000,
-    seed: int = 0,
-    newton_steps: int = 2,
+    model: tfvsdk.MorphableModel, truth: tfvsdk.FaceFit, landmarks: torch.Tensor, *, noise: float, exp_std: float
 ) -> torch.Tensor:
-    """(B,) expected rotation error (degrees) of the Bayes estimator for each face: the mean geodesic
-    distance of the rotation's posterior from its mode.
-
-    For a fixed pose the data of ``random_fits`` + ``synthetic_landmarks`` are linear-Gaussian in the
-    coefficients (α_id ~ N(0, I), α_exp ~ N(0, exp_std² I), landmark noise N(0, noise²) px), so the
-    coefficients are integrated out exactly:
-
-        −2 log p(pose | y) = min_α E(pose, α) + log det ∂²E/∂α² + const,
-
-    E being the squared landmark residuals over σ plus the priors (jaw landmarks point-to-line on the
-    outline matched at the true pose, as the fitter uses them). This marginal over the 6 pose values
-    (rotation, log scale, translation) is minimised by Newton steps from the true pose and approximated by a
-    Gaussian at its mode, covariance 2 (∂²/∂pose²)⁻¹, whose rotation block is sampled ``draws`` times. An
-    estimator that sees only the landmarks cannot do better on average than this spread (up to the Gaussian
-    approximation in the 6 pose values).
+    """(B,) expected rotation error (degrees) of the Bayes estimator for each face of ``random_fits`` +
+    ``synthetic_landmarks`` (α_id ~ N(0, I), α_exp ~ N(0, exp_std² I), landmark noise ``noise`` px): the
+    spread of the rotation's posterior (:func:`tfvsdk_3ddfa.confidence.posterior_rotation_spread`),
+    linearised at the true pose.
     """
+    from tfvsdk_3ddfa.confidence import posterior_rotation_spread as spread
     from tfvsdk_3ddfa.problem import LandmarkProblem
-    from tfvsdk_3ddfa.solver import POSE, FitState, data_terms, skew
 
-    f64 = torch.float64
-    problem = LandmarkProblem(model)
-    targets = torch.nan_to_num(landmarks.to(f64))
-    valid = torch.isfinite(landmarks).all(-1)
-    cam = truth.camera
-    rotation, log_scale, translation = cam.rotation.to(f64), cam.scale.to(f64).log(), cam.translation.to(f64)
-    a_id, a_exp = truth.alpha_id.to(f64), truth.alpha_exp.to(f64)
-    corr = problem.match_jaw(
-        problem.fixed_correspondences(valid), targets, valid, rotation, log_scale.exp(), translation, a_id, a_exp
-    )
-    points = problem.points(corr)
-    sigma = torch.full_like(log_scale, noise)
-    prior = torch.cat([torch.full((model.n_exp,), exp_std**-2, dtype=f64), torch.ones(model.n_id, dtype=f64)])
-
-    def marginal(pose: torch.Tensor) -> torch.Tensor:
-        state = FitState(
-            torch.linalg.matrix_exp(skew(pose[:, :3])) @ rotation, pose[:, 3], pose[:, 4:], torch.zeros_like(a_id), torch.zeros_like(a_exp)
-        )
-        r0, jac = data_terms(points, state, targets, corr, sigma)
-        j = jac[..., POSE:]
-        chol = torch.linalg.cholesky(j.transpose(1, 2) @ j + torch.diag(prior))
-        best = -torch.cholesky_solve(j.transpose(1, 2) @ r0[..., None], chol)[..., 0]
-        cost = (r0 + (j @ best[..., None])[..., 0]).square().sum(1) + (prior * best.square()).sum(1)
-        return cost + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-
-    def derivatives(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pose = pose.detach().requires_grad_(True)
-        cost = marginal(pose)
-        grad = torch.autograd.grad(cost.sum(), pose, create_graph=True)[0]
-        hessian = torch.stack([torch.autograd.grad(grad[:, k].sum(), pose, retain_graph=True)[0] for k in range(6)], 1)
-        return cost.detach(), grad.detach(), 0.5 * (hessian + hessian.transpose(1, 2)).detach()
-
-    pose = torch.cat([torch.zeros_like(translation[:, :1]).expand(-1, 3), log_scale[:, None], translation], 1)
-    for _ in range(newton_steps):
-        cost, grad, hessian = derivatives(pose)
-        values, vectors = torch.linalg.eigh(hessian)
-        values = values.abs().clamp_min(1e-9 * values.abs().amax(-1, keepdim=True))
-        step = -(vectors @ ((vectors.transpose(1, 2) @ grad[..., None]) / values[..., None]))[..., 0]
-        for _ in range(10):
-            better = marginal(pose + step).detach() < cost
-            pose = torch.where(better[:, None], pose + step, pose)
-            step = torch.where(better[:, None], torch.zeros_like(step), step / 2)
-            if bool(better.all()):
-                break
-    covariance = 2 * torch.linalg.inv(derivatives(pose)[2])
-    g = torch.Generator().manual_seed(seed)
-    normal = torch.randn(landmarks.shape[0], draws, 3, generator=g, dtype=f64)
-    rotations = normal @ torch.linalg.cholesky(covariance[:, :3, :3]).transpose(1, 2)
-    return rotations.norm(dim=-1).mean(1).rad2deg()
+    return spread(LandmarkProblem(model), truth, landmarks, noise=noise, exp_std=exp_std)

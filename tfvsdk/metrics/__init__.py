@@ -3,6 +3,11 @@
 * :mod:`.temporal` — E_tmp, the warping error of ref. [37], per frame pair, with 3-D flow (eq. 9–14) or
   TV-L1 optical flow (the ``flow`` extra).
 * :mod:`.similarity` — SSIM of ref. [32] (Gaussian 11 × 11 window, σ = 1.5).
+* :mod:`.identity` — E_id, cosine distance of face-recognition vectors (any registered identity embedder).
+* :mod:`.pose` — E_pose and E_exp from refits: rotation angle, Euler-angle errors, expression and landmark
+  distances; :func:`pose_confidence` flags frames whose fitted pose is not determined by the image.
+* :mod:`.distribution` — FID (Fréchet distance) and KID between feature sets; :mod:`.inception` — FID's
+  Inception-v3 features from the user's weights file (SHA-256 checked, never downloaded).
 * :mod:`.photometric` — photometric error (masked MAE in 0–255, the face MAE with a face mask) and PSNR.
 
 Every function takes batch-first tensors and returns one value per image (or frame pair), so a video's
@@ -11,15 +16,33 @@ per-frame curve and its mean come from the same call.
 
 from __future__ import annotations
 
+from .distribution import feature_statistics, frechet_distance, kernel_distance
+from .identity import identity_distance, reference_embedding
+from .inception import FID_INCEPTION_SHA256, InceptionFeatures, load_inception
 from .photometric import photometric_error, psnr
+from .pose import euler_errors, expression_distance, landmark_distance, pose_angle_error, pose_confidence, rotation_angle
 from .similarity import gaussian_window, ssim, ssim_map
 from .temporal import fit_flows, temporal_error, tvl1_flows, warping_errors
 
 __all__ = [
+    "FID_INCEPTION_SHA256",
+    "InceptionFeatures",
+    "euler_errors",
+    "expression_distance",
+    "feature_statistics",
     "fit_flows",
+    "frechet_distance",
     "gaussian_window",
+    "identity_distance",
+    "kernel_distance",
+    "landmark_distance",
+    "load_inception",
     "photometric_error",
+    "pose_angle_error",
+    "pose_confidence",
     "psnr",
+    "reference_embedding",
+    "rotation_angle",
     "ssim",
     "ssim_map",
     "temporal_error",
