@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from .camera import Camera
-from .errors import InputError, ModelFileError, NoFaceError, PluginError, StartupError, TfvError
+from .errors import InputError, LicenceError, ModelFileError, NoFaceError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
 from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import MorphableModel
@@ -28,6 +28,7 @@ __all__ = [
     "Detection",
     "FaceFit",
     "InputError",
+    "LicenceError",
     "LandmarkDetector",
     "ModelFileError",
     "MorphableModel",

@@ -53,6 +53,11 @@ def register_landmark_detectors(register: Any) -> None:
 
 
 @hookspec
+def register_model_artefacts(register: Any) -> None:
+    """Register downloadable model files (:class:`~tfvsdk.models.Artefact`): ``register(artefact)``."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``tfv`` click group ``cli`` (``@cli.command()``)."""
 

@@ -23,6 +23,14 @@ def register_reconstructors(register):
 
 
 @tfvsdk.hookimpl
+def register_model_artefacts(register):
+    from .artefacts import REGRESSOR, REGRESSOR_MB1
+
+    register(REGRESSOR)
+    register(REGRESSOR_MB1)
+
+
+@tfvsdk.hookimpl
 def register_commands(cli):
     from .cli import fit_command
 
