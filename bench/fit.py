@@ -10,14 +10,21 @@ fitted by the reconstructor in one call, and — where ``eos-py`` is importable 
 Reported per method: time per frame, fits per second, RMS reprojection error of the model's fixed landmark
 vertices (to the noisy input and to the noise-free truth), and the mean rotation error to the truth.
 
+Then, when 3DDFA_V2's weights are in the model cache (``tfv models fetch 3ddfa-v2``), its regressor on
+photo frames (the astronaut test photo turned in the image plane −25° … 25°, every other frame mirrored;
+landmarks from dlib, not timed): ms per frame of the regressor (crop + MobileNet-0.5, one batch) and of
+the landmark fitter on the built-in model, at 1 and 2 threads interleaved, and how far the regressor's
+yaw, pitch and roll are from the fitter's.
+
 Usage:
-    python bench/fit.py [--frames 64] [--threads 1] [--repeats 3] [--sfm PATH]
+    python bench/fit.py [--frames 64] [--threads 1] [--repeats 3] [--sfm PATH] [--photo-frames 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -34,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fitting"))  # one synthesis of test landmarks for tests and bench
 from fitting_helpers import random_fits, rotation_error_degrees, synthetic_landmarks  # noqa: E402
 
+PHOTO = ROOT / "tests" / "assets" / "astronaut_face.png"
 DEFAULT_SFM = ROOT.parent / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"
 JAW = set(range(17)) - {8}
 
@@ -147,12 +155,74 @@ def models(sfm: Path) -> list[tuple[str, tfvsdk.MorphableModel]]:
     return out
 
 
+def photo_frames(count: int) -> torch.Tensor:
+    """(count, 3, 256, 256) frames of the astronaut photo turned −25° … 25° in the image plane, odd ones mirrored."""
+    import imageio.v3 as iio
+
+    photo = torch.from_numpy(iio.imread(PHOTO)).permute(2, 0, 1)[None].float() / 255
+    frames = []
+    for k, degrees in enumerate(np.linspace(-25, 25, count)):
+        a = math.radians(float(degrees))
+        theta = torch.tensor([[[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]]])
+        grid = torch.nn.functional.affine_grid(theta, list(photo.shape), align_corners=False)
+        source = photo.flip(-1) if k % 2 else photo
+        frames.append(torch.nn.functional.grid_sample(source, grid, padding_mode="border", align_corners=False))
+    return torch.cat(frames)
+
+
+def run_regressor(count: int, threads: list[int], repeats: int) -> None:
+    """Time 3DDFA_V2's regressor against the landmark fitter on photo frames and print their pose agreement."""
+    from tfvsdk import models
+
+    if models.find("3ddfa-v2") is None:
+        print(f"\n(3DDFA_V2's weights are not in the model cache {models.home()}: tfv models fetch 3ddfa-v2)")
+        return
+    from tfvsdk.camera import euler_from_rotation
+    from tfvsdk_3ddfa.regressor import PoseRegressor
+
+    frames = photo_frames(count)
+    detection = tfvsdk.create("detector", "dlib").detect(frames)
+    keep = detection.found
+    frames = frames[keep]
+    detection = tfvsdk.Detection(detection.landmarks[keep], keep[keep], detection.image_size)
+    regressor = PoseRegressor(batch_size=count)
+    fitter = tfvsdk.create("reconstructor", "3ddfa", model=tfvsdk.morphable.load_builtin())
+    regressor.rotations(frames, detection)
+    fitter.fit_landmarks(detection)
+    times: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for repeat in range(repeats):
+        for t in threads if repeat % 2 == 0 else threads[::-1]:
+            torch.set_num_threads(t)
+            for name, run in (("regressor", lambda: regressor.rotations(frames, detection)), ("fitter", lambda: fitter.fit_landmarks(detection))):
+                start = time.perf_counter()
+                result = run()
+                times[(t, name)].append((time.perf_counter() - start) / len(frames) * 1e3)
+                if name == "regressor":
+                    regressed = result
+                else:
+                    fitted = result.camera.rotation.double()
+    difference = (euler_from_rotation(regressed) - euler_from_rotation(fitted)).rad2deg()
+    yaw, pitch, roll = difference.unbind(-1)
+    print(f"\n3DDFA_V2 regressor (mb05) on {len(frames)} photo frames (dlib landmarks; median of {repeats})\n")
+    print("| threads | regressor ms / frame | landmark fitter ms / frame |")
+    print("|---:|---:|---:|")
+    for t in threads:
+        print(f"| {t} | {np.median(times[(t, 'regressor')]):.2f} | {np.median(times[(t, 'fitter')]):.2f} |")
+    print(
+        f"\npose, regressor − fitter (built-in model): |yaw| mean {yaw.abs().mean():.2f}° max {yaw.abs().max():.2f}°; "
+        f"|roll| mean {roll.abs().mean():.2f}° max {roll.abs().max():.2f}°; pitch offset {pitch.mean():.2f}° "
+        f"(± {pitch.std():.2f}°, the models' frontal directions differ)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sfm", type=Path, default=DEFAULT_SFM)
+    parser.add_argument("--photo-frames", type=int, default=32, help="frames for the 3DDFA_V2 regressor (0 = skip)")
+    parser.add_argument("--photo-threads", type=int, nargs="+", default=[1, 2], help="thread counts, interleaved")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -192,6 +262,8 @@ def main() -> None:
                 f"\n{name}: tfvsdk is {te / ts:.1f}× faster than eos per frame; RMSE to truth "
                 f"{ms['rmse_truth']:.2f} vs {me['rmse_truth']:.2f} px; rotation error {ms['rotation']:.2f}° vs {me['rotation']:.2f}°"
             )
+    if args.photo_frames:
+        run_regressor(args.photo_frames, args.photo_threads, max(args.repeats, 3))
 
 
 if __name__ == "__main__":

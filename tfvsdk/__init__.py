@@ -14,7 +14,16 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from .camera import Camera
-from .errors import InputError, ModelFileError, NoFaceError, OutputError, PluginError, StartupError, TfvError
+from .errors import (
+    InputError,
+    LicenceError,
+    ModelFileError,
+    NoFaceError,
+    OutputError,
+    PluginError,
+    StartupError,
+    TfvError,
+)
 from .hookspecs import hookimpl
 from .interfaces import (
     Blender,
@@ -37,6 +46,7 @@ __all__ = [
     "FaceFit",
     "IdentityEmbedder",
     "InputError",
+    "LicenceError",
     "LandmarkDetector",
     "ModelFileError",
     "MorphableModel",

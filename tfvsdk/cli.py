@@ -22,6 +22,7 @@ import numpy as np
 from . import __version__
 from .checks import check_device
 from .errors import InputError, TfvError
+from .models.cli import models_command
 from .plugins import KINDS, components, get_plugin_manager, plugin_info
 from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
 
@@ -55,19 +56,6 @@ def plugins(as_json: bool) -> None:
             click.echo(f"  {kind}: {', '.join(names)}")
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def models(as_json: bool) -> None:
-    """List the morphable models that can be loaded by name."""
-    registered = components()["model"]
-    rows = [{"name": c.name, "plugin": c.plugin, "description": c.description} for c in registered.values()]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in sorted(rows, key=lambda r: r["name"]):
-        click.echo(f"{row['name']:<12} {row['description']}  [{row['plugin']}]")
-
-
 @cli.command(name="components")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_components(kind: str | None) -> None:
@@ -76,6 +64,9 @@ def list_components(kind: str | None) -> None:
         if kind in (None, k):
             for c in sorted(by_name.values(), key=lambda c: c.name):
                 click.echo(f"{k:<14} {c.name:<12} {c.description}  [{c.plugin}]")
+
+
+cli.add_command(models_command)
 
 
 def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, np.ndarray]:

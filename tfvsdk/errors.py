@@ -47,3 +47,7 @@ class PluginError(TfvError):
 
 class StartupError(PluginError):
     """Plugins could not be loaded (e.g. two plugins register the same component name)."""
+
+
+class LicenceError(ModelFileError):
+    """A model artefact's licence restricts its use and has not been accepted (``--accept-licence``)."""

@@ -84,6 +84,11 @@ def register_identity_embedders(register: Register) -> None:
 
 
 @hookspec
+def register_model_artefacts(register: Any) -> None:
+    """Register downloadable model files (:class:`~tfvsdk.models.Artefact`): ``register(artefact)``."""
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``tfv`` click group ``cli`` (``@cli.command()``)."""
 

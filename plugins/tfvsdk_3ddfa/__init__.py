@@ -20,6 +20,21 @@ def register_reconstructors(register):
         TDDFAReconstructor,
         description="fits any morphable model to 68 landmarks (per image, or per clip with one identity)",
     )
+    from .v2_reconstructor import TDDFAV2Reconstructor
+
+    register(
+        "3ddfa-v2",
+        TDDFAV2Reconstructor,
+        description="3DDFA_V2's MobileNet regressor: the fit on the BFM, pose initialiser of the landmark fitter otherwise (tfv models fetch 3ddfa-v2)",
+    )
+
+
+@tfvsdk.hookimpl
+def register_model_artefacts(register):
+    from .artefacts import REGRESSOR, REGRESSOR_MB1
+
+    register(REGRESSOR)
+    register(REGRESSOR_MB1)
 
 
 @tfvsdk.hookimpl

@@ -298,3 +298,42 @@ def crop_images(images: torch.Tensor, roi_box: torch.Tensor, crop_size: int = CR
         images, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="zeros", align_corners=False
     )
     return (crop.flip(1) * 255 - 127.5) / 128
+
+
+def camera_conversion_error(
+    params: torch.Tensor, roi_box: torch.Tensor, points: torch.Tensor, *, crop_size: int = CROP_SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far the SDK's single-scale camera of :func:`from_3ddfa_params` puts points from 3DDFA_V2's own
+    affine projection ``[s·R | offset]`` of the same parameters.
+
+    The regressed 2×3 block is not exactly a scaled rotation: its two rows differ in norm (by ~0.7 % on
+    real photos, 1.0 % on the astronaut test photo) and are not exactly orthogonal. The conversion keeps
+    the mean row norm and the nearest rotation, so a point X moves by the difference of the two
+    projections; this returns that difference over ``points``.
+
+    Args:
+        params: (B, 62) de-normalised parameters.
+        roi_box: (B, 4) square crop boxes.
+        points: (B, N, 3) model points in the parameters' model (BFM units, the SDK's axes), e.g.
+            ``model.shape(fit.alpha_id, fit.alpha_exp)``.
+        crop_size: side of the network's input crop.
+
+    Returns:
+        ``(max, rms)``: (B,) largest and root-mean-square distance in image pixels.
+    """
+    sizes: dict[str, int] = {}
+    check_tensor("params", params, ("B", PARAM_COUNT), sizes)
+    check_tensor("roi_box", roi_box, ("B", 4), sizes)
+    check_tensor("points", points, ("B", None, 3), sizes)
+    p = params.double()
+    box = roi_box.double()
+    kx, ky = _box_scale(box, crop_size)
+    pose = p[:, POSE_SLICE].reshape(-1, 3, 4)
+    crop = points.double() @ pose[:, :2, :3].transpose(1, 2) + pose[:, None, :2, 3]
+    theirs = torch.stack(
+        [kx[:, None] * (crop[..., 0] - 1) + box[:, 0:1] + 0.5, ky[:, None] * (crop_size - crop[..., 1]) + box[:, 1:2] + 0.5], -1
+    )
+    fit = from_3ddfa_params(p, box, (1, 1), whitened=False, crop_size=crop_size)
+    ours = fit.camera.project(points.double())[..., :2]
+    distance = (ours - theirs).norm(dim=-1)
+    return distance.amax(1), distance.square().mean(1).sqrt()

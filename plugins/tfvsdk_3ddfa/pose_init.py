@@ -44,3 +44,32 @@ def initial_pose(
     flip = targets.new_tensor([1.0, -1.0])
     translation = centre_y - scale[:, None] * rotated[:, 0, :2] * flip
     return rotation, scale.log(), translation
+
+
+def pose_for_rotation(
+    points: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor, rotation: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and offset of a weak-perspective camera with a given rotation, by weighted least squares.
+
+    With p = the first two coordinates of R X, y-flipped (screen space, :mod:`tfvsdk.camera`), the
+    minimiser of Σ w ‖s p + t − y‖² is s = Σ w ⟨p − p̄, y − ȳ⟩ / Σ w ‖p − p̄‖² and t = ȳ − s p̄ (weighted
+    means p̄, ȳ).
+
+    Args:
+        points: (B, L, 3) model points.
+        targets: (B, L, 2) image landmarks in pixels.
+        weight: (B, L) 1 for correspondences to use, 0 otherwise.
+        rotation: (B, 3, 3) head rotations.
+
+    Returns:
+        ``(log_scale, translation)``: (B,) and (B, 2).
+    """
+    flip = targets.new_tensor([1.0, -1.0])
+    projected = (points @ rotation.transpose(1, 2))[..., :2] * flip
+    w = weight[..., None]
+    total = weight.sum(1).clamp_min(1e-12)[:, None]
+    p_mean = (projected * w).sum(1) / total
+    y_mean = (targets * w).sum(1) / total
+    p_c, y_c = projected - p_mean[:, None], targets - y_mean[:, None]
+    scale = ((p_c * y_c * w).sum((1, 2)) / (p_c.square() * w).sum((1, 2)).clamp_min(1e-12)).clamp_min(1e-12)
+    return scale.log(), y_mean - scale[:, None] * p_mean

@@ -18,11 +18,12 @@ import torch
 
 import tfvsdk
 from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
-from tfvsdk.checks import check_number
+from tfvsdk.checks import check_number, check_tensor
 from tfvsdk.morphable import LANDMARK_COUNT
 
 from .confidence import posterior_rotation_spread
-from .pose_init import initial_pose
+from .pose_init import initial_pose, pose_for_rotation
+from .regressor import PoseRegressor
 from .problem import MIN_FIXED_LANDMARKS, Correspondences, LandmarkProblem
 from .solver import FitState, Matcher, Weights, fit_clip, fit_frames, so3_exp
 
@@ -47,6 +48,10 @@ class TDDFAReconstructor(Reconstructor):
             the model's landmark radius).
         window: most frames solved together in a clip; longer clips take α_id from ``window`` frames spread
             over the clip and then fit consecutive windows, each tied to the previous one's last two frames.
+        init: the starting pose: ``"affine"`` (closed form from the landmarks, :mod:`.pose_init`) or
+            ``"3ddfa-v2"`` (the rotation 3DDFA_V2's regressor gives for the image, a
+            :class:`~.regressor.PoseRegressor` or its artefact name; scale and offset then from the
+            landmarks). Used by :meth:`fit` and :meth:`fit_video`, which have the images.
 
     Example:
         >>> rec = tfvsdk.create("reconstructor", "3ddfa", model=my_model)  # doctest: +SKIP
@@ -65,6 +70,7 @@ class TDDFAReconstructor(Reconstructor):
         smoothness: float = 2.0,
         outline_band: float = 0.5,
         window: int = 256,
+        init: str | PoseRegressor = "affine",
     ) -> None:
         if not isinstance(model, (str, MorphableModel)):
             raise InputError(f"model: expected a model name or a MorphableModel, got {type(model).__name__}")
@@ -85,6 +91,7 @@ class TDDFAReconstructor(Reconstructor):
         self.smoothness = check_number("smoothness", smoothness, allow_zero=True)
         self.outline_band = check_number("outline_band", outline_band)
         self.window = int(window)
+        self.init = _pose_initialiser(init)
         self._problems: dict[torch.device, LandmarkProblem] = {}
         if self._model is not None:
             self._problem(torch.device("cpu"))
@@ -119,12 +126,14 @@ class TDDFAReconstructor(Reconstructor):
             if clip:
                 self.detector.reset()
             detection = self.detector.detect(images, video=clip)
-        return self.fit_landmarks(detection, clip=clip)
+        rotation = self.init.rotations(images, detection) if self.init is not None else None
+        return self.fit_landmarks(detection, clip=clip, initial_rotation=rotation)
 
     def _fit_video(self, chunks: Iterator[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
         """Fit a clip streamed in chunks: landmarks are detected (tracked) chunk by chunk, and the whole clip is
         then fitted at once with one identity (:meth:`fit_landmarks` with ``clip=True``)."""
         rows = _Rows()
+        rotations: list[torch.Tensor] = []
         size: tuple[int, int] | None = None
         tracking = False
         for images, detection in chunks:
@@ -135,12 +144,15 @@ class TDDFAReconstructor(Reconstructor):
                 detection = self.detector.detect(images, video=True)
             size = detection.image_size
             rows.append(detection.landmarks, detection.found)
+            if self.init is not None:
+                rotations.append(self.init.rotations(images, detection))
         if size is None:
             raise InputError("fit_video: the clip has no frames")
         landmarks, found = rows.tensors()
-        return self.fit_landmarks(Detection(landmarks, found, size), clip=True)
+        rotation = torch.cat(rotations) if rotations else None
+        return self.fit_landmarks(Detection(landmarks, found, size), clip=True, initial_rotation=rotation)
 
-    def fit_landmarks(self, detection: Detection, *, clip: bool = False) -> FaceFit:
+    def fit_landmarks(self, detection: Detection, *, clip: bool = False, initial_rotation: torch.Tensor | None = None) -> FaceFit:
         """Fit the model to 68 iBUG landmarks.
 
         Landmarks the model has no point for, and NaN landmarks, are left out. Frames with ``found`` False get
@@ -152,6 +164,8 @@ class TDDFAReconstructor(Reconstructor):
             detection: (B, 68, 2) landmarks in pixels with a (B,) ``found`` flag.
             clip: the B frames are consecutive frames of one person: fit one α_id for all of them, α_exp and
                 pose per frame, with the temporal smoothness term.
+            initial_rotation: (B, 3, 3) starting head rotations (e.g. a regressor's); scale and offset are
+                then solved for them (:func:`~.pose_init.pose_for_rotation`). Default: the affine start.
 
         Returns:
             The fit, in the landmarks' floating dtype (float32 unless they are float64), on their device.
@@ -181,7 +195,10 @@ class TDDFAReconstructor(Reconstructor):
                 f"{MIN_FIXED_LANDMARKS} finite landmarks that model {problem.model_name!r} has vertices for"
             )
         targets = torch.nan_to_num(landmarks.to(torch.float64))
-        state, weights = self._initialise(problem, targets, valid, found, detection.image_size, clip)
+        if initial_rotation is not None:
+            check_tensor("initial_rotation", initial_rotation, (landmarks.shape[0], 3, 3))
+            initial_rotation = initial_rotation.to(targets)
+        state, weights = self._initialise(problem, targets, valid, found, detection.image_size, clip, initial_rotation)
         if bool(found.any()):
             state = self._solve(problem, state, targets, valid, found, weights, clip)
         return FaceFit(
@@ -222,6 +239,7 @@ class TDDFAReconstructor(Reconstructor):
         found: torch.Tensor,
         image_size: tuple[int, int],
         clip: bool,
+        initial_rotation: torch.Tensor | None = None,
     ) -> tuple[FitState, Weights]:
         b = targets.shape[0]
         dt, dev = targets.dtype, targets.device
@@ -231,7 +249,11 @@ class TDDFAReconstructor(Reconstructor):
 
         corr = problem.fixed_correspondences(valid)
         pts = problem.points(corr)
-        rotation, log_scale, translation = initial_pose(pts.mean, targets, corr.weight)
+        if initial_rotation is None:
+            rotation, log_scale, translation = initial_pose(pts.mean, targets, corr.weight)
+        else:
+            rotation = initial_rotation
+            log_scale, translation = pose_for_rotation(pts.mean, targets, corr.weight, rotation)
         default_scale = torch.full_like(log_scale, float(np.log(typical / problem.radius)))
         centre = targets.new_tensor([image_size[1] / 2, image_size[0] / 2]).expand(b, 2)
         eye = torch.eye(3, dtype=dt, device=dev).expand(b, 3, 3)
@@ -327,6 +349,16 @@ class TDDFAReconstructor(Reconstructor):
             tail = torch.arange(max(len(rows) - 2, 0), len(rows), device=targets.device)
             anchor = _rows(part, tail) if bool(found[rows[tail]].all()) else None
         return FitState(*(torch.cat([getattr(p, name) for p in pieces]) for name in _FIELDS))
+
+
+def _pose_initialiser(init: object) -> PoseRegressor | None:
+    if isinstance(init, PoseRegressor):
+        return init
+    if init == "affine":
+        return None
+    if init == "3ddfa-v2":
+        return PoseRegressor()
+    raise InputError(f"init: expected 'affine', '3ddfa-v2' or a PoseRegressor, got {init!r}")
 
 
 class _Rows:

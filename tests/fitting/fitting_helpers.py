@@ -13,11 +13,13 @@ recovered yaw by several degrees (FINDINGS.md).
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import torch
 
 import tfvsdk
+from tfvsdk.morphable import load_bfm
 
 SFM_JAW_ANCHORS = np.round(np.linspace(0, 16, 9)).astype(int)[:8]
 
@@ -211,3 +213,20 @@ def posterior_rotation_spread(
     from tfvsdk_3ddfa.problem import LandmarkProblem
 
     return spread(LandmarkProblem(model), truth, landmarks, noise=noise, exp_std=exp_std)
+
+
+def bfm_like(tmp_path, stats, n: int = 50) -> tuple[tfvsdk.MorphableModel, dict]:
+    """A small model in bfm_noneck_v3.pkl's layout, loaded as the docs say (bases whitened by the std)."""
+    rng = np.random.default_rng(1)
+    u = rng.normal(0, 5e4, (3 * n, 1))
+    data = {
+        "u": u.astype(np.float32),
+        "w_shp": (rng.normal(0, 1, (3 * n, 50)) * 0.2).astype(np.float32),
+        "w_exp": (rng.normal(0, 1, (3 * n, 20)) * 1e4).astype(np.float32),
+        "tri": np.array([[0, 1, 2], [1, 2, 3]]).T,
+        "keypoints": (np.repeat(np.arange(68) % n, 3) * 3 + np.tile([0, 1, 2], 68)).astype(np.int64),
+    }
+    path = tmp_path / "bfm_noneck_v3.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(data, f)
+    return load_bfm(path, id_std=stats.id_std.numpy(), exp_std=stats.exp_std.numpy()), data

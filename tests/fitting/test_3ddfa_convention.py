@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import tfvsdk
-from tfvsdk.morphable import load_bfm
 
+from fitting_helpers import bfm_like
 from tfvsdk_3ddfa.mobilenet import MobileNetV1, load_checkpoint, regress_params, save_checkpoint
 from tfvsdk_3ddfa.params import (
     ParamStats,
@@ -21,35 +21,6 @@ from tfvsdk_3ddfa.params import (
     roi_box_from_landmarks,
     to_3ddfa_params,
 )
-
-
-@pytest.fixture
-def stats(tmp_path) -> ParamStats:
-    """A mean/std pickle in the layout of param_mean_std_62d_120x120.pkl (values of its magnitudes)."""
-    rng = np.random.default_rng(0)
-    mean = np.concatenate([[5e-4, 0, 0, 60, 0, 5e-4, 0, 74, 0, 0, 5e-4, -66], rng.normal(0, 1e4, 40), rng.normal(0, 0.5, 10)])
-    std = np.concatenate([[2e-4] * 3 + [25] + [1e-4] * 3 + [7] + [3e-4] * 3 + [20], rng.uniform(1e4, 5e5, 40), rng.uniform(0.1, 1.6, 10)])
-    path = tmp_path / "param_mean_std_62d_120x120.pkl"
-    with open(path, "wb") as f:
-        pickle.dump({"mean": mean.astype(np.float32), "std": std.astype(np.float32)}, f)
-    return ParamStats.load(path)
-
-
-def bfm_like(tmp_path, stats: ParamStats, n: int = 50) -> tfvsdk.MorphableModel:
-    """A small model in bfm_noneck_v3.pkl's layout, loaded as the docs say (bases whitened by the std)."""
-    rng = np.random.default_rng(1)
-    u = rng.normal(0, 5e4, (3 * n, 1))
-    data = {
-        "u": u.astype(np.float32),
-        "w_shp": (rng.normal(0, 1, (3 * n, 50)) * 0.2).astype(np.float32),
-        "w_exp": (rng.normal(0, 1, (3 * n, 20)) * 1e4).astype(np.float32),
-        "tri": np.array([[0, 1, 2], [1, 2, 3]]).T,
-        "keypoints": (np.repeat(np.arange(68) % n, 3) * 3 + np.tile([0, 1, 2], 68)).astype(np.int64),
-    }
-    path = tmp_path / "bfm_noneck_v3.pkl"
-    with open(path, "wb") as f:
-        pickle.dump(data, f)
-    return load_bfm(path, id_std=stats.id_std.numpy(), exp_std=stats.exp_std.numpy()), data
 
 
 def random_bfm_fit(batch: int, seed: int = 0, landmarks: bool = False) -> tfvsdk.FaceFit:
