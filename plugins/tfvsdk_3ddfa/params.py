@@ -300,16 +300,43 @@ def crop_images(images: torch.Tensor, roi_box: torch.Tensor, crop_size: int = CR
     return (crop.flip(1) * 255 - 127.5) / 128
 
 
+def image_affine(params: torch.Tensor, roi_box: torch.Tensor, *, crop_size: int = CROP_SIZE) -> torch.Tensor:
+    """3DDFA_V2's own projection of the parameters, exactly: the 2×4 affine map from model points (X, 1) to
+    SDK image pixels (x right, y down, pixel centres at +0.5), i.e. ``[s·R | offset]`` with the crop's
+    flips and scale folded in. Use it where the single-scale camera's error
+    (:func:`camera_conversion_error`) matters.
+
+    Args:
+        params: (B, 62) de-normalised parameters.
+        roi_box: (B, 4) square crop boxes.
+        crop_size: side of the network's input crop.
+
+    Returns:
+        (B, 2, 4) float64 matrices A with image (x, y) = A (X, 1).
+    """
+    sizes: dict[str, int] = {}
+    check_tensor("params", params, ("B", PARAM_COUNT), sizes)
+    check_tensor("roi_box", roi_box, ("B", 4), sizes)
+    box = roi_box.double()
+    kx, ky = _box_scale(box, crop_size)
+    pose = params.double()[:, POSE_SLICE].reshape(-1, 3, 4)
+    x = kx[:, None] * pose[:, 0]
+    y = -ky[:, None] * pose[:, 1]
+    x = x + torch.nn.functional.pad((box[:, 0] + 0.5 - kx)[:, None], (3, 0))
+    y = y + torch.nn.functional.pad((box[:, 1] + 0.5 + ky * crop_size)[:, None], (3, 0))
+    return torch.stack([x, y], 1)
+
+
 def camera_conversion_error(
     params: torch.Tensor, roi_box: torch.Tensor, points: torch.Tensor, *, crop_size: int = CROP_SIZE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """How far the SDK's single-scale camera of :func:`from_3ddfa_params` puts points from 3DDFA_V2's own
-    affine projection ``[s·R | offset]`` of the same parameters.
+    affine projection (:func:`image_affine`) of the same parameters.
 
     The regressed 2×3 block is not exactly a scaled rotation: its two rows differ in norm (by ~0.7 % on
-    real photos, 1.0 % on the astronaut test photo) and are not exactly orthogonal. The conversion keeps
-    the mean row norm and the nearest rotation, so a point X moves by the difference of the two
-    projections; this returns that difference over ``points``.
+    real photos, 1.0 % on the astronaut test photo) and are not exactly orthogonal (0.6° there). The
+    conversion keeps the mean row norm and the nearest rotation, so a point X moves by the difference of
+    the two projections; this returns that difference over ``points``.
 
     Args:
         params: (B, 62) de-normalised parameters.
@@ -321,19 +348,9 @@ def camera_conversion_error(
     Returns:
         ``(max, rms)``: (B,) largest and root-mean-square distance in image pixels.
     """
-    sizes: dict[str, int] = {}
-    check_tensor("params", params, ("B", PARAM_COUNT), sizes)
-    check_tensor("roi_box", roi_box, ("B", 4), sizes)
-    check_tensor("points", points, ("B", None, 3), sizes)
-    p = params.double()
-    box = roi_box.double()
-    kx, ky = _box_scale(box, crop_size)
-    pose = p[:, POSE_SLICE].reshape(-1, 3, 4)
-    crop = points.double() @ pose[:, :2, :3].transpose(1, 2) + pose[:, None, :2, 3]
-    theirs = torch.stack(
-        [kx[:, None] * (crop[..., 0] - 1) + box[:, 0:1] + 0.5, ky[:, None] * (crop_size - crop[..., 1]) + box[:, 1:2] + 0.5], -1
-    )
-    fit = from_3ddfa_params(p, box, (1, 1), whitened=False, crop_size=crop_size)
-    ours = fit.camera.project(points.double())[..., :2]
-    distance = (ours - theirs).norm(dim=-1)
+    check_tensor("points", points, (params.shape[0], None, 3))
+    affine = image_affine(params, roi_box, crop_size=crop_size)
+    theirs = points.double() @ affine[:, :, :3].transpose(1, 2) + affine[:, None, :, 3]
+    fit = from_3ddfa_params(params.double(), roi_box.double(), (1, 1), whitened=False, crop_size=crop_size)
+    distance = (fit.camera.project(points.double())[..., :2] - theirs).norm(dim=-1)
     return distance.amax(1), distance.square().mean(1).sqrt()

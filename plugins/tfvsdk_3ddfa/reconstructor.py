@@ -10,7 +10,7 @@ reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 import numpy as np
@@ -135,13 +135,7 @@ class TDDFAReconstructor(Reconstructor):
         rows = _Rows()
         rotations: list[torch.Tensor] = []
         size: tuple[int, int] | None = None
-        tracking = False
-        for images, detection in chunks:
-            if detection is None:
-                if not tracking:
-                    self.detector.reset()
-                    tracking = True
-                detection = self.detector.detect(images, video=True)
+        for images, detection in tracked(lambda: self.detector, chunks):
             size = detection.image_size
             rows.append(detection.landmarks, detection.found)
             if self.init is not None:
@@ -349,6 +343,21 @@ class TDDFAReconstructor(Reconstructor):
             tail = torch.arange(max(len(rows) - 2, 0), len(rows), device=targets.device)
             anchor = _rows(part, tail) if bool(found[rows[tail]].all()) else None
         return FitState(*(torch.cat([getattr(p, name) for p in pieces]) for name in _FIELDS))
+
+
+def tracked(
+    detector: Callable[[], LandmarkDetector], chunks: Iterable[tuple[torch.Tensor, Detection | None]]
+) -> Iterator[tuple[torch.Tensor, Detection]]:
+    """The chunks of a clip with landmarks: given ones kept, missing ones detected by ``detector()``, which
+    tracks from chunk to chunk (reset before the first chunk it sees)."""
+    tracking = False
+    for images, detection in chunks:
+        if detection is None:
+            if not tracking:
+                detector().reset()
+                tracking = True
+            detection = detector().detect(images, video=True)
+        yield images, detection
 
 
 def _pose_initialiser(init: object) -> PoseRegressor | None:

@@ -26,7 +26,7 @@ from tfvsdk import Detection, FaceFit, InputError, LandmarkDetector, MorphableMo
 from tfvsdk.checks import check_tensor
 
 from .artefacts import REGRESSOR
-from .reconstructor import TDDFAReconstructor, _interpolate_missing
+from .reconstructor import TDDFAReconstructor, _interpolate_missing, tracked
 from .regressor import PoseRegressor
 
 logger = logging.getLogger(__name__)
@@ -130,13 +130,7 @@ class TDDFAV2Reconstructor(Reconstructor):
         if self.fitter is not None:
             return self.fitter.fit_video(chunks)
         fits = []
-        tracking = False
-        for images, detection in chunks:
-            if detection is None:
-                if not tracking:
-                    self.detector.reset()
-                    tracking = True
-                detection = self.detector.detect(images, video=True)
+        for images, detection in tracked(lambda: self.detector, chunks):
             fits.append(self.regressor.fit(images, detection, whitened=self.whitened))
         if not fits:
             raise InputError("fit_video: the clip has no frames")

@@ -17,6 +17,7 @@ from tfvsdk_3ddfa.params import (
     ParamStats,
     crop_images,
     from_3ddfa_params,
+    image_affine,
     roi_box_from_bbox,
     roi_box_from_landmarks,
     to_3ddfa_params,
@@ -88,8 +89,13 @@ def test_projection_matches_3ddfa_v2s_reconstruction_formula(tmp_path, stats):
     y = (120 - pts[1]) * (roi[3] - roi[1]) / 120 + roi[1]
 
     fit = from_3ddfa_params(torch.from_numpy(params)[None], torch.from_numpy(roi)[None], (300, 300), stats)
-    ours = fit.camera.project(model.shape(fit.alpha_id.float(), fit.alpha_exp.float()).double())[0, :, :2].numpy()
+    shape = model.shape(fit.alpha_id.float(), fit.alpha_exp.float()).double()
+    ours = fit.camera.project(shape)[0, :, :2].numpy()
     assert np.allclose(ours - 0.5, np.stack([x, y], 1), atol=1e-2 * (roi[2] - roi[0]) / 120)
+
+    affine = image_affine(torch.from_numpy(params)[None], torch.from_numpy(roi)[None])[0].numpy()
+    exact = np.c_[vertices.reshape(3, -1, order="F").T, np.ones(shape.shape[1])] @ affine.T
+    assert np.allclose(exact - 0.5, np.stack([x, y], 1), atol=1e-9)
 
 
 def test_crop_boxes_follow_3ddfa_v2():

@@ -167,11 +167,12 @@ def test_released_regressor_agrees_with_the_landmark_fitter_on_a_photo(builtin):
 
 
 @pytest.mark.skipif(dlib_missing, reason="the 'faces' extra (dlib) is not installed")
-def test_tfv_fit_runs_the_regressor(tmp_path, capsys):
+@pytest.mark.parametrize("options", [["--reconstructor", "3ddfa-v2"], ["--init", "3ddfa-v2"]])
+def test_tfv_fit_runs_the_regressor(tmp_path, capsys, options):
     if models.find("3ddfa-v2") is None:
         pytest.skip(f"3DDFA_V2's mb05 weights are not in the model cache {models.home()} (tfv models fetch 3ddfa-v2)")
     from tfvsdk.cli import main
 
-    main(["fit", str(ASTRONAUT), "-o", str(tmp_path / "out"), "--reconstructor", "3ddfa-v2"])
+    main(["fit", str(ASTRONAUT), "-o", str(tmp_path / "out"), *options])
     assert "face in 1" in capsys.readouterr().out
     assert (tmp_path / "out" / "overlay.png").is_file()

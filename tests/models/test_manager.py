@@ -199,3 +199,39 @@ def test_home_defaults_to_the_xdg_cache(monkeypatch, tmp_path):
     assert models.home() == tmp_path / "tfvsdk"
     monkeypatch.setenv("TFVSDK_HOME", str(tmp_path / "mine"))
     assert models.home() == tmp_path / "mine"
+
+
+FETCH_IN_A_PROCESS = """
+import sys
+import tfvsdk, tfvsdk.plugins
+from tfvsdk import models
+
+class Plugin:
+    @tfvsdk.hookimpl
+    def register_model_artefacts(self, register):
+        register(models.Artefact("demo", [models.ArtefactFile("weights.bin", sys.argv[1], sys.argv[2], int(sys.argv[3]))],
+                                 licence="MIT", licence_url="https://opensource.org/licenses/MIT", commercial_use=True))
+
+tfvsdk.plugins.register(Plugin(), name="fixture")
+print(models.fetch("demo")["weights.bin"])
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_processes_download_once(server, home):
+    """Three processes fetch at once (each imports torch: ~15 s on the shared machine, hence slow)."""
+    import os
+    import subprocess
+    import sys
+
+    base, served = server
+    body = b"TFV" + bytes(range(256)) * 20000
+    served.files["/weights.bin"] = body
+    args = [sys.executable, "-c", FETCH_IN_A_PROCESS, base + "/weights.bin", hashlib.sha256(body).hexdigest(), str(len(body))]
+    env = {**os.environ, "TFVSDK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    procs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    assert len({out.strip() for out, _ in outputs}) == 1
+    assert served.requests == [("/weights.bin", None)]
+    assert (home / "models" / "demo" / "weights.bin").read_bytes() == body
