@@ -213,6 +213,25 @@ class AtomicFile:
             self.discard()
 
 
+def move_into_place(source: str | os.PathLike, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Publish ``source``, a complete file written in ``path``'s folder under a name of the caller's (e.g. a
+    resumable download), as ``path``: fsync, mode ``0o666 & ~umask``, the same atomic step as
+    :meth:`AtomicFile.commit`, fsync of the folder.
+
+    Raises:
+        OutputError: the file could not be published (``source`` is left in place for the caller).
+    """
+    source, final = Path(source), Path(path)
+    try:
+        _fsync_path(source)
+        os.chmod(source, 0o666 & ~_umask())
+        _publish(source, final, overwrite)
+    except OSError as exc:
+        raise OutputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was published") from exc
+    _fsync_folder(final.parent)
+    return final
+
+
 def write_file(
     path: str | os.PathLike,
     write: Callable[[Path], object],

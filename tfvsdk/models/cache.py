@@ -8,8 +8,8 @@ Layout under :func:`home` (``$TFVSDK_HOME``, default ``$XDG_CACHE_HOME/tfvsdk``,
     models/NAME/.manifest.json  per file: SHA-256, size and mtime of the verified copy
     licences.json               licences accepted: {artefact name: licence}
 
-Files are written to a temporary name in the same folder and renamed into place (``os.replace``), so a
-file in ``models/NAME/`` is always complete.
+Files are published with :mod:`tfvsdk.publish` (fsync, then one atomic rename), so a file in ``models/NAME/``
+is always complete.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .. import publish
 
 HOME_ENV = "TFVSDK_HOME"
 OFFLINE_ENV = "TFVSDK_OFFLINE"
@@ -63,33 +64,10 @@ def locked(name: str) -> Iterator[Path]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def replace_atomically(source: Path, target: Path) -> None:
-    """Move a complete ``source`` to ``target`` in the same folder: fsync, rename, fsync the folder; the
-    file gets the permissions the user's umask gives a new file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(source, 0o666 & ~umask)
-    with open(source, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(source, target)
-    descriptor = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``data`` as JSON to ``path`` atomically (:func:`tfvsdk.publish.write_bytes`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        replace_atomically(Path(tmp), path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    publish.write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())
 
 
 def read_json(path: Path) -> dict[str, Any]:

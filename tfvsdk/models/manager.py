@@ -12,12 +12,12 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 
+from .. import publish
 from ..errors import InputError, LicenceError, ModelFileError, TfvError
 from . import cache
 from .download import Interrupted, download
@@ -114,7 +114,7 @@ def _admit(artefact: Artefact, f: ArtefactFile, source: Path, what: str) -> Path
         source.unlink(missing_ok=True)
         raise
     target = cache.folder(artefact.name) / f.name
-    cache.replace_atomically(source, target)
+    publish.move_into_place(source, target)
     stat = target.stat()
     manifest[f.name] = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     cache.write_json(manifest_path, manifest)
@@ -206,14 +206,13 @@ def add(name: str, files: Iterable[str | os.PathLike], *, accept_licence: bool =
     _require_licence(artefact, accept_licence)
     with cache.locked(name) as folder:
         for f, source in pairs:
-            fd, tmp = tempfile.mkstemp(prefix=f".{f.name}.", suffix=".add", dir=folder)
-            os.close(fd)
+            tmp = publish.partial_path(folder / f.name)
             try:
                 shutil.copyfile(source, tmp)
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
                 raise
-            _admit(artefact, f, Path(tmp), str(source))
+            _admit(artefact, f, tmp, str(source))
     return {s.file.name: s.path for s in state(name) if s.present}
 
 
