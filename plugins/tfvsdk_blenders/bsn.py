@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -35,6 +36,44 @@ def _read_metadata(path: Path) -> dict[str, str]:
             return f.metadata() or {}
     except Exception as exc:
         raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+
+
+def _stored_values(path: Path) -> tuple[int, int]:
+    """(number of tensors, number of values) a safetensors file holds, from its header alone."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            shapes = [f.get_slice(name).get_shape() for name in f.keys()]
+    except Exception as exc:
+        raise tfvsdk.ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+    return len(shapes), sum(math.prod(shape) for shape in shapes)
+
+
+def _check_network_fits_file(path: Path, g: GeneratorConfig, d: DiscriminatorConfig | None) -> None:
+    """Refuse metadata that describes a network larger than the weights the file holds, before building it.
+
+    Every down-sampling layer, residual block and discriminator layer owns at least one tensor, so their
+    counts are first bounded by the file's number of tensors; the networks are then built on torch's
+    ``meta`` device (shapes only, no memory) and their values counted against the file's.
+
+    Raises:
+        ModelFileError: the metadata asks for more tensors or values than the file holds.
+    """
+    tensors, values = _stored_values(path)
+    layers = g.n_down + g.n_res_blocks + (d.n_layers * d.n_scales if d is not None else 0)
+    described = f"its metadata describes a network (generator {json.dumps(attrs.asdict(g))})"
+    if layers > tensors:
+        raise tfvsdk.ModelFileError(f"{path}: {described} of more than {layers} layers; the file holds {tensors} tensors")
+    try:
+        with torch.device("meta"):
+            modules = [Embedder(g.base_channels, g.n_down, g.embed_channels), Generator(g)]
+            if d is not None:
+                modules.append(MultiScaleDiscriminator(d))
+        needed = sum(t.numel() for m in modules for t in m.state_dict().values())
+    except (RuntimeError, OverflowError, ValueError) as exc:
+        raise tfvsdk.ModelFileError(f"{path}: {described} too large to build ({exc})") from exc
+    if needed > values:
+        raise tfvsdk.ModelFileError(f"{path}: {described} of {needed:,} values ({needed * 4 / 2**20:.0f} MiB); "
+                                    f"the file holds {values:,}")
 
 
 class BSNBlender(nn.Module, tfvsdk.Blender):
@@ -94,6 +133,7 @@ class BSNBlender(nn.Module, tfvsdk.Blender):
             d = DiscriminatorConfig(**json.loads(metadata["discriminator"])) if "discriminator" in metadata else None
         except (KeyError, TypeError, ValueError) as exc:
             raise tfvsdk.ModelFileError(f"{path}: damaged network configuration in the metadata ({exc!r})") from exc
+        _check_network_fits_file(path, g, d)
         return g, d
 
     def forward(
