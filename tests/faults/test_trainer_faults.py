@@ -37,10 +37,7 @@ def config_file(tmp_path, dataset):
 @pytest.mark.parametrize("suffix", [".pt", ".png", ".safetensors"])
 def test_a_failing_writer_keeps_the_last_good_files(dataset, tmp_path, monkeypatch, capsys, stage, suffix):
     config = config_file(tmp_path, dataset)
-    main_ok = pytest.raises(SystemExit)
-    with main_ok as first:
-        main(["train", "--config", str(config)])
-    assert first.value.code in (0, None)
+    main(["train", "--config", str(config)])  # a good first step
     run = tmp_path / "run"
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob(f"*{suffix}")}
     assert before, f"the first run wrote no {suffix} file"
