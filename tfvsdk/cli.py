@@ -237,10 +237,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             _add_plugin_commands()
             cli.main(args=args, prog_name="tfv", standalone_mode=False)
-        except Interrupted as exc:
-            _fail(f"interrupted by {signal.Signals(exc.signum).name}; no partial output was kept", 128 + exc.signum)
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            _fail("interrupted; no partial output was kept", 128 + signal.SIGINT)
+        except (KeyboardInterrupt, click.exceptions.Abort) as exc:  # click turns KeyboardInterrupt into Abort
+            cause = exc if isinstance(exc, Interrupted) else exc.__cause__
+            signum = cause.signum if isinstance(cause, Interrupted) else signal.SIGINT
+            _fail(f"interrupted by {signal.Signals(signum).name}; no partial output was kept", 128 + signum)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

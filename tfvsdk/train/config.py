@@ -32,17 +32,9 @@ from typing import Any
 
 import attrs
 
-from ..checks import non_negative, positive
+from ..checks import at_most, non_negative, positive
 from ..errors import InputError
 from ..losses import LossWeights
-
-
-def _at_most(high: int) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-        if value > high:
-            raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≤ {high}, got {value!r}")
-
-    return check
 
 
 def _probability(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -89,8 +81,8 @@ class DataConfig:
     image_root: str = ""
     video_root: str = ""
     sigma: float = attrs.field(default=0.5, converter=float, validator=_probability)
-    batch_size: int = attrs.field(default=4, converter=int, validator=[positive, _at_most(4096)])
-    num_workers: int = attrs.field(default=0, converter=int, validator=[non_negative, _at_most(256)])
+    batch_size: int = attrs.field(default=4, converter=int, validator=[positive, at_most(4096)])
+    num_workers: int = attrs.field(default=0, converter=int, validator=[non_negative, at_most(256)])
     still_clips: bool = False
 
 
