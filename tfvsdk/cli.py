@@ -11,6 +11,7 @@ import numpy as np
 
 from . import __version__
 from .errors import TfvError
+from .eval_command import eval_command
 from .plugins import KINDS, components, get_plugin_manager, plugin_info
 
 
@@ -141,6 +142,9 @@ def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: b
             f"E_tmp {smoothed['E_tmp']:.2f} smoothed vs {raw['E_tmp']:.2f} unsmoothed"
         )
     click.echo(f"wrote {out}/contact_sheet.png and {out}/report.json")
+
+
+cli.add_command(eval_command)
 
 
 def _add_plugin_commands() -> None:
