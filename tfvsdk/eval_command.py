@@ -37,6 +37,8 @@ def _line(name: str, summary: dict[str, Any]) -> str:
 @click.option("--identity", type=click.Path(dir_okay=False), help="identity source (E_id, FID)")
 @click.option("--target", type=click.Path(dir_okay=False), help="pose and expression source (E_pose, E_exp)")
 @click.option("--reference", type=click.Path(dir_okay=False), help="ground truth of the output (SSIM, PSNR)")
+@click.option("--pose", type=click.Path(dir_okay=False), help="pose source when not --target (E_pose)")
+@click.option("--expression", type=click.Path(dir_okay=False), help="expression source when not --target (E_exp)")
 @click.option("--manifest", type=click.Path(dir_okay=False), help="runs.toml listing many outputs (instead of --output)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--json-file", type=click.Path(dir_okay=False), help="also write the JSON summary to this file")
@@ -51,7 +53,8 @@ def _line(name: str, summary: dict[str, Any]) -> str:
 @click.option("--renderer", default="nvdiffrast", show_default=True, help="renderer of the 3-D flow")
 @click.option("--identity-embedder", default="dlib", show_default=True, help="identity embedder of E_id")
 @click.option("--device", default="cpu", show_default=True, help="torch device")
-def eval_command(output: str | None, identity: str | None, target: str | None, reference: str | None, manifest: str | None,
+def eval_command(output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
+                 expression: str | None, manifest: str | None,
                  as_json: bool, json_file: str | None, csv_dir: str | None, plot: str | None, flow: str, flow_smoothing: float,
                  inception_weights: str | None, max_pose_spread: float, identity_frames: int, reconstructor: str, renderer: str,
                  identity_embedder: str, device: str) -> None:
@@ -59,8 +62,8 @@ def eval_command(output: str | None, identity: str | None, target: str | None, r
     without its input is null, with the reason under "unavailable"."""
     if (output is None) == (manifest is None):
         raise click.UsageError("give either --output (one video) or --manifest (runs.toml)")
-    if manifest is not None and any(v is not None for v in (identity, target, reference)):
-        raise click.UsageError("--identity/--target/--reference go into the manifest's runs when --manifest is used")
+    if manifest is not None and any(v is not None for v in (identity, target, reference, pose, expression)):
+        raise click.UsageError("sources go into the manifest's runs when --manifest is used")
     config = EvalConfig(reconstructor=reconstructor, renderer=renderer, identity_embedder=identity_embedder, flow=flow,
                         flow_smoothing=flow_smoothing, inception_weights=inception_weights, max_pose_spread=max_pose_spread,
                         identity_frames=identity_frames,
@@ -74,8 +77,9 @@ def eval_command(output: str | None, identity: str | None, target: str | None, r
         Path(csv_dir).mkdir(parents=True)
     results: list[tuple[str, Evaluation]] = []
     for name, video, run in jobs:
-        sources = {"identity": identity, "target": target, "reference": reference} if run is None else {
-            "identity": run.identity, "target": run.target, "reference": run.reference}
+        sources = {"identity": identity, "target": target, "reference": reference, "pose": pose, "expression": expression}
+        if run is not None:
+            sources = {role: getattr(run, role) for role in sources}
         result = evaluator.evaluate(video, progress=True, **sources)
         results.append((name, result))
         if csv_dir is not None:

@@ -9,7 +9,8 @@ as a summary, every metric of :mod:`tfvsdk.metrics` that its inputs allow:
   of the output when no target is given) over the whole frame (``flow="tvl1"``, the paper's Table 3).
 * E_id (with ``identity``): cosine distance of each output frame's identity vector from the identity
   source's.
-* E_pose, E_exp (with ``target``): refits of the output and the target by the same reconstructor; pose as
+* E_pose, E_exp (with ``target``, or ``pose`` / ``expression`` when they differ, as in a remix): refits of
+  the output and of those sources by the same reconstructor; pose as
   the geodesic angle and per-angle errors (degrees), expression as the landmark distance (pixels, the
   paper's) and the coefficient distance.
 * pose confidence (always): the reconstructor's per-frame pose spread; frames above ``max_pose_spread``
@@ -282,6 +283,8 @@ class Evaluator:
         identity: str | os.PathLike | None = None,
         target: str | os.PathLike | None = None,
         reference: str | os.PathLike | None = None,
+        pose: str | os.PathLike | None = None,
+        expression: str | os.PathLike | None = None,
         progress: bool = False,
     ) -> Evaluation:
         """Score one output video against the sources given (see the module docstring).
@@ -292,6 +295,8 @@ class Evaluator:
             target: the pose and expression source (the swap's target, the reenactment's driver): E_pose,
                 E_exp, and the TV-L1 flow of E_tmp.
             reference: a ground truth of the output (self-driving reenactment): SSIM, PSNR, photometric error.
+            pose: the pose source when it is not ``target`` (the remix task's): E_pose.
+            expression: the expression source when it is not ``target``: E_exp.
             progress: show progress bars (stderr).
 
         Raises:
@@ -304,7 +309,8 @@ class Evaluator:
         if out.fps is None or len(out.frames) < 2:
             raise InputError(f"{out.path}: expected a video of at least 2 frames to evaluate")
         t, size = len(out.frames), out.frames.shape[1:3]
-        sources = {role: Video.read(p) for role, p in (("identity", identity), ("target", target), ("reference", reference)) if p is not None}
+        named = {"identity": identity, "target": target, "reference": reference, "pose": pose or target, "expression": expression or target}
+        sources = {role: Video.read(p) for role, p in named.items() if p is not None}
         unavailable: dict[str, str] = {}
         nan = np.full(t, np.nan)
         columns: dict[str, np.ndarray] = {name: nan.copy() for name in (
@@ -312,7 +318,7 @@ class Evaluator:
             "pose_spread", "ssim", "psnr", "photometric_error")}
         summary: dict[str, Any] = {
             "output": str(out.path), "frames": t, "fps": out.fps, "size": list(size),
-            **{role: str(sources[role].path) if role in sources else None for role in ("identity", "target", "reference")},
+            **{role: str(sources[role].path) if role in sources else None for role in named},
             "e_tmp_flow": c.flow,
         }
 
@@ -361,28 +367,39 @@ class Evaluator:
         clock.lap("e_id")
         for key in ("e_pose", "e_pose_euler", "e_exp", "e_exp_coefficients"):
             summary[key] = None
-        if "target" not in sources:
-            unavailable["e_pose"] = unavailable["e_exp"] = "no target (pose and expression source) given (--target)"
-        elif not found:
-            unavailable["e_pose"] = unavailable["e_exp"] = f"the output could not be refitted: {unavailable.get('refit', 'no face found')}"
-        else:
+        fitted: dict[Path, FaceFit] = {}
+
+        def source_fit(role: str) -> FaceFit:
+            video = sources[role]
+            if video.path not in fitted:
+                fitted[video.path] = self._fit(video, progress)
+            whole = fitted[video.path]
+            return whole if video.fps is None else whole[torch.as_tensor(video.aligned(out.fps, t))]
+
+        for metric, role in (("e_pose", "pose"), ("e_exp", "expression")):
+            if role not in sources:
+                unavailable[metric] = f"no {role} source given (--target or --{role})"
+                continue
+            if not found:
+                unavailable[metric] = f"the output could not be refitted: {unavailable.get('refit', 'no face found')}"
+                continue
             try:
-                target_video = sources["target"]
-                source_fit = self._fit(target_video, progress)
-                if target_video.fps is not None:
-                    source_fit = source_fit[torch.as_tensor(target_video.aligned(out.fps, t))]
-                columns["e_pose"] = metrics.pose_angle_error(fit, source_fit).numpy()
-                euler = metrics.euler_errors(fit, source_fit).numpy()
+                other = source_fit(role)
+            except (PluginError, NoFaceError) as exc:
+                unavailable[metric] = str(exc)
+                continue
+            if metric == "e_pose":
+                columns["e_pose"] = metrics.pose_angle_error(fit, other).numpy()
+                euler = metrics.euler_errors(fit, other).numpy()
                 columns["yaw_error"], columns["pitch_error"], columns["roll_error"] = euler.T
-                columns["e_exp_coefficients"] = metrics.expression_distance(fit, source_fit).numpy()
-                if fit.landmarks is not None and source_fit.landmarks is not None:
-                    columns["e_exp"] = metrics.landmark_distance(fit.landmarks, source_fit.landmarks).numpy()
                 summary["e_pose"] = _mean(columns["e_pose"])
                 summary["e_pose_euler"] = [_mean(a) for a in euler.T]
+            else:
+                columns["e_exp_coefficients"] = metrics.expression_distance(fit, other).numpy()
+                if fit.landmarks is not None and other.landmarks is not None:
+                    columns["e_exp"] = metrics.landmark_distance(fit.landmarks, other.landmarks).numpy()
                 summary["e_exp"] = _mean(columns["e_exp"])
                 summary["e_exp_coefficients"] = _mean(columns["e_exp_coefficients"])
-            except (PluginError, NoFaceError) as exc:
-                unavailable["e_pose"] = unavailable["e_exp"] = str(exc)
 
         clock.lap("e_pose_e_exp")
         summary["pose_spread_median"] = None
@@ -446,6 +463,8 @@ class Run:
     identity: Path | None = None
     target: Path | None = None
     reference: Path | None = None
+    pose: Path | None = None
+    expression: Path | None = None
 
     def videos(self) -> list[tuple[str, Path]]:
         """(row name, video) for each video this entry names."""
@@ -459,7 +478,8 @@ class Run:
 
 def load_manifest(path: str | os.PathLike) -> list[Run]:
     """Read a ``runs.toml``: optional ``[defaults]`` and ``[[run]]`` tables with ``output`` (a video or a
-    folder of videos) and optional ``name``, ``identity``, ``target``, ``reference``; relative paths are
+    folder of videos) and optional ``name``, ``identity``, ``target``, ``reference``, ``pose``, ``expression``;
+    relative paths are
     relative to the manifest's folder.
 
     Example (``runs.toml``)::
@@ -483,10 +503,10 @@ def load_manifest(path: str | os.PathLike) -> list[Run]:
         data = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{p}: not a readable TOML manifest ({exc})") from exc
-    keys = {"name", "output", "identity", "target", "reference"}
+    keys = {"name", "output", "identity", "target", "reference", "pose", "expression"}
     defaults = data.get("defaults", {})
     entries = data.get("run", [])
-    unknown = (set(data) - {"defaults", "run"}) | (set(defaults) - {"identity", "target", "reference"}) | {k for e in entries for k in e if k not in keys}
+    unknown = (set(data) - {"defaults", "run"}) | (set(defaults) - (keys - {"name", "output"})) | {k for e in entries for k in e if k not in keys}
     if unknown:
         raise InputError(f"{p}: unknown keys {sorted(unknown)}; expected [defaults] and [[run]] with {sorted(keys)}")
     if not entries:
@@ -500,5 +520,6 @@ def load_manifest(path: str | os.PathLike) -> list[Run]:
         def resolve(key: str) -> Path | None:
             return None if merged.get(key) is None else (p.parent / merged[key])
 
-        runs.append(Run(str(merged.get("name", Path(merged["output"]).stem)), resolve("output"), resolve("identity"), resolve("target"), resolve("reference")))
+        runs.append(Run(str(merged.get("name", Path(merged["output"]).stem)), resolve("output"),
+                        **{key: resolve(key) for key in ("identity", "target", "reference", "pose", "expression")}))
     return runs
