@@ -29,7 +29,7 @@ import torch
 from . import io
 from .editor import Editor
 from .errors import InputError
-from .evaluate import EvalConfig, Evaluator
+from .evaluate import Evaluator
 from .metrics import fit_flows, temporal_error
 from .plugins import create
 from .records import FaceFit
@@ -197,7 +197,7 @@ def run_demo(
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
     renderer = create("renderer", "nvdiffrast")
-    evaluator = Evaluator(EvalConfig(identity_frames=8)) if evaluate else None
+    evaluator = Evaluator() if evaluate else None
     report: dict[str, Any] = {"size": size, "frames": frames, "fps": fps, "landmark_noise_px": noise, "tasks": {}}
     rows = []
     for task, roles in TASKS.items():

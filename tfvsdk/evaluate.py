@@ -88,8 +88,8 @@ class EvalConfig:
     flow_smoothing: float = attrs.field(default=2.0, validator=_non_negative)
     inception_weights: str | None = None
     max_pose_spread: float = attrs.field(default=3.0, validator=_non_negative)
-    identity_frames: int = 16
-    reference_frames: int = 8
+    identity_frames: int = 8
+    reference_frames: int = 4
     chunk_size: int = 16
     device: str = "cpu"
 

@@ -22,7 +22,7 @@ import torch
 
 from ..checks import check_range, check_tensor
 from ..errors import InputError, PluginError
-from ..flow import flow3d, temporal_error
+from ..flow import check_video_flows, flow3d, temporal_error
 from ..records import Rendering
 
 __all__ = ["fit_flows", "temporal_error", "tvl1_flows", "warping_errors"]
@@ -49,12 +49,7 @@ def warping_errors(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tenso
         >>> warping_errors(still, torch.zeros(3, 2, 8, 8), torch.ones(3, 1, 8, 8))
         tensor([0., 0., 0.])
     """
-    sizes: dict[str, int] = {}
-    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
-    if sizes["T"] < 2:
-        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
-    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
-    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
+    check_video_flows(frames, flows, masks)
     return torch.stack([temporal_error(frames[t : t + 2], flows[t : t + 1], masks[t : t + 1]) for t in range(len(flows))])
 
 
