@@ -23,6 +23,7 @@ from . import __version__
 from .checks import check_device
 from .errors import InputError, TfvError
 from .models.cli import models_command
+from .eval_command import eval_command
 from .plugins import KINDS, components, get_plugin_manager, plugin_info
 from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
 
@@ -144,12 +145,13 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 @click.option("--blender", default="classical", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace the outputs of an earlier demo in the folder")
-def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool) -> None:
+@click.option("--no-eval", is_flag=True, help="skip scoring the outputs with tfv eval's metrics")
+def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool, no_eval: bool) -> None:
     """Swap, reenact and remix synthetic faces of the built-in model (no download); writes videos, a
     contact sheet and report.json."""
     from .demo import run_demo
 
-    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True)
+    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True, evaluate=not no_eval)
     for task, entry in report["tasks"].items():
         smoothed, raw = entry["smoothed"], entry["unsmoothed"]
         click.echo(
@@ -157,6 +159,9 @@ def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: b
             f"E_tmp {smoothed['E_tmp']:.2f} smoothed vs {raw['E_tmp']:.2f} unsmoothed"
         )
     click.echo(f"wrote {out}/contact_sheet.png and {out}/report.json")
+
+
+cli.add_command(eval_command)
 
 
 def _add_plugin_commands() -> None:

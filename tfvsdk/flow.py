@@ -138,6 +138,16 @@ def temporal_loss(y_t: torch.Tensor, y_prev: torch.Tensor, flow: torch.Tensor, v
     return diff.sum() / (visible.sum() * y_t.shape[1]).clamp(min=1)
 
 
+def check_video_flows(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor) -> None:
+    """Raise InputError unless ``frames`` is (T ≥ 2, C, H, W) with (T−1, 2, H, W) ``flows`` and (T−1, 1, H, W) ``masks``."""
+    sizes: dict[str, int] = {}
+    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
+    if sizes["T"] < 2:
+        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
+    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
+    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
+
+
 def temporal_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """E_tmp (ref. [37] of the paper, Huang et al. 2017): RMS warping error of a video in [0, 255] units.
 
@@ -156,12 +166,7 @@ def temporal_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tenso
     Returns:
         Scalar tensor, in [0, 255] units (0 when no pixel is valid).
     """
-    sizes: dict[str, int] = {}
-    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
-    if sizes["T"] < 2:
-        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
-    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
-    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
+    check_video_flows(frames, flows, masks)
     diff = 255.0 * (frames[1:] - warp(frames[:-1], flows))
     squared = (diff**2 * masks).sum() / (masks.sum() * frames.shape[1]).clamp(min=1)
     return squared.sqrt()
