@@ -84,6 +84,8 @@ class DataConfig:
         num_workers: DataLoader worker processes (0 loads in the training process).
         still_clips: images also serve as single-frame clips for video samples (the paper's "reenactment
             alone" ablation with ``sigma = 0``: "image datasets are regarded as single-frame videos").
+        eval_clips: the last this many clips of the video part (in the manifest's order) are a held-out
+            split: never drawn for training, used by the evaluation every ``run.eval_every`` steps.
     """
 
     root: str = "data/synth"
@@ -93,6 +95,7 @@ class DataConfig:
     batch_size: int = attrs.field(default=4, converter=int, validator=_positive)
     num_workers: int = attrs.field(default=0, converter=int, validator=_non_negative)
     still_clips: bool = False
+    eval_clips: int = attrs.field(default=0, converter=int, validator=_non_negative)
 
 
 @attrs.define
@@ -154,6 +157,7 @@ class LossConfig:
         reconstruction: γ, weight of L_rec (paper 10).
         temporal: λ, weight of L_tmp (paper 5).
         use_temporal: False drops L_tmp and skips the t−1 pass entirely (the "w/o L_tmp" ablation).
+        adversarial_warmup: α rises linearly from 0 to ``adversarial`` over this many first steps (0 = off).
     """
 
     adversarial: float = attrs.field(default=10.0, converter=float, validator=_non_negative)
@@ -161,6 +165,7 @@ class LossConfig:
     reconstruction: float = attrs.field(default=10.0, converter=float, validator=_non_negative)
     temporal: float = attrs.field(default=5.0, converter=float, validator=_non_negative)
     use_temporal: bool = True
+    adversarial_warmup: int = attrs.field(default=0, converter=int, validator=_non_negative)
 
     def weights(self) -> LossWeights:
         """The :class:`~tfvsdk.losses.LossWeights` of eq. 16 (λ = 0 when ``use_temporal`` is off)."""
@@ -183,6 +188,10 @@ class RunConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; under torchrun each process uses
             its ``LOCAL_RANK`` device.
         resume: continue from ``out/checkpoints/last.pt`` when it exists.
+        grad_every: every this many steps, log the norm of each weighted loss term's gradient on G and E
+            (``grad/<term>``; costs one backward pass per term on those steps); 0 = never.
+        eval_every: every this many steps (and at the end), evaluate on the held-out clips
+            (``data.eval_clips``) and log ``eval/face_mae``, ``eval/ssim``, ``eval/e_tmp``; 0 = never.
     """
 
     out: str = "runs/train"
@@ -194,6 +203,8 @@ class RunConfig:
     amp: bool = False
     device: str = attrs.field(default="auto", validator=_one_of("auto", "cpu", "cuda"))
     resume: bool = True
+    grad_every: int = attrs.field(default=50, converter=int, validator=_non_negative)
+    eval_every: int = attrs.field(default=0, converter=int, validator=_non_negative)
 
 
 @attrs.define

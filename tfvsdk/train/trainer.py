@@ -23,12 +23,14 @@ import contextlib
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
 from .. import losses
@@ -41,7 +43,7 @@ from ..flow import flow3d, temporal_loss
 from ..plugins import get_plugin_manager, reporting
 from ..records import Composition, FaceFit, Rendering
 from ..texture import unwrap_texture
-from . import distributed
+from . import distributed, evaluation
 from .checkpoint import CheckpointDir, load_checkpoint, rng_state, set_rng_state
 from .components import Components, build_components
 from .config import TrainConfig
@@ -131,6 +133,75 @@ def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[Imag
     return opened.get("image"), opened.get("video")
 
 
+GRAD_NAMES = {"adversarial": "adv", "appearance": "app", "reconstruction": "rec", "temporal": "tmp"}
+"""The short name of each loss term in the ``grad/<term>`` metrics."""
+
+_RESUMABLE = {"run": None, "optim": None, "loss": None, "data": {"num_workers"}}
+"""Config tables (None: every key) a resumed run may change; ``run.seed`` may not."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's, numpy's global and Python's ``random`` generators with ``seed``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def held_out_clips(videos: VideoFolder | None, count: int) -> list[int]:
+    """The last ``count`` clips (of ≥ 3 frames) of the video part: the held-out evaluation split.
+
+    Raises:
+        InputError: fewer such clips than ``count``, or none left for training.
+    """
+    if not count:
+        return []
+    usable = [c for c in range(len(videos)) if videos.num_frames(c) >= 3] if videos is not None else []
+    if len(usable) <= count:
+        raise InputError(f"data.eval_clips = {count}: the video part has {len(usable)} clips of ≥ 3 frames; hold out fewer")
+    return usable[-count:]
+
+
+def resume_changes(saved: dict[str, Any], current: dict[str, Any], where: str) -> list[str]:
+    """The settings that differ between a checkpoint's config and the current one, as ``"table.key a → b"``.
+
+    Raises:
+        InputError: a difference a resumed run cannot apply (components, data, ``run.seed``).
+    """
+    changed, refused = [], []
+    for table in sorted(set(saved) | set(current)):
+        old, new = saved.get(table, {}), current.get(table, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) == new.get(key) or (table == "run" and key in ("resume",)):
+                continue
+            text = f"{table}.{key} {old.get(key)!r} → {new.get(key)!r}"
+            allowed = table in _RESUMABLE and (_RESUMABLE[table] is None or key in _RESUMABLE[table])
+            (changed if allowed and (table, key) != ("run", "seed") else refused).append(text)
+    if refused:
+        raise InputError(
+            f"{where}: the checkpoint was trained with other settings ({'; '.join(refused)}); resume with the "
+            "checkpoint's settings, or start a new run (--no-resume, or another run.out)"
+        )
+    return changed
+
+
+class IntervalMean:
+    """Means of metrics over the steps since the last :meth:`pop` (each key over the steps that had it)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        means = {key: total / self._counts[key] for key, total in self._sums.items()}
+        self._sums, self._counts = {}, {}
+        return means
+
+
 class _Batches:
     """The sampler's batches as a DataLoader ``batch_sampler``."""
 
@@ -168,12 +239,14 @@ class Trainer:
         self.config = config
         self.context = context or distributed.setup(config.run.device)
         self.device = self.context.device
-        torch.manual_seed(config.run.seed)
+        seed_everything(config.run.seed)
         self.components = components or build_components(config.components, self.device)
         c = self.components
         distributed.broadcast_module(c.blender, self.context)
         model = c.model
         self.images, self.videos = open_datasets(config, {"name": model.name, "n_id": model.n_id, "n_exp": model.n_exp})
+        self.eval_clips = held_out_clips(self.videos, config.data.eval_clips)
+        """Indices of the video part's held-out clips (``data.eval_clips``), never drawn for training."""
         self.sampler = DTSSSampler(
             self.images,
             self.videos,
@@ -182,6 +255,7 @@ class Trainer:
             rank=self.context.rank,
             world_size=self.context.world_size,
             still_clips=config.data.still_clips,
+            exclude_clips=self.eval_clips,
         )
         self.dataset = SampleDataset(self.images, self.videos)
         opt = config.optim
@@ -201,7 +275,14 @@ class Trainer:
         self.hook = get_plugin_manager().hook
         self._last: tuple[TrainingBatch, StepOutputs] | None = None
         if config.run.resume and self.checkpoints.last.exists():
-            self.load_state_dict(load_checkpoint(self.checkpoints.last, map_location=self.device))
+            state = load_checkpoint(self.checkpoints.last, map_location=self.device)
+            changed = resume_changes(json.loads(state["config"]), config.to_dict(), str(self.checkpoints.last))
+            self.load_state_dict(state)
+            for opt, lr in ((self.opt_g, config.optim.lr_g), (self.opt_d, config.optim.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"], group["betas"] = lr, config.optim.betas
+            if changed:
+                logger.warning("resuming %s with changed settings (applied from now on): %s", self.checkpoints.last, "; ".join(changed))
             logger.info("resumed from %s at step %d", self.checkpoints.last, self.step)
 
     # -- state ----------------------------------------------------------------------------------------------
@@ -243,11 +324,15 @@ class Trainer:
         return batch.role(self.components.role_map[composer_role])
 
     @torch.no_grad()
-    def render(self, batch: TrainingBatch) -> Scene:
-        """Steps 1–3 of the module docstring: renderings, masks, appearance frames and hints."""
+    def render(self, batch: TrainingBatch, temporal: bool | None = None) -> Scene:
+        """Steps 1–3 of the module docstring: renderings, masks, appearance frames and hints.
+
+        ``temporal`` (default: ``loss.use_temporal``) renders t−1 as well as t.
+        """
         c = self.components
         model = c.model
-        times = (0, 1) if self.use_temporal else (0,)
+        temporal = self.use_temporal if temporal is None else temporal
+        times = (0, 1) if temporal else (0,)
         comps = [self._composition(batch, when) for when in times]
         source, source_fit = _frames(self._role(batch, comps[0].texture_role), 0)
         source_vertices = source_fit.camera.project(model.shape(source_fit.alpha_id, source_fit.alpha_exp))
@@ -295,8 +380,43 @@ class Trainer:
                 extra[name] = (float(weight), value)
         return extra
 
+    def adversarial_weight(self) -> float:
+        """α of this step: ``loss.adversarial``, ramped up linearly over ``loss.adversarial_warmup`` steps."""
+        warmup = self.config.loss.adversarial_warmup
+        ramp = min(1.0, self.step / warmup) if warmup else 1.0
+        return self.weights.adversarial * ramp
+
+    def _generator_backward(self, weighted: dict[str, torch.Tensor], total: torch.Tensor, log_grads: bool) -> dict[str, float]:
+        """Backpropagate the G/E objective; on ``log_grads`` steps term by term, returning each weighted
+        term's gradient norm on G and E (``grad/<term>``) and that of their sum (``grad/total``)."""
+        self.opt_g.zero_grad(set_to_none=True)
+        if not log_grads:
+            self.scaler_g.scale(total).backward()
+            return {}
+        params = [p for p in self.components.generator_parameters() if p.requires_grad]
+        scale = float(self.scaler_g.get_scale()) if self.amp else 1.0
+        norms: dict[str, float] = {}
+        summed: list[torch.Tensor | None] = [None] * len(params)
+        for name, value in weighted.items():
+            if not value.requires_grad:
+                norms[f"grad/{name}"] = 0.0
+                continue
+            grads = torch.autograd.grad(self.scaler_g.scale(value), params, retain_graph=True, allow_unused=True)
+            norms[f"grad/{name}"] = math.sqrt(sum(float(g.square().sum()) for g in grads if g is not None)) / scale
+            summed = [s if g is None else (g if s is None else s + g) for s, g in zip(summed, grads)]
+        for p, g in zip(params, summed):
+            p.grad = g
+        norms["grad/total"] = math.sqrt(sum(float(g.square().sum()) for g in summed if g is not None)) / scale
+        return norms
+
     def train_step(self, batch: TrainingBatch) -> dict[str, float]:
-        """One generator and one discriminator update on ``batch``; returns the step's metrics."""
+        """One generator and one discriminator update on ``batch``; returns the step's metrics.
+
+        Every ``run.grad_every`` steps (counting from the first, step 0) the metrics also hold the gradient
+        norm on G and E of each weighted term of eq. 16: ``grad/adv``, ``grad/app``, ``grad/rec``,
+        ``grad/tmp``, ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
+        receives).
+        """
         c = self.components
         batch = batch.to(self.device)
         b = batch.batch_size
@@ -320,11 +440,14 @@ class Trainer:
             }
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
-            total = losses.total_generator_loss(**terms, weights=self.weights)
-            for weight, value in extra.values():
-                total = total + weight * value.reshape(())
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler_g.scale(total).backward()
+            weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight())
+            total = losses.total_generator_loss(**terms, weights=weights)
+            weighted = {short: getattr(weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items()}
+            for name, (weight, value) in extra.items():
+                weighted[name] = weight * value.reshape(())
+                total = total + weighted[name]
+        every = self.config.run.grad_every
+        grad_norms = self._generator_backward(weighted, total, log_grads=bool(every) and self.step % every == 0)
         distributed.average_gradients(c.generator_parameters(), self.context)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
@@ -354,6 +477,7 @@ class Trainer:
                 "time/networks": t2 - t1,
             }
         )
+        metrics.update(grad_norms)
         self._last = (batch, outputs)
         return metrics
 
@@ -419,11 +543,29 @@ class Trainer:
             "eval/appearance": totals["app"] / samples,
         }
 
+    def evaluate_clips(self, clips: list[int] | None = None, blender: Any = None) -> dict[str, float]:
+        """Held-out self-reenactment metrics (:func:`tfvsdk.train.evaluation.evaluate_clips`).
+
+        Args:
+            clips: clip indices of the video part (default: the held-out split, ``data.eval_clips``).
+            blender: the blender to evaluate (default: the one being trained; e.g. ``classical`` for the
+                baseline on the same clips).
+
+        Returns:
+            ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
+            ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
+        """
+        result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender)
+        return {f"eval/{key}": value for key, value in result.items()}
+
     # -- the loop ---------------------------------------------------------------------------------------------
 
     def _loader(self) -> torch.utils.data.DataLoader:
         self.sampler.position = self.step * self.config.data.batch_size
         workers = self.config.data.num_workers
+        # A generator of its own: creating the iterator draws a base seed, which must not move the global
+        # torch RNG (a resumed run creates one more iterator than an uninterrupted one).
+        generator = torch.Generator().manual_seed(self.config.run.seed)
         return torch.utils.data.DataLoader(
             self.dataset,
             batch_sampler=_Batches(self.sampler, self.config.data.batch_size),
@@ -431,6 +573,7 @@ class Trainer:
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=2 if workers else None,
+            generator=generator,
         )
 
     def save_samples(self, path: Path | None = None) -> Path:
@@ -456,8 +599,10 @@ class Trainer:
     def fit(self, max_steps: int | None = None, *, progress: bool = True) -> dict[str, float]:
         """Train until ``max_steps`` (default ``config.run.max_steps``) optimisation steps are done.
 
-        Rank 0 writes ``metrics.jsonl`` every ``run.log_every`` steps, a checkpoint and a sample grid every
-        ``run.every`` steps and at the end, and shows a progress bar when ``progress`` is True.
+        Rank 0 writes ``metrics.jsonl`` every ``run.log_every`` steps — each value the mean over the steps
+        since the previous line (``grad/*`` over the steps that measured it) — a checkpoint and a sample
+        grid every ``run.every`` steps and at the end, the held-out evaluation (:meth:`evaluate_clips`)
+        every ``run.eval_every`` steps and at the end, and shows a progress bar when ``progress`` is True.
 
         Returns:
             The metrics of the last step (averaged over processes).
@@ -474,6 +619,7 @@ class Trainer:
 
         bar = tqdm(total=max_steps, initial=self.step, disable=not (main and progress), unit="step", dynamic_ncols=True)
         metrics: dict[str, float] = {}
+        interval = IntervalMean()
         start, start_step = time.perf_counter(), self.step
         try:
             loader = iter(self._loader())
@@ -488,9 +634,15 @@ class Trainer:
                     if key.startswith("loss/") and not math.isfinite(value):
                         raise InputError(f"step {self.step}: {key} is {value}; lower the learning rates or check the data")
                 self.hook.on_train_step_end(trainer=self, step=self.step, metrics=metrics)
+                interval.add(metrics)
                 if main:
+                    line: dict[str, float] = {}
                     if self.step % run.log_every == 0 or self.step == max_steps:
-                        log.write(self.step, metrics)
+                        line.update(interval.pop())
+                    if self.eval_clips and run.eval_every and (self.step % run.eval_every == 0 or self.step == max_steps):
+                        line.update(self.evaluate_clips())
+                    if line:
+                        log.write(self.step, line)
                     bar.set_postfix(rec=f"{metrics['loss/reconstruction']:.3f}", tmp=f"{metrics['loss/temporal']:.2e}", d=f"{metrics['loss/d']:.2f}")
                     bar.update(1)
                 if self.step % run.every == 0 or self.step == max_steps:

@@ -1,0 +1,131 @@
+"""Held-out self-reenactment evaluation of a blender during and after training (paper §4.1, Table 2).
+
+Protocol: every frame t ≥ 1 of a held-out clip is edited as a video sample of that clip — identity, pose
+and expression are frame t itself, the texture is unwrapped from frame t, the hint is X_t(1 − M̂) — which is
+the self-driving reenactment the training's video samples use, with X_t its exact ground truth. Any blender
+can be evaluated this way (the trained one, or ``classical`` as the baseline on the same clips). Per clip:
+
+* ``face_mae``: mean |Y − X| over the face mask M̂ and the channels, in 0–255 units (the photometric error);
+* ``ssim``: SSIM of Y against X over the whole frame (11×11 Gaussian window, σ = 1.5; Wang et al. 2004);
+* ``e_tmp``: E_tmp of the output sequence Y_1 … Y_{T−1} (:func:`tfvsdk.flow.temporal_error`, 0–255 RMS), with
+  the 3D flow of consecutive renderings and its visibility as the mask.
+
+Each metric is averaged over the frames of a clip (E_tmp pooled over its frame pairs), then over clips.
+The image metrics come from :data:`IMAGE_METRICS` (one place to switch their implementation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..data.samples import FrameRef, SampleSpec, collate
+from ..errors import InputError
+from ..flow import flow3d, temporal_error
+from ..interfaces import Blender
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+def face_mae(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error inside ``mask`` in 0–255 units, per sample.
+
+    Args:
+        output: (B, 3, H, W) in [0, 1].
+        target: (B, 3, H, W) in [0, 1].
+        mask: (B, 1, H, W) weights in [0, 1] (the face mask M̂).
+
+    Returns:
+        (B,) errors (0 for an empty mask).
+    """
+    weight = mask.expand_as(output)
+    total = ((output - target).abs() * weight).flatten(1).sum(1)
+    return 255.0 * total / weight.flatten(1).sum(1).clamp(min=1e-8)
+
+
+def ssim(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """SSIM per sample (kornia's implementation; 11×11 window), (B,) in [−1, 1].
+
+    Raises:
+        InputError: kornia is not installed (``pip install kornia``).
+    """
+    try:
+        from kornia.metrics import ssim as kornia_ssim
+    except ImportError:
+        raise InputError("evaluation: SSIM needs the kornia package (pip install kornia)") from None
+    return kornia_ssim(output, target, window_size=11).flatten(1).mean(1)
+
+
+IMAGE_METRICS: dict[str, Callable[..., torch.Tensor]] = {"face_mae": face_mae, "ssim": ssim}
+"""The per-sample image metrics of the evaluation."""
+
+
+def clip_specs(clip: int, frames: int) -> list[SampleSpec]:
+    """The video samples (t−1, t), t = 1 … frames−1, of one clip (all roles on the same frame pair)."""
+    specs = []
+    for t in range(1, frames):
+        pair = (FrameRef("video", clip, t - 1), FrameRef("video", clip, t))
+        specs.append(SampleSpec(True, pair, pair, pair))
+    return specs
+
+
+@torch.no_grad()
+def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | None = None) -> dict[str, float]:
+    """Self-reenactment metrics of ``blender`` (default: the trainer's) on the video part's ``clips``.
+
+    Args:
+        trainer: supplies the data, the renderer, the composer and the batch size.
+        clips: indices of clips of the trainer's video part (each with ≥ 3 frames).
+        blender: any :class:`~tfvsdk.Blender`.
+
+    Returns:
+        ``{"face_mae", "ssim", "e_tmp", "e_tmp_truth"}`` averaged over the clips; ``e_tmp_truth`` is the E_tmp of
+        the ground-truth frames under the same flows (the floor a perfect reconstruction reaches).
+
+    Raises:
+        InputError: no clips, no video part, or a clip of fewer than 3 frames.
+    """
+    videos = trainer.videos
+    if videos is None or not clips:
+        raise InputError("evaluation: needs held-out clips of the video part (data.eval_clips > 0)")
+    blender = blender if blender is not None else trainer.components.blender
+    triangles = trainer.components.model.triangles
+    was_training = getattr(blender, "training", False)
+    if isinstance(blender, torch.nn.Module):
+        blender.eval()
+    sums = dict.fromkeys(("face_mae", "ssim", "e_tmp", "e_tmp_truth"), 0.0)
+    try:
+        for clip in clips:
+            frames = videos.num_frames(clip)
+            if frames < 3:
+                raise InputError(f"evaluation: clip {clip} has {frames} frames; E_tmp needs at least 3")
+            outputs, truth, flows, visible = [], [], [], []
+            per_frame = dict.fromkeys(IMAGE_METRICS, 0.0)
+            specs = clip_specs(clip, frames)
+            size = trainer.config.data.batch_size
+            for start in range(0, len(specs), size):
+                batch = collate([trainer.dataset[s] for s in specs[start : start + size]]).to(trainer.device)
+                b = batch.batch_size
+                scene = trainer.render(batch, temporal=True)
+                y = blender.blend(scene.rendered[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b])
+                x = batch.identity.cur
+                per_frame["face_mae"] += float(face_mae(y, x, scene.mask[:b]).sum())
+                per_frame["ssim"] += float(ssim(y, x).sum())
+                flow, vis = flow3d(scene.renderings[0], scene.renderings[1], triangles)
+                outputs.append(y)
+                truth.append(x)
+                flows.append(flow)
+                visible.append(vis)
+            y, x = torch.cat(outputs), torch.cat(truth)
+            flow, vis = torch.cat(flows)[1:], torch.cat(visible)[1:]
+            for key in IMAGE_METRICS:
+                sums[key] += per_frame[key] / len(specs)
+            sums["e_tmp"] += float(temporal_error(y, flow, vis))
+            sums["e_tmp_truth"] += float(temporal_error(x, flow, vis))
+    finally:
+        if isinstance(blender, torch.nn.Module):
+            blender.train(was_training)
+    return {key: value / len(clips) for key, value in sums.items()}
