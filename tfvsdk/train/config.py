@@ -158,6 +158,12 @@ class LossConfig:
         temporal: λ, weight of L_tmp (paper 5).
         use_temporal: False drops L_tmp and skips the t−1 pass entirely (the "w/o L_tmp" ablation).
         adversarial_warmup: α rises linearly from 0 to ``adversarial`` over this many first steps (0 = off).
+        adversarial_scale: ``"adaptive"`` (default) multiplies L_adv by s = ‖∇_Y(L_app + L_rec + L_tmp)‖ /
+            ‖∇_Y L_adv‖ (gradients w.r.t. the generated frames, s held constant in the backward pass; the
+            adaptive weight of Esser et al. 2021), so that α L_adv's gradient has α/1 times the norm of the
+            other terms' unweighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+        r1: weight γ of the R1 penalty (γ/2)·E‖∇_X D(X)‖² on real images added to D's loss (Mescheder et al.
+            2018; 0 = off).
     """
 
     adversarial: float = attrs.field(default=10.0, converter=float, validator=_non_negative)
@@ -166,6 +172,8 @@ class LossConfig:
     temporal: float = attrs.field(default=5.0, converter=float, validator=_non_negative)
     use_temporal: bool = True
     adversarial_warmup: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    adversarial_scale: str = attrs.field(default="adaptive", validator=_one_of("adaptive", "fixed"))
+    r1: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
 
     def weights(self) -> LossWeights:
         """The :class:`~tfvsdk.losses.LossWeights` of eq. 16 (λ = 0 when ``use_temporal`` is off)."""

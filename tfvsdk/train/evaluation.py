@@ -63,27 +63,46 @@ IMAGE_METRICS: dict[str, Callable[..., torch.Tensor]] = {"face_mae": face_mae, "
 """The per-sample image metrics of the evaluation."""
 
 
-def clip_specs(clip: int, frames: int) -> list[SampleSpec]:
-    """The video samples (t−1, t), t = 1 … frames−1, of one clip (all roles on the same frame pair)."""
+def clip_specs(clip: int, frames: int, identity: int | None = None) -> list[SampleSpec]:
+    """The samples (t−1, t), t = 1 … frames−1, of one clip.
+
+    Args:
+        clip: clip index of the video part.
+        frames: its number of frames.
+        identity: None for self-reenactment (every role on the clip's frame pair, a video sample); else the
+            index of an image of the image part whose face is swapped onto the clip (an image sample: pose
+            and expression from the clip, identity and texture from the image, hint X_p(1 − M̂)).
+    """
     specs = []
     for t in range(1, frames):
         pair = (FrameRef("video", clip, t - 1), FrameRef("video", clip, t))
-        specs.append(SampleSpec(True, pair, pair, pair))
+        if identity is None:
+            specs.append(SampleSpec(True, pair, pair, pair))
+        else:
+            still = (FrameRef("image", identity), FrameRef("image", identity))
+            specs.append(SampleSpec(False, still, pair, pair))
     return specs
 
 
 @torch.no_grad()
-def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | None = None) -> dict[str, float]:
-    """Self-reenactment metrics of ``blender`` (default: the trainer's) on the video part's ``clips``.
+def evaluate_clips(
+    trainer: Trainer, clips: Sequence[int], blender: Blender | None = None, identities: Sequence[int] | None = None
+) -> dict[str, float]:
+    """Self-reenactment (or face-swap) metrics of ``blender`` (default: the trainer's) on ``clips``.
 
     Args:
         trainer: supplies the data, the renderer, the composer and the batch size.
-        clips: indices of clips of the trainer's video part (each with ≥ 3 frames).
+        clips: indices of clips of the video part (each with ≥ 3 frames).
         blender: any :class:`~tfvsdk.Blender`.
+        identities: None for self-reenactment; else one image index of the image part per clip, whose face
+            is swapped onto it (see :func:`clip_specs`). A swap has no ground truth: only ``e_tmp`` is
+            returned, with the 3D flow of the swapped face's renderings (the paper's Table 3 uses TV-L1
+            optical flow on the outputs instead, having no meshes for its baselines).
 
     Returns:
-        ``{"face_mae", "ssim", "e_tmp", "e_tmp_truth"}`` averaged over the clips; ``e_tmp_truth`` is the E_tmp of
-        the ground-truth frames under the same flows (the floor a perfect reconstruction reaches).
+        Self-reenactment: ``{"face_mae", "ssim", "e_tmp", "e_tmp_truth"}`` averaged over the clips, where
+        ``e_tmp_truth`` is the E_tmp of the ground-truth frames under the same flows (what a perfect
+        reconstruction scores). Swap: ``{"e_tmp"}``.
 
     Raises:
         InputError: no clips, no video part, or a clip of fewer than 3 frames.
@@ -91,6 +110,9 @@ def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | No
     videos = trainer.videos
     if videos is None or not clips:
         raise InputError("evaluation: needs held-out clips of the video part (data.eval_clips > 0)")
+    if identities is not None and len(identities) != len(clips):
+        raise InputError(f"identities: expected one image per clip ({len(clips)}), got {len(identities)}")
+    swap = identities is not None
     blender = blender if blender is not None else trainer.components.blender
     triangles = trainer.components.model.triangles
     was_training = getattr(blender, "training", False)
@@ -98,13 +120,13 @@ def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | No
         blender.eval()
     sums = dict.fromkeys(("face_mae", "ssim", "e_tmp", "e_tmp_truth"), 0.0)
     try:
-        for clip in clips:
+        for n, clip in enumerate(clips):
             frames = videos.num_frames(clip)
             if frames < 3:
                 raise InputError(f"evaluation: clip {clip} has {frames} frames; E_tmp needs at least 3")
             outputs, truth, flows, visible = [], [], [], []
             per_frame = dict.fromkeys(IMAGE_METRICS, 0.0)
-            specs = clip_specs(clip, frames)
+            specs = clip_specs(clip, frames, identities[n] if swap else None)
             size = trainer.config.data.batch_size
             for start in range(0, len(specs), size):
                 batch = collate([trainer.dataset[s] for s in specs[start : start + size]]).to(trainer.device)
@@ -112,8 +134,9 @@ def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | No
                 scene = trainer.render(batch, temporal=True)
                 y = blender.blend(scene.rendered[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b])
                 x = batch.identity.cur
-                per_frame["face_mae"] += float(face_mae(y, x, scene.mask[:b]).sum())
-                per_frame["ssim"] += float(ssim(y, x).sum())
+                if not swap:
+                    per_frame["face_mae"] += float(face_mae(y, x, scene.mask[:b]).sum())
+                    per_frame["ssim"] += float(ssim(y, x).sum())
                 flow, vis = flow3d(scene.renderings[0], scene.renderings[1], triangles)
                 outputs.append(y)
                 truth.append(x)
@@ -128,4 +151,5 @@ def evaluate_clips(trainer: Trainer, clips: Sequence[int], blender: Blender | No
     finally:
         if isinstance(blender, torch.nn.Module):
             blender.train(was_training)
-    return {key: value / len(clips) for key, value in sums.items()}
+    means = {key: value / len(clips) for key, value in sums.items()}
+    return {"e_tmp": means["e_tmp"]} if swap else means

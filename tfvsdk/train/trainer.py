@@ -113,7 +113,7 @@ def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[Imag
     parts: list[tuple[str, str]] = []
     if sigma > 0 or data.still_clips:
         parts.append(("image", data.image_root or data.root))
-    if sigma < 1:
+    if sigma < 1 or data.eval_clips:
         parts.append(("video", data.video_root or data.root))
     opened: dict[str, Any] = {}
     sizes = set()
@@ -386,28 +386,69 @@ class Trainer:
         ramp = min(1.0, self.step / warmup) if warmup else 1.0
         return self.weights.adversarial * ramp
 
-    def _generator_backward(self, weighted: dict[str, torch.Tensor], total: torch.Tensor, log_grads: bool) -> dict[str, float]:
-        """Backpropagate the G/E objective; on ``log_grads`` steps term by term, returning each weighted
-        term's gradient norm on G and E (``grad/<term>``) and that of their sum (``grad/total``)."""
+    def _generator_backward(
+        self, weighted: dict[str, torch.Tensor], adversarial: torch.Tensor, log_grads: bool
+    ) -> tuple[dict[str, float], float]:
+        """Set the G/E gradient of eq. 16 and return ``(grad/* norms, s)``.
+
+        ``weighted`` holds the weighted non-adversarial terms (β L_app, γ L_rec, λ L_tmp under their short
+        names, then the hook losses), ``adversarial`` the unweighted L_adv. Their gradients on G and E are
+        taken separately (per term on ``log_grads`` steps, else the paper's terms and the hook losses as two
+        sums), so that with ``loss.adversarial_scale = "adaptive"``
+        s = ‖∇(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇ L_adv‖) costs no extra pass; the gradient
+        set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+        """
         self.opt_g.zero_grad(set_to_none=True)
-        if not log_grads:
-            self.scaler_g.scale(total).backward()
-            return {}
         params = [p for p in self.components.generator_parameters() if p.requires_grad]
-        scale = float(self.scaler_g.get_scale()) if self.amp else 1.0
-        norms: dict[str, float] = {}
-        summed: list[torch.Tensor | None] = [None] * len(params)
-        for name, value in weighted.items():
+        scaler = self.scaler_g
+        unscale = float(scaler.get_scale()) if self.amp else 1.0
+        paper = [name for name in GRAD_NAMES.values() if name != "adv"]
+        if log_grads:
+            groups = {name: [name] for name in weighted}
+        else:
+            groups = {"paper": paper, "hooks": [name for name in weighted if name not in paper]}
+
+        def gradient(value: torch.Tensor) -> list[torch.Tensor | None]:
             if not value.requires_grad:
-                norms[f"grad/{name}"] = 0.0
+                return [None] * len(params)
+            return list(torch.autograd.grad(scaler.scale(value), params, retain_graph=True, allow_unused=True))
+
+        def add(a: list[torch.Tensor | None], b: list[torch.Tensor | None], factor: float = 1.0) -> list[torch.Tensor | None]:
+            return [x if y is None else (factor * y if x is None else x + factor * y) for x, y in zip(a, b)]
+
+        def norm(grads: list[torch.Tensor | None]) -> float:
+            return math.sqrt(sum(float(g.float().square().sum()) for g in grads if g is not None)) / unscale
+
+        norms: dict[str, float] = {}
+        reference: list[torch.Tensor | None] = [None] * len(params)
+        total: list[torch.Tensor | None] = [None] * len(params)
+        for group, names in groups.items():
+            members = [weighted[n] for n in names if n in weighted]
+            if not members:
                 continue
-            grads = torch.autograd.grad(self.scaler_g.scale(value), params, retain_graph=True, allow_unused=True)
-            norms[f"grad/{name}"] = math.sqrt(sum(float(g.square().sum()) for g in grads if g is not None)) / scale
-            summed = [s if g is None else (g if s is None else s + g) for s, g in zip(summed, grads)]
-        for p, g in zip(params, summed):
+            grads = gradient(torch.stack([m.reshape(()) for m in members]).sum())
+            if log_grads:
+                norms[f"grad/{group}"] = norm(grads)
+            if all(n in paper for n in names):
+                reference = add(reference, grads)
+            total = add(total, grads)
+        alpha = self.adversarial_weight()
+        scale = 1.0
+        if alpha > 0:
+            adv = gradient(adversarial.reshape(()))
+            if self.config.loss.adversarial_scale == "adaptive":
+                w = self.weights
+                scale = min(norm(reference) / ((w.appearance + w.reconstruction + w.temporal) * norm(adv) + 1e-12), 1e4)
+            total = add(total, adv, alpha * scale)
+            if log_grads:
+                norms["grad/adv"] = alpha * scale * norm(adv)
+        elif log_grads:
+            norms["grad/adv"] = 0.0
+        for p, g in zip(params, total):
             p.grad = g
-        norms["grad/total"] = math.sqrt(sum(float(g.square().sum()) for g in summed if g is not None)) / scale
-        return norms
+        if log_grads:
+            norms["grad/total"] = norm(total)
+        return norms, scale
 
     def train_step(self, batch: TrainingBatch) -> dict[str, float]:
         """One generator and one discriminator update on ``batch``; returns the step's metrics.
@@ -440,22 +481,27 @@ class Trainer:
             }
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
-            weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight())
-            total = losses.total_generator_loss(**terms, weights=weights)
-            weighted = {short: getattr(weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items()}
+            weighted = {short: getattr(self.weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items() if short != "adv"}
             for name, (weight, value) in extra.items():
                 weighted[name] = weight * value.reshape(())
-                total = total + weighted[name]
         every = self.config.run.grad_every
-        grad_norms = self._generator_backward(weighted, total, log_grads=bool(every) and self.step % every == 0)
+        grad_norms, scale = self._generator_backward(weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0)
+        weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight() * scale)
+        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items()}, weights=weights)
+        for weight, value in extra.values():
+            total = total + weight * value.detach().reshape(())
         distributed.average_gradients(c.generator_parameters(), self.context)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
 
         d.requires_grad_(True)
+        r1 = self.config.loss.r1
         with self._autocast():
-            real, fake = d(batch.identity.cur), d(y_cur.detach())
+            real_images = batch.identity.cur.detach().requires_grad_(r1 > 0)
+            real, fake = d(real_images), d(y_cur.detach())
             d_loss = losses.d_hinge_loss(real, fake)
+            if r1 > 0:
+                d_loss = d_loss + r1 / 2 * losses.r1_penalty(real, real_images)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler_d.scale(d_loss).backward()
         distributed.average_gradients(c.discriminator_parameters(), self.context)
@@ -478,6 +524,7 @@ class Trainer:
             }
         )
         metrics.update(grad_norms)
+        metrics["loss/adversarial_scale"] = scale
         self._last = (batch, outputs)
         return metrics
 
@@ -543,19 +590,22 @@ class Trainer:
             "eval/appearance": totals["app"] / samples,
         }
 
-    def evaluate_clips(self, clips: list[int] | None = None, blender: Any = None) -> dict[str, float]:
+    def evaluate_clips(
+        self, clips: list[int] | None = None, blender: Any = None, identities: list[int] | None = None
+    ) -> dict[str, float]:
         """Held-out self-reenactment metrics (:func:`tfvsdk.train.evaluation.evaluate_clips`).
 
         Args:
             clips: clip indices of the video part (default: the held-out split, ``data.eval_clips``).
             blender: the blender to evaluate (default: the one being trained; e.g. ``classical`` for the
                 baseline on the same clips).
+            identities: one image index per clip to swap onto it instead (then only ``eval/e_tmp``).
 
         Returns:
             ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
             ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
         """
-        result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender)
+        result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender, identities)
         return {f"eval/{key}": value for key, value in result.items()}
 
     # -- the loop ---------------------------------------------------------------------------------------------
