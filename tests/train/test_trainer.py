@@ -188,3 +188,5 @@ def test_held_out_clips_are_never_trained_on_and_evaluated_during_fit(synth_root
     assert 0 < last["eval/face_mae"] < 255 and -1 <= last["eval/ssim"] <= 1 and last["eval/e_tmp"] >= 0
     classical = trainer.evaluate_clips(blender=tfvsdk.create("blender", "classical"))
     assert classical["eval/face_mae"] < last["eval/face_mae"], "an untrained network is worse than the classical paste"
+    swap = trainer.evaluate_clips(identities=[0])
+    assert set(swap) == {"eval/e_tmp"} and swap["eval/e_tmp"] >= 0

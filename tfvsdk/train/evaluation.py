@@ -5,8 +5,10 @@ and expression are frame t itself, the texture is unwrapped from frame t, the hi
 the self-driving reenactment the training's video samples use, with X_t its exact ground truth. Any blender
 can be evaluated this way (the trained one, or ``classical`` as the baseline on the same clips). Per clip:
 
-* ``face_mae``: mean |Y − X| over the face mask M̂ and the channels, in 0–255 units (the photometric error);
-* ``ssim``: SSIM of Y against X over the whole frame (11×11 Gaussian window, σ = 1.5; Wang et al. 2004);
+* ``face_mae``: mean |Y − X| over the face mask M̂ and the channels, in 0–255 units (the photometric error,
+  :func:`tfvsdk.metrics.photometric_error` with the mask);
+* ``ssim``: SSIM of Y against X over the whole frame (:func:`tfvsdk.metrics.ssim`: 11×11 Gaussian window,
+  σ = 1.5; Wang et al. 2004);
 * ``e_tmp``: E_tmp of the output sequence Y_1 … Y_{T−1} (:func:`tfvsdk.flow.temporal_error`, 0–255 RMS), with
   the 3D flow of consecutive renderings and its visibility as the mask.
 
@@ -25,42 +27,17 @@ from ..data.samples import FrameRef, SampleSpec, collate
 from ..errors import InputError
 from ..flow import flow3d, temporal_error
 from ..interfaces import Blender
+from ..metrics import photometric_error, ssim
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
 
-def face_mae(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error inside ``mask`` in 0–255 units, per sample.
-
-    Args:
-        output: (B, 3, H, W) in [0, 1].
-        target: (B, 3, H, W) in [0, 1].
-        mask: (B, 1, H, W) weights in [0, 1] (the face mask M̂).
-
-    Returns:
-        (B,) errors (0 for an empty mask).
-    """
-    weight = mask.expand_as(output)
-    total = ((output - target).abs() * weight).flatten(1).sum(1)
-    return 255.0 * total / weight.flatten(1).sum(1).clamp(min=1e-8)
-
-
-def ssim(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """SSIM per sample (kornia's implementation; 11×11 window), (B,) in [−1, 1].
-
-    Raises:
-        InputError: kornia is not installed (``pip install kornia``).
-    """
-    try:
-        from kornia.metrics import ssim as kornia_ssim
-    except ImportError:
-        raise InputError("evaluation: SSIM needs the kornia package (pip install kornia)") from None
-    return kornia_ssim(output, target, window_size=11).flatten(1).mean(1)
-
-
-IMAGE_METRICS: dict[str, Callable[..., torch.Tensor]] = {"face_mae": face_mae, "ssim": ssim}
-"""The per-sample image metrics of the evaluation."""
+IMAGE_METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "face_mae": lambda y, x, mask: photometric_error(y, x, mask=mask),
+    "ssim": lambda y, x, mask: ssim(y, x),
+}
+"""The per-sample image metrics of the evaluation, ``(Y, X, M̂) → (B,)`` (:mod:`tfvsdk.metrics`)."""
 
 
 def clip_specs(clip: int, frames: int, identity: int | None = None) -> list[SampleSpec]:
@@ -135,8 +112,8 @@ def evaluate_clips(
                 y = blender.blend(scene.rendered[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b])
                 x = batch.identity.cur
                 if not swap:
-                    per_frame["face_mae"] += float(face_mae(y, x, scene.mask[:b]).sum())
-                    per_frame["ssim"] += float(ssim(y, x).sum())
+                    for key, metric in IMAGE_METRICS.items():
+                        per_frame[key] += float(metric(y, x, scene.mask[:b]).sum())
                 flow, vis = flow3d(scene.renderings[0], scene.renderings[1], triangles)
                 outputs.append(y)
                 truth.append(x)
