@@ -148,7 +148,8 @@ class BSNBlender(tfvsdk.TrainableBlender):
             return None
         try:
             g = GeneratorConfig(**json.loads(metadata["generator"]))
-            d = DiscriminatorConfig(**json.loads(metadata["discriminator"])) if "discriminator" in metadata else None
+            # Files written before D had a ``norm`` field hold pix2pixHD's instance-norm D.
+            d = DiscriminatorConfig(**{"norm": "instance", **json.loads(metadata["discriminator"])}) if "discriminator" in metadata else None
         except (KeyError, TypeError, ValueError) as exc:
             raise tfvsdk.ModelFileError(f"{path}: damaged network configuration in the metadata ({exc!r})") from exc
         _check_network_fits_file(path, g, d)
