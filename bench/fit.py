@@ -51,7 +51,7 @@ def metrics(model: tfvsdk.MorphableModel, projected: np.ndarray, rotation: torch
 
 
 def run_ours(model, noisy, truth, repeats):
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=model, landmark_noise=0.01)
+    rec = tfvsdk.create("reconstructor", "landmarks", model=model, landmark_noise=0.01)
     detection = tfvsdk.Detection(torch.from_numpy(noisy).float(), torch.ones(len(noisy), dtype=torch.bool), truth.image_size)
     rec.fit_landmarks(tfvsdk.Detection(detection.landmarks[:4], detection.found[:4], truth.image_size))
     times = []

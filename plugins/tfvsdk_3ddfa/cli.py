@@ -13,6 +13,7 @@ import torch
 import tfvsdk
 from tfvsdk import Detection, InputError, io
 from tfvsdk.data.layout import save_fits
+from tfvsdk.options import opt_option, parse_options
 
 from .overlay import draw_fit
 
@@ -51,13 +52,15 @@ def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tup
 @click.option("--smoothness", default=2.0, show_default=True, help="temporal smoothness of video fits (0 = off)")
 @click.option("--chunk-size", default=32, show_default=True, help="frames detected per step")
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
-def fit_command(source, output, model, model_path, detector, landmarks, smoothness, chunk_size, overwrite) -> None:
+@opt_option(("model", "reconstructor", "detector"))
+def fit_command(source, output, model, model_path, detector, landmarks, smoothness, chunk_size, overwrite, opts) -> None:
     """Fit a 3D face model to an image or video: writes OUTPUT/fits.npz and an overlay picture or video.
 
     A video is fitted as one clip (one identity, smoothed pose and expression). fits.npz holds one row per
     frame in the SDK's fit-file format (tfvsdk.data.layout).
     """
     started = time.perf_counter()
+    options = parse_options(opts, {"model": model, "reconstructor": "landmarks", "detector": detector})
     info = io.probe(source)
     out = Path(output)
     if not out.exists():
@@ -69,8 +72,10 @@ def fit_command(source, output, model, model_path, detector, landmarks, smoothne
         given = np.load(landmarks, allow_pickle=False)
         if given.ndim != 3 or given.shape[1:] != (68, 2):
             raise InputError(f"--landmarks: expected an array of shape (frames, 68, 2), got {given.shape}")
-    morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}))
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=morphable, detector=detector, smoothness=smoothness)
+    morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}), **options["model"])
+    landmarks_from = tfvsdk.create("detector", detector, **options["detector"]) if options["detector"] else detector
+    settings = {"smoothness": smoothness, **options["reconstructor"]}
+    rec = tfvsdk.create("reconstructor", "landmarks", model=morphable, detector=landmarks_from, **settings)
     chunks = _chunks(info.path, chunk_size, given, info.size)
     if info.is_image:
         images, detection = next(chunks)

@@ -1,4 +1,4 @@
-"""The ``3ddfa`` reconstructor: fits a morphable model to 68 landmarks per image or per clip (paper §3.2).
+"""The ``landmarks`` reconstructor (formerly ``3ddfa``): fits a morphable model to 68 landmarks per image or per clip (paper §3.2).
 
 The paper reconstructs every frame with 3DDFA into identity α_id, expression α_exp and pose C. This
 reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel` by fitting the model to
@@ -48,7 +48,7 @@ class TDDFAReconstructor(Reconstructor):
             over the clip and then fit consecutive windows, each tied to the previous one's last two frames.
 
     Example:
-        >>> rec = tfvsdk.create("reconstructor", "3ddfa", model=my_model)  # doctest: +SKIP
+        >>> rec = tfvsdk.create("reconstructor", "landmarks", model=my_model)  # doctest: +SKIP
         >>> fit = rec.fit_landmarks(tfvsdk.Detection(landmarks, found, (256, 256)))  # doctest: +SKIP
     """
 

@@ -174,6 +174,8 @@ def test_tfv_plugins_json_lists_the_default_plugins(fresh_plugins):
     assert all(info[name]["builtin"] for name in fresh_plugins.DEFAULT_PLUGINS)
     components = {kind: set(names) for p in info.values() for kind, names in p["components"].items()}
     assert components["model"] >= {"default", "sfm", "bfm"}
-    assert components["reconstructor"] >= {"3ddfa"} and components["renderer"] >= {"nvdiffrast"}
+    assert components["reconstructor"] >= {"landmarks"} and components["renderer"] >= {"raster"}
+    deprecated = {kind: set(names) for p in info.values() for kind, names in p["deprecated_names"].items()}
+    assert deprecated["reconstructor"] >= {"3ddfa"} and deprecated["renderer"] >= {"nvdiffrast"}
     assert components["blender"] >= {"bsn", "classical"} and components["composer"] >= {"swap", "reenact", "remix"}
     assert components["detector"] >= {"dlib"}

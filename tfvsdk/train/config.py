@@ -111,7 +111,7 @@ class ComponentsConfig:
     model_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
     reconstructor: str = ""
     reconstructor_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
-    renderer: str = "nvdiffrast"
+    renderer: str = "raster"
     renderer_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
     blender: str = "bsn"
     blender_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
