@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
+from pathlib import Path
 
 import click
 import numpy as np
@@ -125,8 +127,6 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
     def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
             smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...],
             opts: tuple[str, ...], **paths: str) -> None:
-        from pathlib import Path
-
         from .editor import Editor
 
         weights_dir = blender_weights is not None and Path(blender_weights).is_dir()
@@ -225,6 +225,7 @@ def _add_plugin_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tfv`` script: SDK errors become a one-line message and exit status 1."""
+    warnings.filterwarnings("default", category=DeprecationWarning, module="tfvsdk")  # old names, shown once
     try:
         _add_plugin_commands()
         cli.main(args=argv, prog_name="tfv", standalone_mode=False)

@@ -237,8 +237,8 @@ def register(plugin: object, name: str | None = None) -> str:
         plugin_name = pm.register(plugin, name=name)
         pm.check_pending()
     except (ValueError, pluggy.PluginValidationError) as exc:
-        if name is not None and pm.has_plugin(name) and pm.get_plugin(name) is plugin:
-            pm.unregister(name=name)
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)
         raise PluginError(f"cannot register plugin {name or plugin!r}: {exc}", plugin=name) from exc
     _reset_registry()
     return plugin_name or ""
