@@ -378,9 +378,16 @@ def components() -> dict[str, dict[str, Component]]:
     return _registry
 
 
-def available(kind: str) -> list[str]:
-    """Sorted names of the registered components of ``kind`` (see :data:`KINDS`; deprecated aliases left out)."""
-    return sorted(_components_of(kind))
+def available(kind: str, *, deprecated: bool = True) -> list[str]:
+    """Sorted names that :func:`create` accepts for ``kind`` (see :data:`KINDS`).
+
+    Args:
+        kind: the kind of component.
+        deprecated: include the deprecated aliases (they still work, with a warning); ``tfv plugins``
+            lists them apart.
+    """
+    names = set(_components_of(kind))
+    return sorted(names | set(_aliases[kind]) if deprecated else names)
 
 
 def _components_of(kind: str) -> dict[str, Component]:
@@ -405,8 +412,9 @@ def lookup(kind: str, name: str) -> Component:
         warnings.warn(f"{kind} {name!r} is a deprecated name; use {new!r}", DeprecationWarning, stacklevel=3)
         return registered[new]
     names = sorted(registered)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
+    old = _aliases.get(kind, {})
+    close = difflib.get_close_matches(name, [*names, *old], n=1)
+    hint = f"; did you mean {close[0]!r}{f' (now {old[close[0]]!r})' if close[0] in old else ''}?" if close else "."
     raise PluginError(f"unknown {kind} {name!r}{hint} Available: {', '.join(names) or 'none'}", kind=kind, name=name)
 
 

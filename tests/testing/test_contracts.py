@@ -250,13 +250,13 @@ def _detection(b: int = 3) -> tfvsdk.Detection:
 
 
 def test_check_reconstructor_passes_given_landmarks_through():
-    fit = check_reconstructor(FromLandmarks(), torch.rand(3, 3, 64, 64), detection=_detection())
+    fit = check_reconstructor(FromLandmarks(), torch.rand(3, 3, 64, 64), detection=_detection(), clip=True)
     assert fit.batch_size == 3
 
 
 def test_a_clip_fit_with_different_identity_rows_fails_the_kit():
     with pytest.raises(AssertionError, match="must share one identity"):
-        check_reconstructor(FromLandmarks(shared=False), torch.rand(3, 3, 64, 64), detection=_detection())
+        check_reconstructor(FromLandmarks(shared=False), torch.rand(3, 3, 64, 64), detection=_detection(), clip=True)
 
 
 # -- the kit without hypothesis ---------------------------------------------------------------------------

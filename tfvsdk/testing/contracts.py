@@ -106,10 +106,11 @@ def _check_rendering(
 
 
 def check_reconstructor(
-    reconstructor: Reconstructor, images: torch.Tensor, *, detection: Detection | None = None, clip: bool = True
+    reconstructor: Reconstructor, images: torch.Tensor, *, detection: Detection | None = None, clip: bool = False
 ) -> FaceFit:
     """Fit ``images`` (B, 3, H, W) and check the :class:`FaceFit`: batch, coefficient sizes, image size; with
-    ``clip`` (and B > 1) also fit them as one clip and check that the fit shares one identity.
+    ``clip=True`` (for images that are consecutive frames of one face, B > 1) also fit them as one clip and
+    check that the fit shares one identity.
 
     Args:
         reconstructor: the reconstructor under test.
