@@ -16,6 +16,7 @@ the implementation with a ``DeprecationWarning``.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import re
 import warnings
@@ -377,9 +378,9 @@ class Blender(abc.ABC):
         if out.dtype != rendered.dtype and not torch.is_autocast_enabled(out.device.type):
             raise _broken(self, f"blend() returned {out.dtype} for {rendered.dtype} inputs")
         with torch.no_grad():
-            if not bool(torch.isfinite(out).all()):
-                raise _broken(self, "blend() returned NaN or infinite values")
-            low, high = float(out.min()), float(out.max())
+            low, high = (float(v) for v in torch.aminmax(out.detach()))  # NaN and ±inf show in the extremes
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise _broken(self, "blend() returned NaN or infinite values")
         if low < 0 or high > 1:
             raise _broken(self, f"blend() returned values in [{low:.4g}, {high:.4g}], outside [0, 1]")
         _check_untouched(self, inputs, before)
