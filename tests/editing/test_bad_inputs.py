@@ -94,3 +94,17 @@ def test_landmarks_for_another_number_of_frames(clips, out_dir):
 def test_an_unknown_plugin_name(clips):
     with pytest.raises(tfvsdk.PluginError, match=r"unknown blender 'poisson'\. Available: bsn, classical"):
         Editor("swap", blender="poisson")
+
+
+class HalfSize(tfvsdk.Blender):
+    """A broken blender: it returns the frames at half their size."""
+
+    def _blend(self, rendered, appearance, hint, mask):
+        return appearance[..., ::2, ::2]
+
+
+def test_a_blender_breaking_its_contract_is_named_instead_of_failing_deep_in_the_editor(clips, out_dir):
+    editor = Editor("swap", blender=HalfSize())
+    landmarks = {"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks}
+    with pytest.raises(tfvsdk.PluginError, match=r"HalfSize broke its contract: blend\(\) returned shape \(\d+, 3, 48, 48\), expected"):
+        editor.run({"identity": clips["alice"].path, "target": clips["bob"].path}, out_dir / "out.mp4", landmarks=landmarks)
