@@ -81,8 +81,8 @@ class EvalConfig:
         device: torch device.
     """
 
-    reconstructor: str = "3ddfa"
-    renderer: str = "nvdiffrast"
+    reconstructor: str = "landmarks"
+    renderer: str = "raster"
     identity_embedder: str = "dlib"
     flow: str = attrs.field(default="3d", validator=_flow)
     flow_smoothing: float = attrs.field(default=2.0, validator=_non_negative)

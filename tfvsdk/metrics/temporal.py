@@ -64,7 +64,7 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
         fits: per-frame coefficients of T ≥ 2 consecutive frames: a :class:`~tfvsdk.FaceFit` or a
             :class:`~tfvsdk.Composition` (anything with ``alpha_id``, ``alpha_exp``, ``camera``, ``image_size``).
         model: the :class:`~tfvsdk.MorphableModel` the coefficients belong to.
-        renderer: a :class:`~tfvsdk.Renderer` (e.g. ``tfvsdk.create("renderer", "nvdiffrast")``).
+        renderer: a :class:`~tfvsdk.Renderer` (e.g. ``tfvsdk.create("renderer", "raster")``).
         depth_tolerance: τ of eq. 11 and 13, pixels.
 
     Returns:
