@@ -13,13 +13,48 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from .camera import Camera
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import InputError, ModelFileError, NoFaceError, OutputError, PluginError, StartupError, TfvError
 from .hookspecs import hookimpl
-from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
-from .morphable import MorphableModel
-from .plugins import available, create
-from .records import Composition, Detection, FaceFit, Rendering
+
+_LAZY = {
+    "Camera": ".camera",
+    "Blender": ".interfaces",
+    "LandmarkDetector": ".interfaces",
+    "Reconstructor": ".interfaces",
+    "Renderer": ".interfaces",
+    "TaskComposer": ".interfaces",
+    "MorphableModel": ".morphable",
+    "available": ".plugins",
+    "create": ".plugins",
+    "Composition": ".records",
+    "Detection": ".records",
+    "FaceFit": ".records",
+    "Rendering": ".records",
+}
+"""Names whose modules import torch, loaded on first use: ``import tfvsdk`` stays light, so that the ``tfv``
+command can configure OpenMP before torch loads it (:mod:`tfvsdk.threads`)."""
+
+if TYPE_CHECKING:
+    from .camera import Camera
+    from .interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+    from .morphable import MorphableModel
+    from .plugins import available, create
+    from .records import Composition, Detection, FaceFit, Rendering
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tfvsdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Blender",
