@@ -46,9 +46,18 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    """A lazy name of :data:`_LAZY`, or a submodule (``tfvsdk.io`` after a bare ``import tfvsdk``)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name.startswith("__"):
         raise AttributeError(f"module 'tfvsdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'tfvsdk' has no attribute {name!r}") from None
     globals()[name] = value
     return value
 
