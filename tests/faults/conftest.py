@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tfvsdk import io, publish
 from tfvsdk.demo import synth_clips
@@ -19,11 +18,8 @@ disk, checking it (videos: the frame count read back), moving it to the output n
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every fault test runs on one torch thread (see the root conftest's ``one_thread``)."""
 
 
 @pytest.fixture(scope="session")
