@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import traceback
@@ -18,25 +17,28 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
-import numpy as np
+from .threads import available_cores, prefer_passive_openmp, set_threads
 
-from . import __version__
-from . import plugins as registry
-from .checks import check_device
-from .errors import InputError, PluginError, TfvError
-from .eval_command import eval_command
-from .models.cli import models_command
-from .options import opt_parameter, parse_options
-from .plugins import KINDS, components, plugin_info
-from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
+prefer_passive_openmp()  # before the imports below load torch (and OpenMP with it); see tfvsdk.threads
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import __version__  # noqa: E402
+from . import plugins as registry  # noqa: E402
+from .checks import check_device  # noqa: E402
+from .errors import InputError, PluginError, TfvError  # noqa: E402
+from .eval_command import eval_command  # noqa: E402
+from .models.cli import models_command  # noqa: E402
+from .options import opt_parameter, parse_options  # noqa: E402
+from .plugins import KINDS, components, plugin_info  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfv")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
-@click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True, envvar="TFV_THREADS",
-              help="CPU threads for torch and the rasterizer (env TFV_THREADS); more than 1 pays only on idle cores.")
+@click.option("--threads", type=click.IntRange(min=1), default=available_cores, show_default="the available cores",
+              envvar="TFV_THREADS", help="CPU threads for torch and the rasterizer (env TFV_THREADS).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def cli(verbose: int, threads: int, debug: bool) -> None:
     """tfvsdk: temporally consistent facial video editing."""
@@ -280,35 +282,14 @@ def _fail(message: str, status: int) -> None:
     sys.exit(status)
 
 
-def _wants_passive_openmp(args: list[str]) -> bool:
-    """Whether this ``tfv`` run should restart itself to let OpenMP wait passively (see :mod:`tfvsdk.threads`):
-    only for more than one thread, when the environment does not choose, and not already restarted."""
-    if WAIT_POLICY_ENV in os.environ:
-        return False
-    value = os.environ.get("TFV_THREADS", "")
-    for i, arg in enumerate(args):
-        if arg == "--threads" and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith("--threads="):
-            value = arg.split("=", 1)[1]
-    return value.isdigit() and int(value) > 1
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tfv`` script: every failure ends with one line ``Error: …`` and a non-zero status.
 
     Args:
-        argv: the arguments (default ``sys.argv[1:]``). Called with none (as the ``tfv`` script), a run with
-            ``--threads`` > 1 first restarts itself with ``OMP_WAIT_POLICY=PASSIVE`` (unless the environment
-            sets it): torch has already loaded OpenMP by the time this runs, and spinning OpenMP workers slow
-            a busy machine down many times (bench/threads.py).
+        argv: the arguments (default ``sys.argv[1:]``).
     """
     warnings.filterwarnings("default", category=DeprecationWarning, module="tfvsdk")  # old names, shown once
     args = sys.argv[1:] if argv is None else list(argv)
-    if argv is None and _wants_passive_openmp(args) and os.path.exists(sys.argv[0]):
-        os.environ[WAIT_POLICY_ENV] = "PASSIVE"
-        with contextlib.suppress(OSError):
-            os.execv(sys.executable, [sys.executable, sys.argv[0], *args])
     debug = "--debug" in args
     with _signals_interrupt():
         try:

@@ -68,7 +68,9 @@ def fit_command(source, output, model, model_path, detector, reconstructor, init
     info = io.probe(source)
     out = Path(output)
     if not out.exists():
-        out.mkdir(parents=False)
+        if not out.parent.is_dir():
+            raise InputError(f"{out.parent}: output folder does not exist")
+        out.mkdir()
     fits_path = io.check_output(out / "fits.npz", overwrite=overwrite, inputs=(source,))
     picture_path = io.check_output(out / ("overlay.png" if info.is_image else "overlay.mp4"), overwrite=overwrite,
                                    inputs=(source,), kind="image" if info.is_image else "video")

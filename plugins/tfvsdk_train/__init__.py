@@ -75,6 +75,7 @@ def prepare(src: str, out: str, kind: str, size: int, identity: str, detector: s
 @click.option("--no-resume", is_flag=True, help="sets run.resume = false (start over even if a checkpoint exists)")
 def train(config_path: str, max_steps: int | None, every: int | None, out: str | None, no_resume: bool) -> None:
     """Train a blender as the config says (torchrun-compatible: one process per GPU/CPU shard)."""
+    from tfvsdk.checks import check_device
     from tfvsdk.train import Trainer, load_config
 
     config = load_config(config_path)
@@ -87,6 +88,8 @@ def train(config_path: str, max_steps: int | None, every: int | None, out: str |
         run.out = out
     if no_resume:
         run.resume = False
+    if run.device == "cuda":
+        check_device(f"{config_path}: run.device", "cuda")
     trainer = Trainer(config)
     try:
         metrics = trainer.fit()
