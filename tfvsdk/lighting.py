@@ -102,9 +102,9 @@ def fit_lighting(colours: torch.Tensor, normals: torch.Tensor, weights: torch.Te
     penalty = torch.ones(9, dtype=colours.dtype, device=colours.device)
     penalty[0] = 0
     for _ in range(iterations + 1):
-        gram = torch.einsum("bm,bmk,bml->bkl", w, basis, basis)
+        weighted = (basis * w[..., None]).transpose(1, 2)
         scale = w.sum(1).clamp(min=1e-12)[:, None, None]
-        light = torch.linalg.solve(gram + ridge * scale * torch.diag(penalty), torch.einsum("bm,bmk,bmc->bkc", w, basis, colours))
+        light = torch.linalg.solve(weighted @ basis + ridge * scale * torch.diag(penalty), weighted @ colours)
         residual = (colours - basis @ light).mean(-1).abs()
         typical = _weighted_median(residual, weights > 0)
         w = weights * (residual <= 2.5 * typical[:, None]).to(weights.dtype)

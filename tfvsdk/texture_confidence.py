@@ -10,11 +10,13 @@
    * the distance to the silhouette: the fitted outline is off by a few pixels and its neighbourhood is
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
      face's size (√ of its pixel area) inside it;
-   * skin (tested on the de-lit colours of step 2, eroded by 2 texels): outside the facial features (the brows-eyes-nose-mouth polygon of the model's landmarks), a
+   * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
+     a seen non-skin texel of its column counts as hair): outside the facial features (the brows-eyes-nose-mouth polygon of the model's landmarks), a
      texel whose colour is not skin gets 0 (hair, a fringe, background, glasses frames). The skin colour
      model is robust statistics (median, MAD) of the log-chromaticity (log r/g, log b/g) and luminance of
      the seen texels on the cheeks (the polygons eye corner – nose – mouth corner – jaw).
-2. **De-lighting**: second-order SH light is fitted to the seen texels outside the features (robustly) (:func:`tfvsdk.lighting.fit_lighting`)
+2. **De-lighting**: second-order SH light is fitted to the seen texels outside the features (robustly, on a
+   4× coarser grid of confidence-weighted means) (:func:`tfvsdk.lighting.fit_lighting`)
    and the texture divided by its relative shading, so what is mirrored or filled carries no shadow of the
    photo's light; the renderer multiplies the target's shading back (:func:`relight`).
 3. **Symmetric completion** only where the mirrored side was seen better: a texel with confidence c whose
@@ -134,14 +136,20 @@ def face_texture(
 
     normal_grid = _to_grid(normals, texel, size).permute(0, 3, 1, 2)
     flat = lambda x: x.flatten(2).transpose(1, 2)  # noqa: E731  (B, C, S, S) -> (B, S², C)
-    light_weight = flat(geometric * (1 - features.to(colour.dtype)))[..., 0]
-    light = fit_lighting(flat(colour), flat(normal_grid), light_weight)
+    coarse = lambda x: F.avg_pool2d(x, 4, ceil_mode=True)  # noqa: E731  4× coarser: ample samples for 9 coefficients
+    coarse_weight = flat(coarse(geometric * (1 - features.to(colour.dtype))))[..., 0]
+    coarse_normals = F.normalize(coarse(normal_grid), dim=1, eps=1e-12)
+    coarse_colour = coarse(colour * geometric) / coarse(geometric).clamp(min=1e-6)
+    light = fit_lighting(flat(coarse_colour), flat(coarse_normals), coarse_weight)
+    shading = relative_shading(flat(coarse_normals), light, coarse_weight).transpose(1, 2).reshape(coarse_normals.shape)
+    shading = F.interpolate(shading, size=colour.shape[-2:], mode="bilinear", align_corners=False)
     inside_uv = _to_grid(torch.ones_like(points[..., 0]), texel, size)
-    shading = relative_shading(flat(normal_grid), light, light_weight).transpose(1, 2).view_as(colour)
-    albedo = torch.where(inside_uv[:, None] > 0, colour / shading, colour) if delight else colour
+    delit = torch.where(inside_uv[:, None] > 0, colour / shading, colour)
+    albedo = delit if delight else colour
 
-    skin = _skin_likelihood(albedo, cheeks, skin_tolerance)
-    skin = torch.maximum(-F.max_pool2d(-skin, 5, stride=1, padding=2), features.to(colour.dtype))
+    skin = _skin_likelihood(delit, cheeks, skin_tolerance)
+    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), geometric > 0, model, size)
+    skin = torch.maximum(skin, features.to(colour.dtype))
     confidence = geometric * skin
 
     own, mirrored, mirror_conf = albedo, *_mirror(albedo, confidence, model, texel, weights, corners, size)
@@ -170,14 +178,17 @@ def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
-    """(B, H, W) chessboard distance in pixels from each pixel of the bool ``mask`` to the nearest pixel outside
-    it, capped at ``limit`` (0 outside)."""
-    current = mask[:, None].to(torch.float32)
+    """(B, H, W) distance in pixels from each pixel of the bool ``mask`` to the nearest pixel outside it,
+    capped at ``limit`` (0 outside): chessboard distance on a 2× coarser grid (a pixel block counts as inside
+    when all of it is), upsampled — accurate to ±2 pixels, which is all a confidence ramp needs."""
+    height, width = mask.shape[-2:]
+    current = -F.max_pool2d(-mask[:, None].to(torch.float32), 2, ceil_mode=True)
     total = current.clone()
-    for _ in range(limit - 1):
+    for _ in range(max(0, (limit + 1) // 2 - 1)):
         current = -F.max_pool2d(-current, 3, stride=1, padding=1)
         total += current
-    return total[:, 0]
+    distance = 2 * F.interpolate(total, scale_factor=2, mode="nearest")[..., :height, :width]
+    return (distance * mask[:, None]).clamp(max=limit)[:, 0]
 
 
 def _in_polygon(model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int) -> torch.Tensor:
@@ -216,6 +227,20 @@ def _skin_likelihood(colour: torch.Tensor, sample: torch.Tensor, tolerance: floa
         score = ((tolerance + 1 - chroma).clamp(0, 1)) * ((tolerance + 1 - z[2].abs()).clamp(0, 1))
         out.append(score[None])
     return torch.stack(out)
+
+
+def _below_the_hairline(skin: torch.Tensor, seen: torch.Tensor, model: MorphableModel, size: int) -> torch.Tensor:
+    """(B, 1, S, S) ``skin`` with every forehead texel above a seen non-skin texel of its texture column set
+    to 0: hair grows down from the top, so a skin-coloured strand of a fringe above the hairline is hair too.
+    The forehead is the rows above the brows' landmarks."""
+    brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+    if brow <= 0:
+        return skin
+    hair = (skin[..., :brow, :] < 0.5) & seen[..., :brow, :]
+    above_hair = hair.flip(-2).to(torch.uint8).cummax(-2).values.flip(-2).bool()
+    out = skin.clone()
+    out[..., :brow, :] = torch.where(above_hair, torch.zeros_like(skin[..., :brow, :]), skin[..., :brow, :])
+    return out
 
 
 def _mirror(
