@@ -14,10 +14,10 @@ it was pasted into) to separate a seam from the face's own structure.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .checks import check_tensor
 from .morphable import MorphableModel
+from .texture import _sample as sample_at
 
 
 def midline_points(model: MorphableModel, screen_vertices: torch.Tensor) -> torch.Tensor:
@@ -43,15 +43,8 @@ def midline_seam(image: torch.Tensor, points: torch.Tensor, *, offset: float = 4
     check_tensor("points", points, ("B", "M", 2), sizes)
 
     def energy(shift: float) -> torch.Tensor:
-        right = _sample(image, points + points.new_tensor([shift + 0.5, 0.0]))
-        left = _sample(image, points + points.new_tensor([shift - 0.5, 0.0]))
+        right = sample_at(image, (points + points.new_tensor([shift + 0.5, 0.0]))[:, None])[:, :, 0]
+        left = sample_at(image, (points + points.new_tensor([shift - 0.5, 0.0]))[:, None])[:, :, 0]
         return (right - left).abs().sum(1).mean(-1)
 
     return energy(0.0) / (0.5 * (energy(-offset) + energy(offset))).clamp(min=1e-12)
-
-
-def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(B, C, M) bilinear samples of ``image`` at (B, M, 2) pixel positions."""
-    height, width = image.shape[-2:]
-    grid = torch.stack([2 * points[..., 0] / width - 1, 2 * points[..., 1] / height - 1], -1)[:, None]
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)[:, :, 0]

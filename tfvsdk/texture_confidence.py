@@ -39,7 +39,7 @@ from .checks import check_tensor
 from .lighting import fit_lighting, relative_shading, vertex_normals
 from .morphable import MorphableModel
 from .raster import rasterize, screen_to_clip
-from .texture import _push_pull, _texels, _to_grid, unwrap_texture
+from .texture import push_pull, _texels, _to_grid, unwrap_texture
 
 FEATURES = (17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 45, 54, 55, 56, 57, 58, 59, 48, 36)
 CHEEKS = ((36, 31, 48, 4, 2), (45, 35, 54, 12, 14))
@@ -155,7 +155,7 @@ def face_texture(
     own, mirrored, mirror_conf = albedo, *_mirror(albedo, confidence, model, texel, weights, corners, size)
     gain = mirror_conf * ((mirror_conf - confidence) / mirror_ramp).clamp(0, 1)
     prior_known = (confidence > 0.3) & ~features
-    prior = _push_pull(albedo, prior_known.to(albedo.dtype)) if bool(prior_known.any()) else albedo.mean((2, 3), keepdim=True).expand_as(albedo)
+    prior = push_pull(albedo, prior_known.to(albedo.dtype)) if bool(prior_known.any()) else albedo.mean((2, 3), keepdim=True).expand_as(albedo)
     total = confidence + gain + prior_weight
     texture = (confidence * own + gain * mirrored + prior_weight * prior) / total
     interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 import tfvsdk
 from tfvsdk.checks import check_range, check_tensor
 from tfvsdk.nn import masked_mean_std
-from tfvsdk.texture import _push_pull
+from tfvsdk.texture import push_pull
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -149,7 +149,7 @@ def poisson_paste(source: torch.Tensor, frame: torch.Tensor, region: torch.Tenso
         return omega * (4 * d - neighbours(d * omega))
 
     ring = ((neighbours(omega) > 0) & (omega == 0)).to(source.dtype)
-    guess = _push_pull(border, ring[:, :1]) * omega
+    guess = push_pull(border, ring[:, :1]) * omega
     rhs = omega * neighbours(border)
     residual = rhs - apply(guess)
     direction = residual.clone()
