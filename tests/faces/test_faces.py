@@ -89,3 +89,35 @@ def test_only_the_chosen_face_changes(group_photo, face):
     chosen, other = (slice(0, 256), slice(256, 512)) if face == 0 else (slice(256, 512), slice(0, 256))
     assert changed[:, chosen].sum() > 2000
     assert not changed[:, other].any()
+
+
+def test_tfv_swap_face_1_follows_the_face_that_leaves_and_leaves_the_other_alone(group_photo):
+    from tfvsdk.cli import main
+
+    try:
+        tfvsdk.create("detector", "dlib")
+    except tfvsdk.PluginError as exc:
+        pytest.skip(str(exc))
+    group = io.read_rgb(group_photo / "group.png")
+    head, astronaut = group[:, :256], group[:, 256:]
+    frames = []
+    for t in range(10):  # the astronaut slides right and is out of the frame from frame 7 on
+        canvas = np.full_like(group, 128)
+        canvas[:, :256] = head
+        shift = 40 * t
+        if shift < 256:
+            canvas[:, 256 + shift :] = astronaut[:, : 256 - shift]
+        frames.append(canvas)
+    target = group_photo / "clip.mp4"
+    with io.VideoWriter(target, 10.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+    out = group_photo / "clip_out.mp4"
+    main(["swap", "--identity", str(group_photo / "identity.png"), "--target", str(target), "--face", "1", "-o", str(out), "--overwrite"])
+
+    before = np.stack(list(io.iter_frames(target))).astype(int)
+    after = np.stack(list(io.iter_frames(out))).astype(int)
+    difference = np.abs(after - before).mean(-1)
+    assert difference[:, :, :256].mean() < 1.5  # the head on the left: re-encoding noise only
+    assert difference[0, 40:220, 300:480].mean() > 5  # the astronaut's face, swapped
+    assert difference[8:].mean() < 1.5  # after she left, nothing is edited
