@@ -81,7 +81,8 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 
     def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
             smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...],
-            face: int | None, face_ref: str | None, all_faces: bool, face_detector: str, **paths: str) -> None:
+            face: int | None, face_ref: str | None, all_faces: bool, face_detector: str, tone: str | None,
+            **paths: str) -> None:
         from .editor import Editor
 
         editor = Editor(
@@ -89,7 +90,7 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
             reconstructor=reconstructor,
             renderer=renderer,
             blender=blender,
-            blender_config={"weights": blender_weights} if blender_weights else None,
+            blender_config={**({"weights": blender_weights} if blender_weights else {}), **({"tone": tone} if tone else {})} or None,
             smoothing=smoothing,
             length=length,
             device=device,
@@ -117,6 +118,8 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
                      help="stop at the shortest video, or loop shorter ones over the timeline source"),
         click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
+        click.Option(["--tone"], type=click.Choice(["identity", "target"]),
+                     help="classical blender: keep the identity's skin tone or take the target's (default: target)"),
         click.Option(["--face"], type=click.IntRange(min=0), help="edit only this face of the output-following video (0 = leftmost in its first frame)"),
         click.Option(["--face-ref"], type=click.Path(dir_okay=False), help="edit only the face nearest the identity in this photo"),
         click.Option(["--all-faces"], is_flag=True, help="edit every face of the output-following video, one after another"),
