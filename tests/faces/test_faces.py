@@ -121,3 +121,13 @@ def test_tfv_swap_face_1_follows_the_face_that_leaves_and_leaves_the_other_alone
     assert difference[:, :, :256].mean() < 1.5  # the head on the left: re-encoding noise only
     assert difference[0, 40:220, 300:480].mean() > 5  # the astronaut's face, swapped
     assert difference[8:].mean() < 1.5  # after she left, nothing is edited
+
+
+def test_a_reference_photo_chooses_the_face_of_that_person(group_photo):
+    try:
+        detector = tfvsdk.create("detector", "dlib")
+    except tfvsdk.PluginError as exc:
+        pytest.skip(str(exc))
+    points = face_landmarks(str(group_photo / "group.png"), detector, reference=str(group_photo / "identity.png"))
+
+    assert float(np.nanmin(points[0, :, 0])) > 256  # the astronaut, on the right half
