@@ -217,8 +217,9 @@ class Editor:
         mouth interior (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`).
 
         An image is unwrapped once. For a video each frame's texels seen well in that frame (confidence ≥
-        0.5) are its own; the others keep the colour of their most confident view so far (the first chunk's
-        frames seed that memory), unless the frame's own completed colour is more confident. Unlike an
+        0.5) are its own; the others keep the colour of their most confident view so far (confidence times
+        the view's resolution; the first chunk's frames seed that memory), unless the frame's own completed
+        colour is more confident. Unlike an
         average over frames, this never blends misregistered views of the same texel into a ghost.
         """
         cached = self._texture_state.get(source.role)
@@ -239,8 +240,8 @@ class Editor:
             cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
         memory, known = cached
         out = []
-        for texture, conf in zip(textures[:, None], confidence[:, None]):
-            own = (conf >= 0.5) | (conf >= known)
+        for texture, conf, seen_well in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5):
+            own = seen_well | (conf >= known)
             memory = torch.where(own, texture, memory)
             known = torch.where(own, conf, known)
             out.append(memory)
