@@ -29,7 +29,8 @@ from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
 from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
-from .texture import unwrap_texture
+from .lighting import pixel_normals, relight
+from .texture_confidence import face_texture
 from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,9 @@ class Editor:
         length: ``"shortest"`` or ``"loop"`` (see :mod:`tfvsdk.timeline`).
         chunk_size: frames processed together in the second pass.
         texture_size: side of the UV texture unwrapped from the identity frames.
+        relight: de-light the texture (SH light fitted to the texture source) and render it under the
+            appearance frame's SH light (:func:`tfvsdk.lighting.relight`). Off by default: on five real-face
+            swaps it raised the identity distance D by 0.03–0.22 (docs/editing.md, "Real faces").
         device: torch device for fitting, rendering and blending.
 
     Example:
@@ -116,6 +120,7 @@ class Editor:
         length: str = "shortest",
         chunk_size: int = 16,
         texture_size: int = 256,
+        relight: bool = False,
         device: str | torch.device = "cpu",
     ) -> None:
         if length not in LENGTH_POLICIES:
@@ -141,6 +146,7 @@ class Editor:
         self.length = length
         self.chunk_size = chunk_size
         self.texture_size = texture_size
+        self.relight = relight
         self.model = self.reconstructor.model.to(self.device)
         self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -218,12 +224,15 @@ class Editor:
         return images
 
     def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
-        """(B or 1, 3, S, S) UV textures T^i unwrapped from the texture source's frames (eq. 3).
+        """(B or 1, 4, S, S) UV textures T^i of the texture source's frames (eq. 3,
+        :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the unseen
+        mouth interior (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`).
 
-        An image is unwrapped once. For a video each frame's texels visible in that frame are its own; the
-        others keep the colour they had when last seen (the first chunk's frames seed that memory, nearest
-        frame first), and texels never seen take the frame's own fill (mirror or push-pull). Unlike an average
-        over frames, this never blends misregistered views of the same texel into a ghost.
+        An image is unwrapped once. For a video each frame's texels seen well in that frame (confidence ≥
+        0.5) are its own; the others keep the colour of their most confident view so far (confidence times
+        the view's resolution; the first chunk's frames seed that memory), unless the frame's own completed
+        colour is more confident. Unlike an
+        average over frames, this never blends misregistered views of the same texel into a ghost.
         """
         cached = self._texture_state.get(source.role)
         if source.info.is_image and cached is not None:
@@ -231,22 +240,21 @@ class Editor:
         model = self.model
         if source.info.is_image:
             fit, frames = fit[:1], frames[:1]
-        textures, valid = unwrap_texture(
-            frames, vertices(model, fit), model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry, margin=2
-        )
+        unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight)
+        textures = torch.cat([unwrapped.texture, unwrapped.mouth], 1)
+        confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
         if source.info.is_image:
-            self._texture_state[source.role] = (textures, valid)
+            self._texture_state[source.role] = (textures, confidence)
             return textures
-        valid = valid > 0.5
         if cached is None:
-            cached = (textures[-1:], valid[-1:])
-            for texture, seen in zip(textures.flip(0)[:, None], valid.flip(0)[:, None]):
-                cached = (torch.where(seen, texture, cached[0]), cached[1] | seen)
+            best = confidence.argmax(0, keepdim=True)
+            cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
         memory, known = cached
         out = []
-        for texture, seen in zip(textures[:, None], valid[:, None]):
-            memory = torch.where(seen | ~known, texture, memory)
-            known = known | seen
+        for texture, conf, seen_well in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5):
+            own = seen_well | (conf >= known)
+            memory = torch.where(own, texture, memory)
+            known = torch.where(own, conf, known)
             out.append(memory)
         self._texture_state[source.role] = (memory, known)
         return torch.cat(out)
@@ -363,6 +371,11 @@ class Editor:
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
+        if self.relight:
+            normals = pixel_normals(rendering.vertices, self.model.triangles, rendering.triangle_id, rendering.barycentrics)
+            rendered = relight(rendered, appearance, normals, mask)
+        mouth = rendering.image[:, 3:4] * mask
+        rendered = rendered + mouth * (appearance - rendered)
         hint = frames_of(comp.hint_role, True) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, appearance, hint, mask)

@@ -113,7 +113,7 @@ def unwrap_texture(
         mean = image.mean((2, 3), keepdim=True).expand_as(colour)
         colour = torch.where(empty[:, None, None, None], mean, colour)
         known = known | empty[:, None, None]
-    texture = _push_pull(colour, known[:, None].to(colour.dtype))
+    texture = push_pull(colour, known[:, None].to(colour.dtype))
     return texture.clamp(0, 1), visible[:, None].to(image.dtype)
 
 
@@ -234,8 +234,9 @@ def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _push_pull(values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Fill the texels where ``known`` (B, 1, S, S) is 0 from a pyramid of known-weighted averages."""
+def push_pull(values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """A smooth fill: (B, C, H, W) ``values`` where ``known`` (B, 1, H, W) is > 0, elsewhere the bilinear
+    upsampling of a pyramid of ``known``-weighted averages (each level half the size of the one above)."""
     if bool(known.all()):
         return values
     if min(values.shape[-2:]) == 1:
@@ -243,6 +244,6 @@ def _push_pull(values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         return torch.where(known > 0, values, mean)
     weight = F.avg_pool2d(known, 2, ceil_mode=True)
     coarse = F.avg_pool2d(values * known, 2, ceil_mode=True) / weight.clamp(min=1e-12)
-    filled = _push_pull(coarse, (weight > 0).to(known.dtype))
+    filled = push_pull(coarse, (weight > 0).to(known.dtype))
     up = F.interpolate(filled, size=values.shape[-2:], mode="bilinear", align_corners=False)
     return torch.where(known > 0, values, up)

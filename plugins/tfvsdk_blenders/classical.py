@@ -14,6 +14,18 @@ What editing uses when no BSN weights are given. Two steps, both per sample:
 
 r = max(1, round(feather · min(H, W))). The hint M is not used: outside M̂ the output is the appearance
 frame, the frame the composition blends onto.
+
+Options:
+
+* ``tone="identity"`` replaces step 1 by one gain on all three channels that gives R the frame's mean
+  luminance inside M̂ (Y = 0.299 R + 0.587 G + 0.114 B): the rendered face keeps its own chromaticity
+  (r : g : b) — the identity's skin tone — and takes the frame's exposure. A greyscale rendering (no chroma inside M̂) has no skin tone to keep and gets
+  the ``target`` transfer.
+* ``mode="poisson"`` replaces step 2 by gradient-domain blending (Pérez et al. 2003) on Ω = M̂ eroded by
+  r pixels: Y = R' + D in Ω, where D is harmonic in Ω (ΔD = 0) and equals X − R' on Ω's outer border, so
+  the paste keeps R''s gradients and meets the frame without a step. D is solved by conjugate gradients on
+  the 5-point Laplacian within the batch's bounding box of Ω, started from a push-pull fill of the border
+  values (a smooth guess, so ``iterations`` CG steps converge on the detail). Outside Ω the output is X.
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ import torch.nn.functional as F
 
 import tfvsdk
 from tfvsdk.nn import masked_mean_std
+from tfvsdk.texture import push_pull
+
+_LUMA = (0.299, 0.587, 0.114)
 
 
 def feathered_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -53,23 +68,93 @@ class ClassicalBlender(tfvsdk.Blender):
         True
     """
 
-    def __init__(self, feather: float = 0.025, max_gain: float = 3.0) -> None:
+    def __init__(
+        self, feather: float = 0.025, max_gain: float = 3.0, *, tone: str = "target", mode: str = "feather",
+        iterations: int = 60,
+    ) -> None:
         if not 0 <= feather < 0.5:
             raise tfvsdk.InputError(f"feather: expected a fraction of the frame size in [0, 0.5), got {feather!r}")
         if not max_gain >= 1:
             raise tfvsdk.InputError(f"max_gain: expected a gain ≥ 1, got {max_gain!r}")
+        if tone not in ("identity", "target"):
+            raise tfvsdk.InputError(f"tone: expected 'identity' or 'target', got {tone!r}")
+        if mode not in ("feather", "poisson"):
+            raise tfvsdk.InputError(f"mode: expected 'feather' or 'poisson', got {mode!r}")
+        if not isinstance(iterations, int) or iterations < 0:
+            raise tfvsdk.InputError(f"iterations: expected an int ≥ 0, got {iterations!r}")
         self.feather = feather
         self.max_gain = max_gain
+        self.tone = tone
+        self.mode = mode
+        self.iterations = iterations
 
     def _blend(
         self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """Blend (shapes and ranges as :meth:`tfvsdk.Blender.blend`); the output follows the inputs' device."""
-        mean_r, std_r, _ = masked_mean_std(rendered, mask)
-        mean_x, std_x, _ = masked_mean_std(appearance, mask)
-        gain = (std_x / std_r).clamp(1 / self.max_gain, self.max_gain)
-        matched = (rendered - mean_r) * gain + mean_x
+        matched = self._match_colour(rendered, appearance, mask)
         radius = max(1, round(self.feather * min(mask.shape[-2:])))
+        if self.mode == "poisson":
+            inside = -F.max_pool2d(-(mask > 0.5).to(mask.dtype), 2 * radius + 1, stride=1, padding=radius)
+            return torch.where(inside > 0, poisson_paste(matched, appearance, inside > 0, self.iterations).clamp(0, 1), appearance)
         weight = feathered_mask(mask, radius)
         blended = (appearance + weight * (matched - appearance)).clamp(0, 1)
         return torch.where(weight > 0, blended, appearance)
+
+    def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Step 1 (or its ``tone="identity"`` variant) of the module docstring."""
+        mean_r, std_r, _ = masked_mean_std(rendered, mask)
+        mean_x, std_x, _ = masked_mean_std(appearance, mask)
+        luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
+        if self.tone == "identity":
+            chroma = (rendered - (luma * rendered).sum(1, keepdim=True)).abs()
+            coloured = (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01
+            ratio = (mean_x * luma).sum(1, keepdim=True) / (mean_r * luma).sum(1, keepdim=True).clamp(min=1e-6)
+        else:
+            coloured = torch.zeros(len(rendered), dtype=torch.bool, device=rendered.device)
+            ratio = 1.0
+        gain = (std_x / std_r).clamp(1 / self.max_gain, self.max_gain)
+        transferred = (rendered - mean_r) * gain + mean_x
+        return torch.where(coloured[:, None, None, None], rendered * ratio, transferred)
+
+
+def poisson_paste(source: torch.Tensor, frame: torch.Tensor, region: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Gradient-domain paste of (B, C, H, W) ``source`` into ``frame`` on the (B, 1, H, W) bool ``region`` Ω.
+
+    Returns source + D, D harmonic in Ω and equal to frame − source on Ω's 4-neighbour outer border (pixels
+    beyond the image edge count as border with the nearest pixel's value); outside Ω the result is
+    meaningless (the caller keeps ``frame`` there).
+    """
+    if not bool(region.any()):
+        return frame
+    rows, cols = region.any(0)[0].any(1).nonzero()[:, 0], region.any(0)[0].any(0).nonzero()[:, 0]
+    top, bottom = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, region.shape[-2])
+    left, right = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, region.shape[-1])
+    crop = (..., slice(top, bottom), slice(left, right))
+    omega = region[crop].to(source.dtype).expand(-1, source.shape[1], -1, -1)
+    border = (frame - source)[crop] * (1 - omega)
+
+    def neighbours(x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        return padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
+
+    def apply(d: torch.Tensor) -> torch.Tensor:
+        return omega * (4 * d - neighbours(d * omega))
+
+    ring = ((neighbours(omega) > 0) & (omega == 0)).to(source.dtype)
+    guess = push_pull(border, ring[:, :1]) * omega
+    rhs = omega * neighbours(border)
+    residual = rhs - apply(guess)
+    direction = residual.clone()
+    norm = (residual * residual).sum((2, 3), keepdim=True)
+    for _ in range(iterations):
+        step = apply(direction)
+        alpha = norm / (direction * step).sum((2, 3), keepdim=True).clamp(min=1e-20)
+        guess = guess + alpha * direction
+        residual = residual - alpha * step
+        new_norm = (residual * residual).sum((2, 3), keepdim=True)
+        direction = residual + (new_norm / norm.clamp(min=1e-20)) * direction
+        norm = new_norm
+    out = source.clone()
+    out[crop] = source[crop] + guess
+    return out

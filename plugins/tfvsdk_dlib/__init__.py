@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import tfvsdk
 
-from .detector import DlibDetector
+from .detector import DlibCnnDetector, DlibDetector
 from .identity import DlibIdentityEmbedder
 
-__all__ = ["DlibDetector", "DlibIdentityEmbedder"]
+__all__ = ["DlibCnnDetector", "DlibDetector", "DlibIdentityEmbedder"]
 
 
 @tfvsdk.hookimpl
 def register_landmark_detectors(register):
     register("dlib", DlibDetector, description="dlib HOG face detector + 68-point predictor, tracked on videos (extra 'faces')")
+    register("dlib-cnn", DlibCnnDetector, description="dlib CNN (MMOD) face detector + 68-point predictor: turned and small faces, slow on CPU (extra 'faces')")
 
 
 @tfvsdk.hookimpl

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'tfvsdk[faces]'"
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+CNN_FILE = "mmod_human_face_detector.dat"
 
 
 def _import_dlib() -> Any:
@@ -41,15 +42,20 @@ def _import_dlib() -> Any:
     return dlib
 
 
-def default_predictor_path() -> Path:
-    """The 68-point predictor of the ``face-recognition-models`` package (located without importing it)."""
+def model_file(name: str) -> Path:
+    """A model file of the ``face-recognition-models`` package (located without importing it)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise PluginError(f"the 'dlib' landmark detector needs the face-recognition-models package; install it with: {INSTALL_HINT}")
-    path = Path(spec.submodule_search_locations[0]) / "models" / PREDICTOR_FILE
+    path = Path(spec.submodule_search_locations[0]) / "models" / name
     if not path.is_file():
-        raise PluginError(f"{path}: the 68-point predictor is missing; reinstall with: {INSTALL_HINT}")
+        raise PluginError(f"{path}: a model file of face-recognition-models is missing; reinstall with: {INSTALL_HINT}")
     return path
+
+
+def default_predictor_path() -> Path:
+    """The 68-point predictor of the ``face-recognition-models`` package."""
+    return model_file(PREDICTOR_FILE)
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -77,6 +83,9 @@ class DlibDetector(LandmarkDetector):
         min_psr: tracking is lost when the correlation tracker's peak-to-sidelobe ratio drops below this
             (dlib's rule of thumb: 7).
         redetect_every: run the face detector every this many tracked frames (0 = only when lost).
+        detector: ``"hog"`` (dlib's frontal HOG detector, ~5 ms at 256²) or ``"cnn"`` (dlib's MMOD CNN from
+            face-recognition-models: finds turned and small faces the HOG misses, ~1–5 s per 256² frame on
+            a CPU, so on videos it runs only when tracking is lost or every ``redetect_every`` frames).
 
     Raises:
         PluginError: dlib or the predictor file is missing (with the install hint).
@@ -90,15 +99,22 @@ class DlibDetector(LandmarkDetector):
         max_jump: float = 0.35,
         min_psr: float = 7.0,
         redetect_every: int = 30,
+        detector: str = "hog",
     ) -> None:
         dlib = _import_dlib()
+        if detector not in ("hog", "cnn"):
+            raise InputError(f"detector: expected 'hog' or 'cnn', got {detector!r}")
         path = Path(predictor) if predictor is not None else default_predictor_path()
         if not path.is_file():
             raise InputError(f"predictor: {path} is not a file")
         if int(upsample) < 0 or int(redetect_every) < 0 or not max_jump > 0:
             raise InputError("upsample and redetect_every must be >= 0 and max_jump > 0")
         self._dlib = dlib
-        self._faces = dlib.get_frontal_face_detector()
+        if detector == "cnn":
+            cnn = dlib.cnn_face_detection_model_v1(str(model_file(CNN_FILE)))
+            self._faces = lambda image, upsample: [found.rect for found in cnn(image, upsample)]
+        else:
+            self._faces = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(path))
         self.upsample = int(upsample)
         self.max_jump = float(max_jump)
@@ -115,6 +131,24 @@ class DlibDetector(LandmarkDetector):
         rect = self._dlib.rectangle(*(int(round(v)) for v in box))
         shape = self._shape(image, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+
+    def detect_boxes(self, image: np.ndarray) -> np.ndarray:
+        """(K, 4) (left, top, right, bottom) boxes of every face the detector finds in an (H, W, 3) uint8
+        image, in the detector's box convention (what :meth:`landmarks_at` expects)."""
+        rects = self._faces(np.ascontiguousarray(image), self.upsample)
+        return np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], np.float64).reshape(-1, 4)
+
+    def landmarks_at(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """(68, 2) landmarks in pixels (centres at +0.5, as :meth:`detect`) of the face in ``box``."""
+        return self._landmarks(np.ascontiguousarray(image), box) + 0.5
+
+    def describe(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """(128,) dlib face descriptor of the face in ``box`` (distance < 0.6 = same person)."""
+        if getattr(self, "_network", None) is None:
+            self._network = self._dlib.face_recognition_model_v1(str(model_file("dlib_face_recognition_resnet_model_v1.dat")))
+        image = np.ascontiguousarray(image)
+        shape = self._shape(image, self._dlib.rectangle(*(int(round(v)) for v in box)))
+        return np.array(self._network.compute_face_descriptor(image, shape))
 
     def _find_face(self, image: np.ndarray) -> np.ndarray | None:
         """Landmarks (68, 2) of the largest face the HOG detector finds (pixel indices), or None."""
@@ -169,3 +203,11 @@ class DlibDetector(LandmarkDetector):
         landmarks = torch.from_numpy(out).to(images.dtype)
         found = torch.from_numpy(~np.isnan(out).any(-1).any(-1))
         return Detection(landmarks, found, tuple(images.shape[-2:]))
+
+
+class DlibCnnDetector(DlibDetector):
+    """:class:`DlibDetector` with dlib's CNN face detector (``detector="cnn"``): turned and small faces."""
+
+    def __init__(self, **config: Any) -> None:
+        config.setdefault("detector", "cnn")
+        super().__init__(**config)

@@ -98,3 +98,74 @@ def test_bad_inputs_and_options_are_input_errors():
         blender.blend(x, x, x, torch.full((1, 1, 16, 16), 2.0))
     with pytest.raises(tfvsdk.InputError, match="feather"):
         tfvsdk.create("blender", "classical", feather=0.7)
+
+
+def test_poisson_mode_keeps_the_contract_and_the_frame_outside_the_mask():
+    blender = tfvsdk.create("blender", "classical", mode="poisson")
+    check_blender(blender)
+    g = torch.Generator().manual_seed(1)
+    mask = ellipse(48, 40)
+    appearance = torch.rand(1, 3, 48, 40, generator=g)
+    out = blender.blend(torch.rand(1, 3, 48, 40, generator=g) * mask, appearance, appearance * (1 - mask), mask)
+    assert torch.equal(out[mask.expand_as(out) == 0], appearance[mask.expand_as(out) == 0])
+
+
+def border_jump(image: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean colour step between horizontally adjacent pixels where one is in ``region`` and the other not."""
+    crossing = region[..., 1:] != region[..., :-1]
+    steps = (image[..., 1:] - image[..., :-1]).abs().mean(1, keepdim=True)
+    return float(steps[crossing].mean())
+
+
+def test_poisson_mode_meets_the_frame_without_a_step_and_keeps_the_faces_detail():
+    mask = ellipse(64, 64)
+    frame = torch.full((1, 3, 64, 64), 0.7)
+    xx = torch.linspace(0, 1, 64).expand(1, 3, 64, 64)
+    face = (0.3 + 0.1 * torch.sin(12 * xx)) * torch.tensor([1.0, 0.7, 0.6]).view(1, 3, 1, 1) * mask  # darker, striped
+    region = -torch.nn.functional.max_pool2d(-mask, 3, stride=1, padding=1) > 0  # Ω for feather 1/64
+
+    def blend(**config) -> torch.Tensor:
+        return tfvsdk.create("blender", "classical", tone="identity", feather=1 / 64, **config).blend(face, frame, frame * (1 - mask), mask)
+
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    matched = face * (luma * frame).sum(1, keepdim=True)[..., 32, 32] / ((luma * face).sum(1, keepdim=True) * mask).sum() * mask.sum()
+    pasted = torch.where(region, matched, frame)
+
+    def laplacian_of_membrane(out: torch.Tensor) -> float:
+        d = out - matched
+        lap = 4 * d[..., 1:-1, 1:-1] - d[..., :-2, 1:-1] - d[..., 2:, 1:-1] - d[..., 1:-1, :-2] - d[..., 1:-1, 2:]
+        inner = -torch.nn.functional.max_pool2d(-region.float(), 3, stride=1, padding=1)[..., 1:-1, 1:-1] > 0
+        return float(lap.abs().mean(1, keepdim=True)[inner].mean())
+
+    poisson = blend(mode="poisson")
+    assert border_jump(poisson, region) < 0.25 * border_jump(pasted, region)
+    assert laplacian_of_membrane(poisson) < 0.5 * laplacian_of_membrane(blend(mode="poisson", iterations=0))
+    detail = poisson[..., 32, 20:44].std(-1)
+    assert float(detail.min()) > 0.5 * float(face[..., 32, 20:44].std(-1).min())
+
+
+def test_identity_tone_keeps_the_rendered_chromaticity_and_takes_the_frames_brightness():
+    mask = ellipse(32, 32)
+    rendered = torch.tensor([0.8, 0.5, 0.4]).view(1, 3, 1, 1) * mask
+    frame = torch.tensor([0.3, 0.3, 0.5]).view(1, 3, 1, 1).expand(1, 3, 32, 32).clone()
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    out = tfvsdk.create("blender", "classical", tone="identity").blend(rendered, frame, frame * (1 - mask), mask)
+    centre = out[..., 16, 16]
+
+    assert torch.allclose(centre / centre.sum(), rendered[..., 16, 16] / rendered[..., 16, 16].sum(), atol=1e-5)
+    assert torch.allclose((luma[..., 0, 0] * centre).sum(), (luma[..., 0, 0] * frame[..., 16, 16]).sum(), atol=1e-5)
+
+
+def test_identity_tone_gives_a_greyscale_rendering_the_frames_colour():
+    mask = ellipse(32, 32)
+    rendered = 0.5 * mask.expand(1, 3, 32, 32) + 0.1 * torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * mask
+    frame = torch.tensor([0.8, 0.5, 0.4]).view(1, 3, 1, 1).expand(1, 3, 32, 32).clone()
+    out = tfvsdk.create("blender", "classical", tone="identity").blend(rendered, frame, frame * (1 - mask), mask)
+    assert float(out[0, 0, 16, 16] - out[0, 2, 16, 16]) > 0.3
+
+
+def test_unknown_tone_or_mode_is_an_input_error():
+    with pytest.raises(tfvsdk.InputError, match="tone"):
+        tfvsdk.create("blender", "classical", tone="sepia")
+    with pytest.raises(tfvsdk.InputError, match="mode"):
+        tfvsdk.create("blender", "classical", mode="laplacian")

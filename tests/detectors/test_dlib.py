@@ -100,3 +100,21 @@ def test_tracked_landmarks_stay_on_a_turning_face(seed, index):
     assert error(tracked).max() < 10.0
     size = eye_distance(tracked.landmarks) / eye_distance(truth.landmarks)
     assert 0.8 < float(size.min()) and float(size.max()) < 1.2
+
+
+@needs_dlib
+def test_the_cnn_detector_finds_the_astronaut_and_the_box_methods_agree_with_detect():
+    skimage_data = pytest.importorskip("skimage.data")
+    photo = np.ascontiguousarray(skimage_data.astronaut()[20:276, 100:356])
+    hog, cnn = tfvsdk.create("detector", "dlib"), tfvsdk.create("detector", "dlib-cnn", upsample=0)
+    image = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+    assert bool(check_detector(cnn, image).found.all())
+
+    (box,) = cnn.detect_boxes(photo)
+    points = cnn.landmarks_at(photo, box)
+    hog_points = hog.detect(image).landmarks[0].numpy()
+    assert np.abs(points.mean(0) - hog_points.mean(0)).max() < 6  # the same face, within a few pixels
+    same = np.linalg.norm(hog.describe(photo, hog.detect_boxes(photo)[0]) - cnn.describe(photo, box))
+    assert same < 0.3
+    with pytest.raises(tfvsdk.InputError, match="detector"):
+        tfvsdk.create("detector", "dlib", detector="mtcnn")

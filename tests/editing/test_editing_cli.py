@@ -74,3 +74,23 @@ def test_a_bad_landmarks_option_is_named(clips, tmp_path):
                     "-o", str(tmp_path / "x.mp4"), "--landmarks", "mouth=nowhere.npy")
     assert result.exit_code == 2
     assert "--landmarks" in result.output and "ROLE one of ['identity', 'target']" in result.output
+
+
+def test_tfv_swap_tone_reaches_the_classical_blender(clips, tmp_path):
+    np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
+    np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
+    outputs = {}
+    for tone in ("identity", "target"):
+        outputs[tone] = tmp_path / f"{tone}.mp4"
+        result = invoke("swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path), "-o", str(outputs[tone]),
+                        "--landmarks", f"identity={tmp_path / 'alice.npy'}", "--landmarks", f"target={tmp_path / 'bob.npy'}", "--tone", tone)
+        assert result.exit_code == 0, result.output
+    frames = {tone: np.stack(list(io.iter_frames(path))).astype(int) for tone, path in outputs.items()}
+    assert np.abs(frames["identity"] - frames["target"]).max() > 10
+
+
+def test_only_one_way_of_choosing_a_face(clips, tmp_path):
+    result = invoke("swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path),
+                    "-o", str(tmp_path / "x.mp4"), "--face", "0", "--all-faces")
+    assert result.exit_code == 2
+    assert "only one of --face, --face-ref and --all-faces" in result.output

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 import tfvsdk
 from tfvsdk.raster import interpolate, rasterize, screen_to_clip, visible_points
-from tfvsdk.texture import _push_pull, unwrap_texture
+from tfvsdk.texture import push_pull, unwrap_texture
 
 
 def dense_unwrap(image, screen, triangles, uv, size, symmetry, margin, depth_tolerance=0.5, min_cosine=0.3):
@@ -71,7 +71,7 @@ def dense_unwrap(image, screen, triangles, uv, size, symmetry, margin, depth_tol
         )
         colour = torch.where(mirror_ok[:, None], sample(mirror_points), colour)
         known = visible | mirror_ok
-    texture = _push_pull(colour, known[:, None].to(colour.dtype))
+    texture = push_pull(colour, known[:, None].to(colour.dtype))
     return texture.clamp(0, 1), visible[:, None].to(image.dtype)
 
 

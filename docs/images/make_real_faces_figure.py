@@ -1,0 +1,144 @@
+"""docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
+
+The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
+the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
+``$TFV_FACES`` (see ``real_faces.py``; not committed): their numbers are printed, their pictures are written
+to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image.
+
+Per case: D(identity) = max over output frames of the descriptor distance to the identity photo, D(target)
+= min over frames of the distance to the target frame it replaced, the seam ratio = mean midline seam
+measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, and E_tmp
+(:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tfvsdk import io
+from tfvsdk.demo import composition_flows, synth_clips
+from tfvsdk.editor import Editor
+from tfvsdk.flow import temporal_error
+from tfvsdk.seam import midline_points, midline_seam
+from tfvsdk.texture_confidence import face_texture
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import real_faces  # noqa: E402
+
+FRAMES = 24
+
+
+def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
+    """``photo`` with its face re-posed by the SDK: fitted, textured, rotated by ``degrees`` of yaw about the
+    head's centre, rendered and pasted back with the classical blender."""
+    editor = Editor("swap")
+    images = io.to_tensor([photo])
+    fit = editor.reconstructor.fit(images)
+    model = editor.model
+    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model).texture
+    yaw = math.radians(degrees)
+    turn = torch.tensor([[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]])
+    shape = model.shape(fit.alpha_id, fit.alpha_exp)
+    centre = shape.mean(1, keepdim=True)
+    vertices = fit.camera.project((shape - centre) @ turn.T + centre)
+    rendering = editor.renderer.render(vertices, model.triangles, fit.image_size, uv=model.uv, texture=texture)
+    mask = rendering.mask
+    out = editor.blender.blend(rendering.image[:, :3], images, images * (1 - mask), mask)
+    return io.to_uint8(out)[0]
+
+
+def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
+    editor = Editor(task)
+    summary = editor.run(sources, output, overwrite=True)
+    out_frames = np.stack(list(io.iter_frames(output)))
+    target_frames = np.stack(list(io.iter_frames(target)))[: len(out_frames)]
+    d_id = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(io.read_rgb(identity)[None])[0], axis=1)
+    d_target = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(target_frames), axis=1)
+    with torch.no_grad():
+        fits = {role: editor.fit_source(role, path).fit for role, path in sources.items()}
+        n = min(f.batch_size for f in fits.values() if f.batch_size > 1)
+        comp = editor.composer.compose({r: (f if f.batch_size > 1 else f[[0] * n])[:n] for r, f in fits.items()})
+        points = midline_points(editor.model, comp.camera.project(editor.model.shape(comp.alpha_id, comp.alpha_exp)))
+        video = io.to_tensor(list(out_frames[:n]))
+        seam = float(midline_seam(video, points).mean() / midline_seam(io.to_tensor(list(target_frames[:n])), points).mean())
+        flows, visible = composition_flows(comp, editor.renderer, editor.model)
+        e_tmp = float(temporal_error(video, flows, visible))
+    return {"D_identity_max": float(np.nanmax(d_id)), "D_target_min": float(np.nanmin(d_target)), "seam_ratio": seam,
+            "E_tmp": e_tmp, "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
+
+
+def _clip(path: Path, frames: np.ndarray) -> Path:
+    with io.VideoWriter(path, 12.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+def _sheet(identity: np.ndarray, target: Path, output: Path) -> np.ndarray:
+    picks = [0, FRAMES // 3, 2 * FRAMES // 3]
+    t = np.stack(list(io.iter_frames(target)))[picks]
+    o = np.stack(list(io.iter_frames(output)))[picks]
+    side = t.shape[1]
+    still = torch.nn.functional.interpolate(io.to_tensor([identity]), size=(side, side), mode="area")
+    blank = np.full_like(t[0], 255)
+    return np.concatenate([np.concatenate([io.to_uint8(still)[0], *t], 1), np.concatenate([blank, *o], 1)], 0)
+
+
+def main() -> None:
+    photos = real_faces.photos()
+    rows: list[tuple[str, dict[str, float]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        astronaut = photos["astronaut"]
+        box = max(real_faces.face_boxes(astronaut), key=lambda b: b[2])
+        stills = {"astronaut": real_faces.similarity_clip(astronaut, box, frames=1)[0]}
+        stills["astronaut turned 35°"] = turned(stills["astronaut"], 35.0)
+        clips = {"synthetic": synth_clips(tmp, size=256, frames=FRAMES, fps=12.0, seed=7)["bob"].path}
+        if "t1" in photos:
+            names = ["rachel", "monica", "ross", "chandler", "joey", "phoebe"]
+            for name, face in zip(names, real_faces.face_boxes(photos["t1"])):
+                stills[name] = real_faces.similarity_clip(photos["t1"], face, frames=1)[0]
+                if name in ("chandler", "phoebe", "ross"):
+                    clips[name] = _clip(tmp / f"{name}.mp4", real_faces.similarity_clip(photos["t1"], face, frames=FRAMES))
+        if "tom_hanks_54745" in photos:
+            stills["hanks (112² grey)"] = photos["tom_hanks_54745"]
+        paths = {name: tmp / f"{name.split()[0]}_{i}.png" for i, name in enumerate(stills)}
+        for name, image in stills.items():
+            io.write_image(paths[name], image)
+        cases = [("astronaut", "synthetic"), ("astronaut turned 35°", "synthetic")]
+        if "t1" in photos:
+            cases += [("phoebe", "chandler"), ("monica", "chandler"), ("chandler", "phoebe"), ("astronaut", "ross"),
+                      ("astronaut turned 35°", "ross"), ("joey", "phoebe")]
+        if "hanks (112² grey)" in stills and "chandler" in clips:
+            cases.append(("hanks (112² grey)", "chandler"))
+        committed, local = [], []
+        for identity, target in cases:
+            output = tmp / f"out_{len(rows)}.mp4"
+            result = measure("swap", {"identity": paths[identity], "target": clips[target]}, output, paths[identity], clips[target])
+            rows.append((f"swap {identity} → {target}", result))
+            sheet = _sheet(stills[identity], clips[target], output)
+            (committed if target == "synthetic" else local).append(sheet)
+        if "t1" in photos:
+            output = tmp / "remix.mp4"
+            sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
+            rows.append(("remix monica (pose chandler, expression phoebe)", measure("remix", sources, output, paths["monica"], clips["chandler"])))
+            local.append(_sheet(stills["monica"], clips["chandler"], output))
+        io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
+        if local:
+            (real_faces.FACES / "sheets").mkdir(exist_ok=True)
+            io.write_image(real_faces.FACES / "sheets" / "real_faces_local.png", np.concatenate(local, 0)[::2, ::2])
+    print("| case | D(identity) max | D(target) min | seam ratio | E_tmp | frames/s |\n|---|---|---|---|---|---|")
+    for name, r in rows:
+        print(f"| {name} | {r['D_identity_max']:.2f} | {r['D_target_min']:.2f} | {r['seam_ratio']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""face_texture on synthetic heads: hair is kept out, a half-seen face is completed from its mirror only where
+the mirror was seen better, a side light is removed, and the unseen mouth interior is marked for the target's."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import tfvsdk
+from tfvsdk.data.synth import SynthConfig, Synthesizer, backgrounds
+from tfvsdk.texture import unwrap_texture
+from tfvsdk.texture_confidence import face_texture
+
+SIZE = 160
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesizer:
+    torch.set_num_threads(1)
+    return Synthesizer(SynthConfig(size=SIZE))
+
+
+def head(synth: Synthesizer, yaw_degrees: float, light=(0.3, 0.2, 0.9, 0.5)):
+    """A synthetic photo (1, 3, SIZE, SIZE) and its exact screen-space mesh."""
+    model = synth.model
+    g = torch.Generator().manual_seed(4)
+    camera = synth.cameras(torch.tensor([[math.radians(yaw_degrees), 0.0, 0.0]]), torch.tensor([0.6]), torch.zeros(1, 2))
+    alpha_id = torch.randn(1, model.n_id, generator=g).clamp(-2, 2)
+    vertices = camera.project(model.shape(alpha_id, torch.zeros(1, model.n_exp)))
+    fit = tfvsdk.FaceFit(alpha_id, torch.zeros(1, model.n_exp), camera, (SIZE, SIZE))
+    image = synth.render(fit, torch.tensor([[0.85, 0.65, 0.55]]), torch.tensor([light]), backgrounds(1, SIZE, g))
+    return image, vertices
+
+
+def test_dark_hair_over_the_forehead_is_not_taken_into_the_texture(synth):
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    brows = model.landmarks(vertices)[0, 17:27, :2]
+    top = int(brows[:, 1].min()) - 2
+    hair = image.clone()
+    hair[..., :top, :] = torch.tensor([0.1, 0.08, 0.07]).view(1, 3, 1, 1)  # a dark fringe down to the brows
+
+    plain = unwrap_texture(hair, vertices, model.triangles, model.uv, 128, symmetry=model.symmetry)[0]
+    result = face_texture(hair, vertices, model, 128)
+    forehead = (model.uv[model.landmark_indices[17:27]][:, 1].min() * 128).int()
+    band = (..., slice(int(forehead) - 12, int(forehead) - 4), slice(50, 78))
+    skin = torch.tensor([0.85, 0.65, 0.55]).view(1, 3, 1, 1)
+
+    assert float(result.skin[band].mean()) < 0.2
+    assert float((result.texture[band] - skin * 0.8).abs().mean()) < 0.5 * float((plain[band] - skin * 0.8).abs().mean())
+
+
+def cheek_texels(model: tfvsdk.MorphableModel, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(row, col) of a texel on each cheek (between landmarks 2 and 31, and 14 and 35)."""
+    out = []
+    for jaw, nose in ((2, 31), (14, 35)):
+        u, v = (model.uv[model.landmark_indices[[jaw, nose]]].mean(0) * size).round().long().tolist()
+        out.append((v, u))
+    return tuple(out)
+
+
+def test_a_half_seen_face_takes_the_mirror_only_where_the_mirror_was_seen_better(synth):
+    model = synth.model
+    near, far = cheek_texels(model, 128)
+
+    image, vertices = head(synth, 55.0, light=(0.8, 0.1, 0.6, 0.3))
+    turned = face_texture(image, vertices, model, 128, delight=False)
+    seen_side, hidden_side = (near, far) if turned.confidence[0, 0][near] > turned.confidence[0, 0][far] else (far, near)
+    assert float(turned.confidence[0, 0][seen_side]) > 0.5
+    assert (turned.texture[0, :, hidden_side[0], hidden_side[1]] - turned.texture[0, :, seen_side[0], seen_side[1]]).abs().max() < 0.05
+
+    image, vertices = head(synth, 0.0, light=(0.9, 0.0, 0.4, 0.2))  # lit from one side: the cheeks differ
+    frontal = face_texture(image, vertices, model, 128, delight=False)
+    plain = unwrap_texture(image, vertices, model.triangles, model.uv, 128)[0]
+    for texel in (near, far):
+        assert (frontal.texture[0, :, texel[0], texel[1]] - plain[0, :, texel[0], texel[1]]).abs().max() < 0.03
+    assert (plain[0, :, near[0], near[1]] - plain[0, :, far[0], far[1]]).abs().max() > 0.1
+
+
+def test_delighting_evens_out_a_side_light(synth):
+    model = synth.model
+    near, far = cheek_texels(model, 128)
+    image, vertices = head(synth, 0.0, light=(0.9, 0.0, 0.4, 0.2))
+    lit = face_texture(image, vertices, model, 128, delight=False).texture[0]
+    flat = face_texture(image, vertices, model, 128).texture[0]
+
+    def difference(texture: torch.Tensor) -> float:
+        return float((texture[:, near[0], near[1]] - texture[:, far[0], far[1]]).abs().mean())
+
+    assert difference(flat) < 0.5 * difference(lit)
+
+
+def test_the_closed_mouths_interior_is_marked_and_seen_skin_is_confident(synth):
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    result = face_texture(image, vertices, model, 128)
+    lips = model.uv[model.landmark_indices[60:68]] * 128
+    centre = lips.mean(0).round().long()
+
+    assert float(result.mouth[0, 0, centre[1], centre[0]]) > 0.5
+    cheek = (model.uv[model.landmark_indices[[2, 31]]].mean(0) * 128).round().long()
+    assert float(result.confidence[0, 0, cheek[1], cheek[0]]) > 0.5
+    assert float(result.mouth[0, 0, cheek[1], cheek[0]]) == 0

@@ -1,0 +1,263 @@
+"""A face texture from real photos: per-texel confidence, a skin mask, de-lighting and symmetric completion.
+
+:func:`~tfvsdk.texture.unwrap_texture` gives the colours the image shows and which texels it shows at all.
+:func:`face_texture` turns that into the texture T^i of eq. 3 that editing renders, for photos a user takes:
+
+1. **Confidence** c ∈ [0, 1] of each seen texel, the product of (the image's resolution, min(1, pixels per
+   texel), is returned beside it for weighing views of different sizes)
+   * the viewing angle: cos θ between the surface normal and the view axis, ramped from 0 at
+     ``min_cosine`` to 1 at ``full_cosine`` (grazing texels are smeared across few pixels);
+   * the distance to the silhouette: the fitted outline is off by a few pixels and its neighbourhood is
+     background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
+     face's size (√ of its pixel area) inside it;
+   * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
+     a seen non-skin texel of its column counts as hair): outside the facial features (the brows-eyes-nose-mouth polygon of the model's landmarks), a
+     texel whose colour is not skin gets 0 (hair, a fringe, background, glasses frames). The skin colour
+     model is robust statistics (median, MAD) of the log-chromaticity (log r/g, log b/g) and luminance of
+     the seen texels on the cheeks (the polygons eye corner – nose – mouth corner – jaw).
+2. **De-lighting**: second-order SH light is fitted to the seen texels outside the features (robustly, on a
+   4× coarser grid of confidence-weighted means) (:func:`tfvsdk.lighting.fit_lighting`)
+   and the texture divided by its relative shading, so what is mirrored or filled carries no shadow of the
+   photo's light; the renderer multiplies the target's shading back (:func:`relight`).
+3. **Symmetric completion** only where the mirrored side was seen better: a texel with confidence c whose
+   mirror point has confidence c_m takes A_m with weight g = c_m · clamp((c_m − c) / ``mirror_ramp``, 0, 1)
+   beside its own colour with weight c. Both weights are continuous over the texture, and on the midline
+   (its own mirror) g = 0, so there is no seam.
+4. **Mouth interior**: where the photo never shows it, :attr:`FaceTexture.mouth` marks it for the
+   editor to take from the frame the face is pasted into.
+5. **Smooth prior**: a push-pull fill of the skin texels (features excluded, so lips and the hairline never
+   spread), with weight ``prior_weight``: A = (c A_own + g A_mirror + ε P) / (c + g + ε).
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+import torch.nn.functional as F
+
+from .checks import check_tensor
+from .lighting import fit_lighting, relative_shading, vertex_normals
+from .morphable import MorphableModel
+from .raster import rasterize, screen_to_clip
+from .texture import push_pull, _texels, _to_grid, unwrap_texture
+
+FEATURES = (17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 45, 54, 55, 56, 57, 58, 59, 48, 36)
+CHEEKS = ((36, 31, 48, 4, 2), (45, 35, 54, 12, 14))
+MOUTH_INTERIOR = (60, 61, 62, 63, 64, 65, 66, 67)
+
+
+@attrs.frozen(eq=False)
+class FaceTexture:
+    """What :func:`face_texture` returns.
+
+    Attributes:
+        texture: (B, 3, S, S) texture in [0, 1]; de-lit (the photo's mean face colour, none of its light
+            pattern) unless ``delight`` was off.
+        confidence: (B, 1, S, S) confidence of each texel's colour in [0, 1] (own and mirrored views).
+        seen: (B, 1, S, S) 1 where the texel was seen directly (:func:`~tfvsdk.texture.unwrap_texture`).
+        skin: (B, 1, S, S) the skin mask in [0, 1] (1 inside the facial features).
+        light: (B, 9, 3) the SH light fitted to the photo.
+        mouth: (B, 1, S, S) in [0, 1]: the mouth interior (inside the inner-lip landmarks' polygon) where
+            the photo did not show it, (1 − confidence) blurred over 5 texels; editing takes these pixels
+            from the frame the face is pasted into (the target's own mouth and teeth) instead of stretching
+            the lips over them.
+        resolution: (B,) min(1, pixels per texel) of each image: how much detail its texels hold, for
+            weighing views of different sizes against each other (the other factors compare texels within
+            one image).
+    """
+
+    texture: torch.Tensor
+    confidence: torch.Tensor
+    seen: torch.Tensor
+    skin: torch.Tensor
+    light: torch.Tensor
+    mouth: torch.Tensor
+    resolution: torch.Tensor
+
+
+def face_texture(
+    image: torch.Tensor,
+    screen_vertices: torch.Tensor,
+    model: MorphableModel,
+    size: int = 256,
+    *,
+    min_cosine: float = 0.2,
+    full_cosine: float = 0.8,
+    silhouette_fraction: float = 0.06,
+    mirror_ramp: float = 0.25,
+    prior_weight: float = 0.05,
+    skin_tolerance: float = 3.0,
+    margin: int = 2,
+    delight: bool = True,
+    backend: str = "auto",
+) -> FaceTexture:
+    """The texture of the face in ``image`` for editing (see the module docstring for each step).
+
+    Args:
+        image: (B, 3, H, W) images in [0, 1].
+        screen_vertices: (B, N, 3) the fitted mesh in the images' screen space.
+        model: the morphable model (triangles, uv, symmetry, landmark_indices).
+        size: texture side in texels.
+        min_cosine: cos θ below which a texel has no confidence.
+        full_cosine: cos θ from which the viewing angle costs no confidence.
+        silhouette_fraction: distance to the silhouette, as a fraction of the face size, of full confidence.
+        mirror_ramp: confidence advantage at which the mirror point gets its full weight.
+        prior_weight: weight ε of the smooth prior.
+        skin_tolerance: skin colour tolerance in robust standard deviations.
+        margin: pixels next to the silhouette never sampled (as :func:`~tfvsdk.texture.unwrap_texture`).
+        delight: divide by the fitted light's relative shading (step 2); off, the texture keeps the photo's
+            shading (the light is still fitted and returned).
+        backend: rasterizer backend.
+    """
+    sizes: dict[str, int] = {}
+    check_tensor("image", image, ("B", 3, "H", "W"), sizes)
+    check_tensor("screen_vertices", screen_vertices, ("B", "N", 3), sizes)
+    vertices = screen_vertices.detach()
+    colour, seen = unwrap_texture(image, vertices, model.triangles, model.uv, size, margin=margin, backend=backend)
+    tri = model.triangles.to(torch.int32)
+    faces = tri.long()
+    texel, texel_tri, weights = _texels(model.uv, tri, size, vertices.dtype, backend)
+    corners = faces[texel_tri]  # (K, 3)
+
+    points = _mix(weights, vertices[:, corners])  # (B, K, 3)
+    normals = F.normalize(_mix(weights, vertex_normals(vertices, tri)[:, corners]), dim=-1)
+    cosine = ((normals[..., 2] - min_cosine) / (full_cosine - min_cosine)).clamp(0, 1)
+    covered = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)[..., 3] > 0
+    face_px = covered.flatten(1).sum(1).to(vertices.dtype).sqrt().clamp(min=1)
+    reach = (silhouette_fraction * face_px).clamp(min=1)
+    inside = _sample_nearest(_inner_distance(covered, int(reach.max().ceil())), points)
+    silhouette = (inside / reach[:, None]).clamp(0, 1)
+    texel_px = face_px / (size * model.uv.detach().amax(0).sub(model.uv.detach().amin(0)).prod().sqrt())
+    geometric = _to_grid(cosine * silhouette, texel, size)[:, None] * seen
+
+    features = _to_grid(_in_polygon(model, FEATURES, texel, size).expand(len(image), -1), texel, size)[:, None]
+    cheeks = sum(_in_polygon(model, polygon, texel, size) for polygon in CHEEKS) > 0
+    cheeks = _to_grid(cheeks.expand(len(image), -1), texel, size)[:, None] & (geometric > 0.5)
+
+    normal_grid = _to_grid(normals, texel, size).permute(0, 3, 1, 2)
+    flat = lambda x: x.flatten(2).transpose(1, 2)  # noqa: E731  (B, C, S, S) -> (B, S², C)
+    coarse = lambda x: F.avg_pool2d(x, 4, ceil_mode=True)  # noqa: E731  4× coarser: ample samples for 9 coefficients
+    coarse_weight = flat(coarse(geometric * (1 - features.to(colour.dtype))))[..., 0]
+    coarse_normals = F.normalize(coarse(normal_grid), dim=1, eps=1e-12)
+    coarse_colour = coarse(colour * geometric) / coarse(geometric).clamp(min=1e-6)
+    light = fit_lighting(flat(coarse_colour), flat(coarse_normals), coarse_weight)
+    shading = relative_shading(flat(coarse_normals), light, coarse_weight).transpose(1, 2).reshape(coarse_normals.shape)
+    shading = F.interpolate(shading, size=colour.shape[-2:], mode="bilinear", align_corners=False)
+    inside_uv = _to_grid(torch.ones_like(points[..., 0]), texel, size)
+    delit = torch.where(inside_uv[:, None] > 0, colour / shading, colour)
+    albedo = delit if delight else colour
+
+    skin = _skin_likelihood(delit, cheeks, skin_tolerance)
+    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), geometric > 0, model, size)
+    skin = torch.maximum(skin, features.to(colour.dtype))
+    confidence = geometric * skin
+
+    own, mirrored, mirror_conf = albedo, *_mirror(albedo, confidence, model, texel, weights, corners, size)
+    gain = mirror_conf * ((mirror_conf - confidence) / mirror_ramp).clamp(0, 1)
+    prior_known = (confidence > 0.3) & ~features
+    prior = push_pull(albedo, prior_known.to(albedo.dtype)) if bool(prior_known.any()) else albedo.mean((2, 3), keepdim=True).expand_as(albedo)
+    total = confidence + gain + prior_weight
+    texture = (confidence * own + gain * mirrored + prior_weight * prior) / total
+    interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
+    mouth = F.avg_pool2d(interior * (1 - confidence), 5, stride=1, padding=2, count_include_pad=False)
+    return FaceTexture(texture.clamp(0, 1), (confidence + gain).clamp(0, 1), seen, skin, light, mouth, texel_px.clamp(max=1))
+
+
+def _mix(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(..., K, C) barycentric mixes Σ_j weights[k, j] · values[..., k, j, :] of (K, 3) ``weights``."""
+    return (weights[..., None] * values).sum(-2)
+
+
+def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(B, K) ``values`` (B, H, W) at the pixels under screen ``points`` (B, K, ≥2); 0 outside the image."""
+    batch, height, width = values.shape
+    x, y = points[..., 0].floor().long(), points[..., 1].floor().long()
+    ok = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    flat = (torch.arange(batch, device=values.device)[:, None] * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
+    return values.reshape(-1)[flat] * ok
+
+
+def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
+    """(B, H, W) distance in pixels from each pixel of the bool ``mask`` to the nearest pixel outside it,
+    capped at ``limit`` (0 outside): chessboard distance on a 2× coarser grid (a pixel block counts as inside
+    when all of it is), upsampled — accurate to ±2 pixels, which is all a confidence ramp needs."""
+    height, width = mask.shape[-2:]
+    current = -F.max_pool2d(-mask[:, None].to(torch.float32), 2, ceil_mode=True)
+    total = current.clone()
+    for _ in range(max(0, (limit + 1) // 2 - 1)):
+        current = -F.max_pool2d(-current, 3, stride=1, padding=1)
+        total += current
+    distance = 2 * F.interpolate(total, scale_factor=2, mode="nearest")[..., :height, :width]
+    return (distance * mask[:, None]).clamp(max=limit)[:, 0]
+
+
+def _in_polygon(model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int) -> torch.Tensor:
+    """(1, K) bool: the texels whose centre lies inside the UV polygon through the given iBUG landmarks'
+    vertices (even-odd rule)."""
+    index = model.landmark_indices[list(landmarks)]
+    polygon = model.uv.detach()[index.clamp(min=0)]
+    row, col = texel // size, texel % size
+    u, v = (col.to(polygon.dtype) + 0.5) / size, (row.to(polygon.dtype) + 0.5) / size
+    inside = torch.zeros_like(u, dtype=torch.bool)
+    for (u0, v0), (u1, v1) in zip(polygon.tolist(), polygon.roll(-1, 0).tolist()):
+        if v0 == v1:
+            continue
+        crosses = (v0 > v) != (v1 > v)
+        at = u0 + (v - v0) * (u1 - u0) / (v1 - v0)
+        inside ^= crosses & (u < at)
+    return inside[None]
+
+
+def _skin_likelihood(colour: torch.Tensor, sample: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """(B, 1, S, S) in [0, 1]: how well each texel's colour fits the skin model estimated on the (B, 1, S, S)
+    bool ``sample`` texels — robust z-scores of the log-chromaticity, a wide band in luminance."""
+    eps = 0.02
+    r, g, b = colour.clamp(min=0).unbind(1)
+    features = torch.stack([torch.log((r + eps) / (g + eps)), torch.log((b + eps) / (g + eps)), torch.log(colour.mean(1) + eps)], 1)
+    out = []
+    for item, chosen in zip(features, sample[:, 0]):
+        values = item[:, chosen]
+        if values.shape[1] < 16:
+            out.append(torch.ones_like(item[:1]))
+            continue
+        median = values.median(1).values
+        spread = (1.4826 * (values - median[:, None]).abs().median(1).values).clamp(min=torch.tensor([0.03, 0.03, 0.08]))
+        z = (item - median[:, None, None]) / spread[:, None, None]
+        chroma = (z[0] ** 2 + z[1] ** 2).sqrt()
+        score = ((tolerance + 1 - chroma).clamp(0, 1)) * ((tolerance + 1 - z[2].abs()).clamp(0, 1))
+        out.append(score[None])
+    return torch.stack(out)
+
+
+def _below_the_hairline(skin: torch.Tensor, seen: torch.Tensor, model: MorphableModel, size: int) -> torch.Tensor:
+    """(B, 1, S, S) ``skin`` with every forehead texel above a seen non-skin texel of its texture column set
+    to 0: hair grows down from the top, so a skin-coloured strand of a fringe above the hairline is hair too.
+    The forehead is the rows above the brows' landmarks."""
+    brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+    if brow <= 0:
+        return skin
+    hair = (skin[..., :brow, :] < 0.5) & seen[..., :brow, :]
+    above_hair = hair.flip(-2).to(torch.uint8).cummax(-2).values.flip(-2).bool()
+    out = skin.clone()
+    out[..., :brow, :] = torch.where(above_hair, torch.zeros_like(skin[..., :brow, :]), skin[..., :brow, :])
+    return out
+
+
+def _mirror(
+    albedo: torch.Tensor,
+    confidence: torch.Tensor,
+    model: MorphableModel,
+    texel: torch.Tensor,
+    weights: torch.Tensor,
+    corners: torch.Tensor,
+    size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The albedo and confidence at each texel's mirror point (Σ λ_k uv[symmetry[corner_k]]); confidence 0
+    where a corner has no mirror vertex."""
+    mirror = model.symmetry.long()[corners]
+    known = (mirror >= 0).all(-1)
+    mirror_uv = _mix(weights, model.uv.detach()[mirror.clamp(min=0)])  # (K, 2)
+    grid = _to_grid((2 * mirror_uv - 1)[None], texel, size).expand(len(albedo), -1, -1, -1)
+    sample = lambda x: F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)  # noqa: E731
+    valid = _to_grid(known[None].to(albedo.dtype), texel, size)[:, None]
+    return sample(albedo), sample(confidence) * valid
