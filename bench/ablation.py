@@ -4,7 +4,7 @@ swap-only / reenact-only) and Fig. 7 (E_tmp vs σ).
 Usage:
     python bench/ablation.py --quick                      # CI: tiny sizes, 1 seed, a couple of minutes
     python bench/ablation.py                              # the full run → docs/results/ablation.json
-    python bench/ablation.py --table docs/results/ablation.json   # print the Markdown table of a result
+    python bench/ablation.py --table docs/results/ablation.json [--write-docs]   # its Markdown table
 
 Protocol. One synthetic dataset (``tfv synth``; images and clips) is written; its last ``--eval-clips``
 clips are the held-out split (``data.eval_clips``): never drawn for training, and the only clips the
@@ -193,7 +193,10 @@ def main() -> None:
     parser.add_argument("--table", type=Path, help="print the Markdown table of this result file and exit")
     args = parser.parse_args()
     if args.table:
-        print(markdown(json.loads(args.table.read_text())))
+        result = json.loads(args.table.read_text())
+        if args.write_docs:
+            write_table(result, DOCS)
+        print(markdown(result))
         return
     if args.quick:
         args.size, args.steps, args.seeds, args.images, args.clips, args.frames, args.eval_clips = 24, 8, 1, 12, 5, 4, 2

@@ -13,7 +13,8 @@ One step on a DTSS batch (§3.1), for each time τ ∈ {t, t−1} (t−1 only wh
 Losses (:mod:`tfvsdk.losses`): L_rec = ‖Y^t − X_i^t‖₁ on video samples only (eq. 7), L_app (eq. 6),
 L_tmp between Y^{t−1} and Y^t warped by the 3D flow of R^{t−1}, R^t (eq. 9–15), the hinge form of
 L_adv on D(Y^t) with real images X_i^t (eq. 8), plus any ``training_losses`` hook results, weighted as in
-eq. 16. G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
+eq. 16 — L_adv multiplied by the adaptive scale s of ``loss.adversarial_scale`` (docs/training.md, "Loss
+scales"). G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
 flow are computed without gradients: nothing trained comes before them.
 """
 
