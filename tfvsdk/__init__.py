@@ -36,13 +36,14 @@ from .interfaces import (
 )
 from .morphable import MorphableModel
 from .plugins import available, create
-from .records import Composition, Detection, FaceFit, Rendering
+from .records import Composition, Detection, Faces, FaceFit, Rendering
 
 __all__ = [
     "Blender",
     "Camera",
     "Composition",
     "Detection",
+    "Faces",
     "FaceFit",
     "IdentityEmbedder",
     "InputError",

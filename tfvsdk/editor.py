@@ -24,8 +24,9 @@ import torch
 
 from . import io, plugins
 from .checks import check_device
-from .errors import InputError, NoFaceError
-from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
+from .errors import InputError, NoFaceError, PluginError
+from .faces import FaceChoice, choose_faces, reference_descriptor, scan_faces
+from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
@@ -43,7 +44,8 @@ class EditSummary:
         output: the written file.
         frames: number of output frames.
         fps: output frame rate (None for an image output).
-        missing: output frame indices where a source had no face (those frames are copied through).
+        missing: output frame indices where a source had no face (those frames are copied through); with a
+            face choice, where none of the chosen faces could be edited.
         seconds: wall-clock time of the whole edit.
     """
 
@@ -96,6 +98,10 @@ class Editor:
         chunk_size: frames processed together in the second pass.
         texture_size: side of the UV texture unwrapped from the identity frames.
         device: torch device for fitting, rendering and blending.
+        face_detector: the detector (name or instance) that finds every face when :meth:`run` is given a face
+            choice (``dlib``; ``dlib-cnn`` finds turned and small faces, slowly).
+        identity_embedder: the embedder (name or instance) that tells faces apart for tracking and
+            ``face_ref``.
 
     Example:
         >>> editor = Editor("swap")  # doctest: +SKIP
@@ -117,6 +123,8 @@ class Editor:
         chunk_size: int = 16,
         texture_size: int = 256,
         device: str | torch.device = "cpu",
+        face_detector: str | LandmarkDetector = "dlib",
+        identity_embedder: str | IdentityEmbedder = "dlib",
     ) -> None:
         if length not in LENGTH_POLICIES:
             raise InputError(f"length: expected one of {LENGTH_POLICIES}, got {length!r}")
@@ -136,7 +144,8 @@ class Editor:
         self.chunk_size = chunk_size
         self.texture_size = texture_size
         self.model = self.reconstructor.model.to(self.device)
-        self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._face_tools = (face_detector, identity_embedder)
+        self._texture_state: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- pass 1: fitting -------------------------------------------------------------------------------
 
@@ -211,15 +220,17 @@ class Editor:
             images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
-    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
+    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0) -> torch.Tensor:
         """(B or 1, 3, S, S) UV textures T^i unwrapped from the texture source's frames (eq. 3).
 
         An image is unwrapped once. For a video each frame's texels visible in that frame are its own; the
         others keep the colour they had when last seen (the first chunk's frames seed that memory, nearest
         frame first), and texels never seen take the frame's own fill (mirror or push-pull). Unlike an average
-        over frames, this never blends misregistered views of the same texel into a ghost.
+        over frames, this never blends misregistered views of the same texel into a ghost. ``face`` numbers
+        the chosen faces of a source with several (each keeps its own texture memory).
         """
-        cached = self._texture_state.get(source.role)
+        key = (source.role, face)
+        cached = self._texture_state.get(key)
         if source.info.is_image and cached is not None:
             return cached[0]
         model = self.model
@@ -229,7 +240,7 @@ class Editor:
             frames, vertices(model, fit), model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry, margin=2
         )
         if source.info.is_image:
-            self._texture_state[source.role] = (textures, valid)
+            self._texture_state[key] = (textures, valid)
             return textures
         valid = valid > 0.5
         if cached is None:
@@ -242,7 +253,7 @@ class Editor:
             memory = torch.where(seen | ~known, texture, memory)
             known = known | seen
             out.append(memory)
-        self._texture_state[source.role] = (memory, known)
+        self._texture_state[key] = (memory, known)
         return torch.cat(out)
 
     def run(
@@ -253,6 +264,9 @@ class Editor:
         overwrite: bool = False,
         landmarks: Mapping[str, np.ndarray] | None = None,
         progress: bool = False,
+        face: int | None = None,
+        face_ref: str | os.PathLike | None = None,
+        all_faces: bool = False,
     ) -> EditSummary:
         """Edit: read ``sources`` (one image or video per role of the task) and write ``output``.
 
@@ -263,6 +277,15 @@ class Editor:
             landmarks: optional precomputed landmarks per role, (frames, 68, 2) pixels, NaN = no face; the
                 reconstructor uses them instead of detecting.
             progress: show progress bars over the frames of each pass (stderr).
+            face: edit only this face of the edited source (the composer's :attr:`~TaskComposer.edited_role`,
+                e.g. the swap's target): 0 = leftmost in the first frame that shows a face.
+            face_ref: edit only the face nearest in identity to the face of this photo.
+            all_faces: edit every face of the edited source.
+
+        Without ``face``, ``face_ref`` or ``all_faces`` the edited source's face is the reconstructor's (its
+        detector's largest face, tracked). With one of them, every face is detected in every frame and
+        tracked (:mod:`tfvsdk.tracking`); each chosen face is fitted and edited on its own, and every pixel
+        outside the chosen faces' rendered masks is the input's. Other sources use their largest face.
 
         Everything that can be checked is checked before the first frame is fitted: every source exists and
         its first frame decodes, the landmark arrays have the right shape, and the output name is a writable
@@ -271,7 +294,7 @@ class Editor:
         Raises:
             InputError: a missing/unreadable/truncated source, wrong roles, an existing output, an output
                 name of the wrong format, a missing or read-only output folder.
-            NoFaceError: a source with no face at all.
+            NoFaceError: a source with no face at all (or a face reference with none).
             OutputError: the output could not be written or verified (e.g. the disk is full), or without
                 ``overwrite`` a file appeared at the output path during the run; the output path is untouched.
         """
@@ -288,7 +311,14 @@ class Editor:
         image_output = timeline.is_image and io.is_image_path(output)
         out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()),
                               kind="image" if image_output else "video")
-        fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles}
+        choice = FaceChoice.from_options(face, face_ref, all_faces)
+        edited = self.composer.edited_role if choice is not None else None
+        if edited is not None and edited in landmarks:
+            raise InputError(f"landmarks[{edited!r}]: give the edited source's landmarks or a face choice, not both")
+        chosen = self._chosen_faces(infos[edited], choice) if edited is not None else []
+        fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
+        faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
+        fitted = faces[0]
 
         fps_out = timeline.fps or 25.0
         counts = {r: (s.info.fps, s.fit.batch_size) for r, s in fitted.items()}
@@ -305,7 +335,12 @@ class Editor:
         try:
             for start in range(0, n_out, self.chunk_size):
                 ks = np.arange(start, min(start + self.chunk_size, n_out))
-                frames = self._edit_chunk(ks, fitted, index_of, cursors, missing)
+                frames, decoded, edited_any = None, {}, np.zeros(len(ks), bool)
+                for number, sources in enumerate(faces):
+                    frames, found = self._edit_chunk(ks, sources, index_of, cursors, decoded, base=frames, face=number,
+                                                     only_masks=choice is not None)
+                    edited_any |= found
+                missing.extend(int(k) for k in ks[~edited_any])
                 for frame in io.to_uint8(frames):
                     if writer is None:
                         io.write_image(out, frame, overwrite=overwrite)
@@ -331,16 +366,31 @@ class Editor:
         fitted: Mapping[str, FittedSource],
         index_of: Mapping[str, np.ndarray],
         cursors: Mapping[str, FrameCursor],
-        missing: list[int],
-    ) -> torch.Tensor:
-        """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it);
-        frames where a source has no face are the appearance frames."""
+        frames: dict[tuple[str, bool], torch.Tensor],
+        *,
+        base: torch.Tensor | None = None,
+        face: int = 0,
+        only_masks: bool = False,
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it)
+        and the (B,) bool frames where every source had a face; the others are the appearance frames.
+
+        Args:
+            frames: decoded frames of this chunk by (role, resized), shared by the chosen faces' passes.
+            base: the frames so far (earlier chosen faces edited), in place of the appearance role's frames.
+            face: the chosen face's number (its texture memory).
+            only_masks: keep every pixel outside the rendered mask M̂ exactly the appearance frame's.
+        """
         fits = {r: s.fit[torch.as_tensor(index_of[r][ks], device=s.fit.alpha_id.device)] for r, s in fitted.items()}
         comp = self.composer.compose(fits)
         size = comp.image_size
-        frames: dict[tuple[str, bool], torch.Tensor] = {}
+        if base is not None and comp.appearance_role != self.composer.edited_role:
+            raise PluginError(f"composer {type(self.composer).__name__}: its compositions show {comp.appearance_role!r}, "
+                              f"not its edited_role {self.composer.edited_role!r}")
 
         def frames_of(role: str, resize: bool) -> torch.Tensor:
+            if resize and base is not None and role == comp.appearance_role:
+                return base
             if (role, resize) not in frames:
                 if (role, not resize) in frames and fitted[role].info.size == size:
                     frames[(role, resize)] = frames[(role, not resize)]
@@ -350,17 +400,30 @@ class Editor:
 
         appearance = frames_of(comp.appearance_role, True)
         found = torch.stack([f.found_mask for f in fits.values()]).all(0)
-        missing.extend(int(k) for k in ks[~found.cpu().numpy()])
         if not bool(found.any()):
-            return appearance
-        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False))
+            return appearance, found.cpu().numpy()
+        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face)
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
         hint = frames_of(comp.hint_role, True) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, appearance, hint, mask)
-        return torch.where(found[:, None, None, None], blended, appearance)
+        if only_masks:
+            blended = torch.where(mask > 0, blended, appearance)
+        return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
+
+
+    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> list[np.ndarray]:
+        """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source."""
+        detector = _component("detector", self._face_tools[0], None)
+        embedder = _component("identity_embedder", self._face_tools[1], None)
+        with plugins.reporting(detector, f"finding every face in {info.path}"):
+            tracks = scan_faces(info.path, detector, embedder)
+            reference = reference_descriptor(choice.reference, detector, embedder) if choice.reference is not None else None
+        chosen = choose_faces(tracks, choice, reference, source=str(info.path))
+        logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
+        return [track.landmarks.astype(np.float32) for track in chosen]
 
 
 def _check_landmarks(role: str, landmarks: np.ndarray | None) -> None:

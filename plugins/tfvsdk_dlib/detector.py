@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfvsdk import Detection, InputError, LandmarkDetector, PluginError
+from tfvsdk import Detection, Faces, InputError, LandmarkDetector, PluginError
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,15 @@ class DlibDetector(LandmarkDetector):
         shape = self._shape(image, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
+    def _face_boxes(self, image: np.ndarray) -> tuple[list[Any], list[float]]:
+        """The face rectangles (dlib ``rectangle``) the HOG detector finds in an (H, W, 3) uint8 image, and
+        their SVM scores."""
+        rects, scores, _ = self._faces.run(image, self.upsample, 0.0)
+        return list(rects), [float(s) for s in scores]
+
     def _find_face(self, image: np.ndarray) -> np.ndarray | None:
-        """Landmarks (68, 2) of the largest face the HOG detector finds (pixel indices), or None."""
-        rects = self._faces(image, self.upsample)
+        """Landmarks (68, 2) of the largest face the face detector finds (pixel indices), or None."""
+        rects, _ = self._face_boxes(image)
         if len(rects) == 0:
             return None
         rect = max(rects, key=lambda r: r.width() * r.height())
@@ -169,3 +175,21 @@ class DlibDetector(LandmarkDetector):
         landmarks = torch.from_numpy(out).to(images.dtype)
         found = torch.from_numpy(~np.isnan(out).any(-1).any(-1))
         return Detection(landmarks, found, tuple(images.shape[-2:]))
+
+    def _detect_all(self, images: torch.Tensor) -> list[Faces]:
+        """Every face of each image: the face detector's boxes, largest first, each with its 68 landmarks
+        (pixels, centres at +0.5). Boxes are in pixel-edge coordinates (dlib's corners, right/bottom + 1)."""
+        out = []
+        for image in images:
+            pixels = _to_uint8(image)
+            rects, scores = self._face_boxes(pixels)
+            order = sorted(range(len(rects)), key=lambda i: -rects[i].width() * rects[i].height())
+            boxes = np.array([[rects[i].left(), rects[i].top(), rects[i].right() + 1, rects[i].bottom() + 1] for i in order], np.float64)
+            points = [self._landmarks(pixels, np.array([rects[i].left(), rects[i].top(), rects[i].right(), rects[i].bottom()], np.float64)) + 0.5 for i in order]
+            out.append(Faces(
+                torch.from_numpy(np.array(points, np.float64).reshape(len(order), 68, 2)).to(images.dtype),
+                torch.from_numpy(boxes.reshape(len(order), 4)).to(images.dtype),
+                torch.tensor([scores[i] for i in order], dtype=images.dtype),
+                tuple(images.shape[-2:]),
+            ))
+        return out

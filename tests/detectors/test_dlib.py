@@ -56,8 +56,8 @@ def test_tracks_a_video_and_reports_frames_without_a_face(sfm, monkeypatch):
     images[5:7] = 0.4
     detector = tfvsdk.create("detector", "dlib", redetect_every=0)
     calls = []
-    hog = detector._faces
-    monkeypatch.setattr(detector, "_faces", lambda image, upsample: calls.append(1) or hog(image, upsample))
+    hog = detector._face_boxes
+    monkeypatch.setattr(detector, "_face_boxes", lambda image: calls.append(1) or hog(image))
 
     first = detector.detect(images[:4], video=True)
     rest = detector.detect(images[4:], video=True)
