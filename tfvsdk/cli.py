@@ -95,7 +95,8 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
     """A command ``tfv NAME --ROLE PATH ... -o OUT`` for a registered composer."""
 
     def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
-            smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...], **paths: str) -> None:
+            smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...],
+            face: int | None, face_ref: str | None, all_faces: bool, face_detector: str, **paths: str) -> None:
         from .editor import Editor
 
         editor = Editor(
@@ -107,10 +108,12 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
             smoothing=smoothing,
             length=length,
             device=device,
+            face_detector=face_detector,
         )
         sources = {r: paths[r.replace("-", "_")] for r in roles}
         summary = editor.run(
-            sources, output, overwrite=overwrite, landmarks=_landmark_files(landmarks, roles), progress=True
+            sources, output, overwrite=overwrite, landmarks=_landmark_files(landmarks, roles), progress=True,
+            face=face, face_ref=face_ref, all_faces=all_faces,
         )
         click.echo(summary.line())
 
@@ -130,6 +133,13 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
                      help="stop at the shortest video, or loop shorter ones over the timeline source"),
         click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
+        click.Option(["--face"], type=click.IntRange(min=0), metavar="N",
+                     help="edit only face N of the edited video (0 = leftmost in the first frame with a face)"),
+        click.Option(["--face-ref"], type=click.Path(dir_okay=False), metavar="PHOTO",
+                     help="edit only the face most like the person in PHOTO (identity descriptor)"),
+        click.Option(["--all-faces"], is_flag=True, help="edit every face of the edited video"),
+        click.Option(["--face-detector"], default="dlib", show_default=True,
+                     help="detector that finds every face for --face/--face-ref/--all-faces (dlib-cnn: turned and small faces, slow)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
         click.Option(["--device"], default="cpu", show_default=True, callback=_device_option, help="torch device"),
     ]

@@ -292,7 +292,8 @@ class Editor:
         format of the right kind (a video unless the timeline source is an image) in a writable folder.
 
         Raises:
-            InputError: a missing/unreadable/truncated source, wrong roles, an existing output, an output
+            InputError: a missing/unreadable/truncated source or face reference, more than one face choice, a
+                face number beyond the faces of the first frame, wrong roles, an existing output, an output
                 name of the wrong format, a missing or read-only output folder.
             NoFaceError: a source with no face at all (or a face reference with none).
             OutputError: the output could not be written or verified (e.g. the disk is full), or without
@@ -306,12 +307,14 @@ class Editor:
         landmarks = dict(landmarks or {})
         for role, rows in landmarks.items():
             _check_landmarks(role, rows)
+        choice = FaceChoice.from_options(face, face_ref, all_faces)
         infos = {role: io.probe(sources[role]) for role in roles}
+        if face_ref is not None:
+            io.probe(face_ref)
         timeline = infos[self.composer.timeline_role]
         image_output = timeline.is_image and io.is_image_path(output)
-        out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()),
-                              kind="image" if image_output else "video")
-        choice = FaceChoice.from_options(face, face_ref, all_faces)
+        inputs = (*sources.values(), *([face_ref] if face_ref is not None else []))
+        out = io.check_output(output, overwrite=overwrite, inputs=inputs, kind="image" if image_output else "video")
         edited = self.composer.edited_role if choice is not None else None
         if edited is not None and edited in landmarks:
             raise InputError(f"landmarks[{edited!r}]: give the edited source's landmarks or a face choice, not both")

@@ -20,7 +20,7 @@ from . import io
 from .errors import InputError, NoFaceError
 from .interfaces import IdentityEmbedder, LandmarkDetector
 from .records import Detection, Faces
-from .tracking import FaceTrack, FaceTracker, TrackingRule
+from .tracking import FaceTrack, FaceTracker, TrackingRule, is_cut
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,22 @@ def scan_faces(
         The tracks, in the order they first appear (each spans every frame; NaN where absent).
     """
     tracker = FaceTracker(rule)
+    previous = None
     for frame in io.iter_frames(path):
         image = io.to_tensor([frame])[0]
         faces = detector.detect_all(image[None])[0]
-        tracker.update(faces, describe_faces(embedder, image, faces))
+
+        def describe(indices: list[int]) -> torch.Tensor:
+            return describe_faces(embedder, image, _subset(faces, indices))
+
+        tracker.update(faces, describe, cut=is_cut(previous, image, tracker.rule))
+        previous = image
     return tracker.tracks()
+
+
+def _subset(faces: Faces, indices: list[int]) -> Faces:
+    keep = torch.as_tensor(indices, dtype=torch.long)
+    return Faces(faces.landmarks[keep], faces.boxes[keep], faces.scores[keep], faces.image_size)
 
 
 def reference_descriptor(path: str | os.PathLike, detector: LandmarkDetector, embedder: IdentityEmbedder) -> np.ndarray:
@@ -105,10 +116,8 @@ def reference_descriptor(path: str | os.PathLike, detector: LandmarkDetector, em
     faces = detector.detect_all(image[None])[0]
     if len(faces) == 0:
         raise NoFaceError(f"{path}: no face found in the face reference")
-    sides = (faces.boxes[:, 2:] - faces.boxes[:, :2]).prod(-1)
-    largest = int(sides.argmax())
-    keep = Faces(faces.landmarks[largest:largest + 1], faces.boxes[largest:largest + 1], faces.scores[largest:largest + 1], faces.image_size)
-    descriptor = describe_faces(embedder, image, keep)[0].double().numpy()
+    largest = int((faces.boxes[:, 2:] - faces.boxes[:, :2]).prod(-1).argmax())
+    descriptor = describe_faces(embedder, image, _subset(faces, [largest]))[0].double().numpy()
     if not np.isfinite(descriptor).all():
         raise NoFaceError(f"{path}: the identity embedder could not describe the face reference")
     return descriptor

@@ -13,12 +13,19 @@ The rule, frame by frame (:class:`FaceTracker`):
    descriptor within ``max_distance`` (a face coming back after leaving, being occluded or a cut).
 4. Otherwise it starts a new track.
 
-A track's descriptor is the mean of its detections' descriptors. Descriptors are optional (NaN rows): without
+A track's descriptor is the mean of its detections' descriptors. Descriptors cost far more than detection
+(dlib's: ~50 ms per face on an idle core, 5 × that on this busy 2-core machine), so the tracker asks for one
+(:meth:`FaceTracker.update` with a callable) only where motion is not conclusive: for a detection that is
+not the one mutual IoU ≥ ``sure_iou`` match of a track seen in the previous frame, for a track's first
+``samples`` detections, every ``refresh`` frames, and for every face after a cut (a frame that differs from
+the previous one by more than ``cut_change`` on average, :func:`is_cut`). Descriptors are optional: without
 them the rule is motion only. dlib's descriptor puts two photos of one person within 0.6 of each other, the
 default ``max_distance``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import attrs
 import numpy as np
@@ -47,11 +54,24 @@ class TrackingRule:
         min_iou: least IoU of a detection with a track's predicted box for the two to be paired by motion.
         max_distance: largest identity-descriptor distance between two views of one person.
         max_coast: frames after its last observation that a track's predicted box is still used.
+        sure_iou: IoU above which a unique mutual match needs no descriptor.
+        samples: descriptors a track collects before motion alone may extend it.
+        refresh: frames after which a track's identity is checked again.
+        cut_change: mean absolute change of a frame (values in [0, 1]) that counts as a cut.
     """
 
     min_iou: float = attrs.field(default=0.3, validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)))
     max_distance: float = attrs.field(default=0.6, validator=attrs.validators.gt(0.0))
     max_coast: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    sure_iou: float = attrs.field(default=0.5, validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)))
+    samples: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    refresh: int = attrs.field(default=10, validator=attrs.validators.ge(1))
+    cut_change: float = attrs.field(default=0.15, validator=attrs.validators.gt(0.0))
+
+
+def is_cut(previous: torch.Tensor | None, image: torch.Tensor, rule: TrackingRule) -> bool:
+    """Whether ``image`` (3, H, W) starts a new shot after ``previous`` (None for the first frame)."""
+    return previous is not None and float((image - previous).abs().mean()) > rule.cut_change
 
 
 @attrs.frozen(eq=False)
@@ -87,13 +107,15 @@ class _Open:
         self.boxes: list[np.ndarray] = []
         self.landmarks: list[np.ndarray] = []
         self.descriptors: list[np.ndarray] = []
+        self.described = -1
 
-    def add(self, frame: int, box: np.ndarray, landmarks: np.ndarray, descriptor: np.ndarray) -> None:
+    def add(self, frame: int, box: np.ndarray, landmarks: np.ndarray, descriptor: np.ndarray | None) -> None:
         self.frames.append(frame)
         self.boxes.append(box)
         self.landmarks.append(landmarks)
-        if np.isfinite(descriptor).all():
+        if descriptor is not None and np.isfinite(descriptor).all():
             self.descriptors.append(descriptor)
+            self.described = frame
 
     def predicted(self, frame: int, max_coast: int) -> np.ndarray | None:
         gap = frame - self.frames[-1]
@@ -108,9 +130,9 @@ class _Open:
         return np.mean(self.descriptors, axis=0) if self.descriptors else None
 
 
-def _distance(a: np.ndarray | None, b: np.ndarray) -> float:
+def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     """Descriptor distance, 0 when either is unknown (no identity evidence against the pairing)."""
-    if a is None or not np.isfinite(b).all():
+    if a is None or b is None or not np.isfinite(b).all():
         return 0.0
     return float(np.linalg.norm(a - b))
 
@@ -133,12 +155,21 @@ class FaceTracker:
         self._frames = 0
         self._size: tuple[int, int] | None = None
 
-    def update(self, faces: Faces, descriptors: torch.Tensor | np.ndarray | None = None) -> list[int]:
+    def update(
+        self,
+        faces: Faces,
+        descriptors: torch.Tensor | np.ndarray | Callable[[list[int]], torch.Tensor | np.ndarray] | None = None,
+        *,
+        cut: bool = False,
+    ) -> list[int]:
         """Add the next frame's faces; returns the track index of each face (in ``faces`` order).
 
         Args:
             faces: the frame's detections.
-            descriptors: (F, D) identity descriptors of the faces (NaN rows where unknown), or None.
+            descriptors: (F, D) identity descriptors of the faces (NaN rows where unknown); or a function
+                that returns the (len(indices), D) descriptors of the faces ``indices`` it is asked for
+                (called at most once, for the faces motion does not settle); or None (motion only).
+            cut: this frame starts a new shot (every face is described).
         """
         if self._size is not None and faces.image_size != self._size:
             raise InputError(f"faces: frame {self._frames} is {faces.image_size}, earlier frames {self._size}")
@@ -146,19 +177,15 @@ class FaceTracker:
         boxes = faces.boxes.detach().double().cpu().numpy()
         points = faces.landmarks.detach().double().cpu().numpy()
         n = len(faces)
-        if descriptors is None:
-            desc = np.full((n, 1), np.nan)
-        else:
-            desc = np.asarray(descriptors.detach().cpu() if isinstance(descriptors, torch.Tensor) else descriptors, np.float64)
-            if desc.ndim != 2 or desc.shape[0] != n:
-                raise InputError(f"descriptors: expected ({n}, D) for {n} faces, got {desc.shape}")
         frame, rule = self._frames, self.rule
-        assigned = [-1] * n
         track_desc = [t.descriptor() for t in self._open]
         predicted = [(i, t.predicted(frame, rule.max_coast)) for i, t in enumerate(self._open)]
         predicted = [(i, box) for i, box in predicted if box is not None]
+        iou = box_iou(np.stack([box for _, box in predicted]), boxes) if predicted and n else np.zeros((0, n))
+        need = list(range(n)) if cut else [j for j in range(n) if not self._settled(iou, predicted, j)]
+        desc = self._descriptors(descriptors, n, need)
+        assigned = [-1] * n
         if predicted and n:
-            iou = box_iou(np.stack([box for _, box in predicted]), boxes)
             dist = np.array([[_distance(track_desc[i], d) for d in desc] for i, _ in predicted]).reshape(iou.shape)
             allowed = (iou >= rule.min_iou) & (dist <= rule.max_distance)
             cost = np.where(allowed, 1.0 - iou + dist, 1e6)
@@ -168,7 +195,7 @@ class FaceTracker:
         free = {i for i in range(len(self._open)) if i not in assigned}
         pairs = sorted(
             (np.linalg.norm(track_desc[i] - desc[j]), i, j)
-            for j in range(n) if assigned[j] < 0 and np.isfinite(desc[j]).all()
+            for j in range(n) if assigned[j] < 0 and desc[j] is not None and np.isfinite(desc[j]).all()
             for i in free if track_desc[i] is not None
         )
         for d, i, j in pairs:
@@ -182,6 +209,32 @@ class FaceTracker:
             self._open[assigned[j]].add(frame, boxes[j], points[j], desc[j])
         self._frames += 1
         return assigned
+
+    def _settled(self, iou: np.ndarray, predicted: list[tuple[int, np.ndarray]], j: int) -> bool:
+        """Whether detection ``j`` is the sure motion match of a well-described track (needs no descriptor)."""
+        rows = np.flatnonzero(iou[:, j] >= self.rule.min_iou) if len(iou) else []
+        if len(rows) != 1 or iou[rows[0], j] < self.rule.sure_iou or (iou[rows[0]] >= self.rule.min_iou).sum() != 1:
+            return False
+        track = self._open[predicted[rows[0]][0]]
+        frame = self._frames
+        return track.frames[-1] == frame - 1 and len(track.descriptors) >= self.rule.samples and frame - track.described < self.rule.refresh
+
+    @staticmethod
+    def _descriptors(descriptors: object, n: int, need: list[int]) -> list[np.ndarray | None]:
+        """Per face its descriptor, or None where unknown (given arrays, or the callable asked for ``need``)."""
+        if descriptors is None or (callable(descriptors) and not need):
+            return [None] * n
+        if callable(descriptors):
+            rows, wanted = descriptors(need), need
+        else:
+            rows, wanted = descriptors, list(range(n))
+        rows = np.asarray(rows.detach().cpu() if isinstance(rows, torch.Tensor) else rows, np.float64)
+        if rows.ndim != 2 or rows.shape[0] != len(wanted):
+            raise InputError(f"descriptors: expected ({len(wanted)}, D) for {len(wanted)} faces, got {rows.shape}")
+        out: list[np.ndarray | None] = [None] * n
+        for j, row in zip(wanted, rows):
+            out[j] = row
+        return out
 
     def tracks(self) -> list[FaceTrack]:
         """The tracks so far, in the order they started, each spanning all frames fed."""
