@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import torch
 from . import io, plugins
 from .checks import check_device
 from .errors import InputError, NoFaceError, PluginError
-from .faces import FaceChoice, choose_faces, reference_descriptor, scan_faces
+from .faces import FaceChoice, choose_faces, face_regions, reference_descriptor, scan_faces
 from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import vertices
 from .records import Detection, FaceFit
@@ -318,7 +318,7 @@ class Editor:
         edited = self.composer.edited_role if choice is not None else None
         if edited is not None and edited in landmarks:
             raise InputError(f"landmarks[{edited!r}]: give the edited source's landmarks or a face choice, not both")
-        chosen = self._chosen_faces(infos[edited], choice) if edited is not None else []
+        chosen, others = self._chosen_faces(infos[edited], choice) if edited is not None else ([], [])
         fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
         faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
         fitted = faces[0]
@@ -341,7 +341,7 @@ class Editor:
                 frames, decoded, edited_any = None, {}, np.zeros(len(ks), bool)
                 for number, sources in enumerate(faces):
                     frames, found = self._edit_chunk(ks, sources, index_of, cursors, decoded, base=frames, face=number,
-                                                     only_masks=choice is not None)
+                                                     only_masks=choice is not None, keep=others)
                     edited_any |= found
                 missing.extend(int(k) for k in ks[~edited_any])
                 for frame in io.to_uint8(frames):
@@ -374,6 +374,7 @@ class Editor:
         base: torch.Tensor | None = None,
         face: int = 0,
         only_masks: bool = False,
+        keep: Sequence[np.ndarray] = (),
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it)
         and the (B,) bool frames where every source had a face; the others are the appearance frames.
@@ -383,6 +384,8 @@ class Editor:
             base: the frames so far (earlier chosen faces edited), in place of the appearance role's frames.
             face: the chosen face's number (its texture memory).
             only_masks: keep every pixel outside the rendered mask M̂ exactly the appearance frame's.
+            keep: (frames, 68, 2) landmarks of faces of the appearance source not to touch (NaN where absent):
+                their regions (:func:`tfvsdk.faces.face_regions`) are taken out of M̂.
         """
         fits = {r: s.fit[torch.as_tensor(index_of[r][ks], device=s.fit.alpha_id.device)] for r, s in fitted.items()}
         comp = self.composer.compose(fits)
@@ -409,6 +412,12 @@ class Editor:
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
+        if len(keep):
+            rows = index_of[comp.appearance_role][ks]
+            h, w = fitted[comp.appearance_role].info.size
+            scale = np.array([size[1] / w, size[0] / h], np.float32)
+            kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
+            mask = mask * (1 - kept.view(len(keep), len(ks), 1, *size).amax(0))
         hint = frames_of(comp.hint_role, True) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, appearance, hint, mask)
@@ -417,8 +426,9 @@ class Editor:
         return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
 
 
-    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> list[np.ndarray]:
-        """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source."""
+    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
+        of the faces it does not pick."""
         detector = _component("detector", self._face_tools[0], None)
         embedder = _component("identity_embedder", self._face_tools[1], None)
         with plugins.reporting(detector, f"finding every face in {info.path}"):
@@ -426,7 +436,8 @@ class Editor:
             reference = reference_descriptor(choice.reference, detector, embedder) if choice.reference is not None else None
         chosen = choose_faces(tracks, choice, reference, source=str(info.path))
         logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
-        return [track.landmarks.astype(np.float32) for track in chosen]
+        rest = [track for track in tracks if not any(track is c for c in chosen)]
+        return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
 
 
 def _check_landmarks(role: str, landmarks: np.ndarray | None) -> None:

@@ -3,7 +3,9 @@
 :func:`scan_faces` detects every face of every frame (a detector's :meth:`~tfvsdk.LandmarkDetector.detect_all`),
 describes each with an identity embedder and follows them through the clip (:mod:`tfvsdk.tracking`);
 :func:`choose_faces` then picks tracks by :class:`FaceChoice`. The editor fits and edits each chosen track
-on its own and leaves every pixel outside the chosen faces' masks as it was.
+on its own and leaves every pixel outside the chosen faces' masks as it was. Where a chosen face passes
+behind a face that was not chosen, the other face's region (:func:`face_regions`) is kept as well, so
+the rendered face never covers it.
 """
 
 from __future__ import annotations
@@ -157,3 +159,26 @@ def choose_faces(tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndar
     if distances[best] > TrackingRule().max_distance:
         logger.warning("%s: the face nearest to %s is %.2f away (> %.2f): it may be another person", source, choice.reference, distances[best], TrackingRule().max_distance)
     return [tracks[best]]
+
+
+def face_regions(landmarks: np.ndarray, size: tuple[int, int], *, forehead: float = 0.4) -> torch.Tensor:
+    """(B, 1, H, W) masks of the faces given by (B, 68, 2) iBUG landmarks (pixels; NaN rows = no face).
+
+    The region is the convex hull of the landmarks together with the eyebrows raised by ``forehead`` × the
+    distance from the nose bridge (27) to the chin (8): the landmarks stop at the brows, the face does not.
+    A pixel belongs to it when its centre (x + 0.5, y + 0.5) is inside the hull.
+    """
+    from scipy.spatial import ConvexHull
+
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
+    out = np.zeros((len(landmarks), 1, h, w), np.float32)
+    for i, points in enumerate(np.asarray(landmarks, np.float64)):
+        if not np.isfinite(points).all():
+            continue
+        up = points[27] - points[8]
+        hull = ConvexHull(np.concatenate([points, points[17:27] + forehead * up]))
+        inside = (centres @ hull.equations[:, :2].T + hull.equations[:, 2] <= 0).all(1)
+        out[i, 0] = inside.reshape(h, w)
+    return torch.from_numpy(out)

@@ -1,9 +1,9 @@
 """Temporal smoothing of fitted coefficients: the SDK's inference-time aid to temporal consistency.
 
 Per-frame fits jitter with landmark noise; the low-dimensional coefficients can be filtered over time at
-almost no cost (ARCHITECTURE "Temporal consistency"). The filter is a normalised Gaussian convolution over
-the frames where a face was found, so missing frames neither pull the neighbours toward placeholder values
-nor leave gaps at the clip's ends.
+almost no cost (ARCHITECTURE "Temporal consistency"). The filter is a Gaussian-weighted local linear
+regression over the frames where a face was found, so missing frames neither pull the neighbours toward
+placeholder values nor leave gaps, and a moving face is not dragged inward at the clip's ends or at a gap.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from .records import FaceFit
 
 
 def gaussian_smooth(values: torch.Tensor, sigma: float, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Normalised Gaussian filter along the first (time) dimension.
+    """Gaussian-weighted local linear regression along the first (time) dimension.
+
+    At each frame t a line a + b (s − t) is fitted to the samples x_s by least squares with weights
+    g(s − t) w_s (g a Gaussian of σ = ``sigma`` frames) and a is the smoothed value. Where frames on both
+    sides are present this equals the normalised Gaussian filter Σ g w x / Σ g w; at the clip's ends and
+    beside missing frames it does not lag: a face moving at constant speed is not pulled toward the frames
+    that are there (a plain normalised filter shifts it by ≈ 0.8 σ × its speed per frame at an end). Where
+    the window's samples cannot fix a slope (a lone sample) the normalised filter is used.
 
     Args:
         values: (T, ...) samples over time.
@@ -26,7 +33,7 @@ def gaussian_smooth(values: torch.Tensor, sigma: float, weights: torch.Tensor | 
         weights: optional (T,) sample weights (0 excludes a frame).
 
     Returns:
-        (T, ...) filtered values: Σ_k g(k) w_{t−k} x_{t−k} / Σ_k g(k) w_{t−k}.
+        (T, ...) filtered values.
     """
     if sigma < 0 or not math.isfinite(sigma):
         raise InputError(f"sigma: expected a finite value >= 0, got {sigma}")
@@ -35,12 +42,22 @@ def gaussian_smooth(values: torch.Tensor, sigma: float, weights: torch.Tensor | 
     t = values.shape[0]
     radius = min(int(math.ceil(3 * sigma)), t - 1)
     offsets = torch.arange(-radius, radius + 1, dtype=values.dtype, device=values.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    gauss = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    # conv1d correlates: output t sums input t + k with kernel[k + radius], so offset k is s − t
+    kernels = torch.stack([gauss, gauss * offsets, gauss * offsets**2])[:, None, :]
     w = torch.ones(t, dtype=values.dtype, device=values.device) if weights is None else weights.to(values.dtype)
     flat = values.reshape(t, -1).T[:, None, :]
-    num = torch.nn.functional.conv1d(torch.nn.functional.pad(flat * w, (radius, radius)), kernel.view(1, 1, -1))
-    den = torch.nn.functional.conv1d(torch.nn.functional.pad(w.view(1, 1, -1), (radius, radius)), kernel.view(1, 1, -1))
-    return (num / den.clamp_min(1e-12)).squeeze(1).T.reshape(values.shape)
+
+    def window(x: torch.Tensor, k: slice) -> torch.Tensor:
+        return torch.nn.functional.conv1d(torch.nn.functional.pad(x, (radius, radius)), kernels[k])
+
+    s0, s1, s2 = window(w.view(1, 1, -1), slice(0, 3))[0]
+    t0, t1 = window(flat * w, slice(0, 2)).unbind(1)
+    s0 = s0.clamp_min(1e-12)
+    det = s0 * s2 - s1**2
+    sloped = det > 0.05 * s0 * s2
+    slope = torch.where(sloped, (s0 * t1 - s1 * t0) / torch.where(sloped, det, torch.ones_like(det)), torch.zeros_like(t0))
+    return (t0 / s0 - s1 / s0 * slope).T.reshape(values.shape)
 
 
 def nearest_rotation(matrices: torch.Tensor) -> torch.Tensor:
