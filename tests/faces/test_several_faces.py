@@ -116,3 +116,21 @@ def test_the_choice_holds_while_faces_cross_and_one_leaves(identity, crossing, f
     if face == 0:
         assert (edited[visible == 0] == 0).all()
         assert set(np.flatnonzero(visible == 0)) <= set(summary.missing)
+
+
+def test_tfv_swap_takes_the_face_options_and_refuses_two_choices(identity, still, tmp_path, capsys):
+    from tfvsdk.cli import main
+
+    path, masks = still
+    out = tmp_path / "cli.png"
+    main(["swap", "--identity", str(identity), "--target", str(path), "-o", str(out), "--face", "1"])
+    assert "1 frames" in capsys.readouterr().out
+    right = changed(out, path)
+    assert right.sum() > 0.5 * masks[1].sum() and not right[~grown(masks[1], 3)].any()
+
+    for extra, message in [(["--face", "0", "--all-faces"], "face and all_faces: choose the faces one way only"),
+                           (["--face", "3"], "shows 3 face(s) in frame 0, numbered 0–2 from the left; got 3")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["swap", "--identity", str(identity), "--target", str(path), "-o", str(tmp_path / "x.png"), *extra])
+        assert exit_.value.code == 1
+        assert message in capsys.readouterr().err
