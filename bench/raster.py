@@ -5,7 +5,8 @@ Meshes fill most of the frame. Measured in one run: ``tfvsdk.raster.rasterize`` 
 naive baseline written below (bounding boxes + edge functions + ``scatter_reduce``, float32, as in
 FINDINGS.md). Each figure is the minimum over repeats of the mean of a block of calls.
 
-Usage: ``python bench/raster.py [--repeats 7] [--threads 2]``
+Usage: ``python bench/raster.py [--repeats 7] [--threads 2]``; ``--split`` instead times the numba kernel's
+two-row-band split at 2 threads: off, always, and the kernel's timed choice (``auto``), interleaved.
 """
 
 from __future__ import annotations
@@ -124,11 +125,41 @@ def timed(fn, repeats: int, budget: float = 0.25) -> float:
     return best * 1e3
 
 
+def split_table(repeats: int) -> None:
+    """numba kernel at 2 threads: one band, always two bands, and the timed choice, interleaved."""
+    from tfvsdk.raster import _numba_kernel
+
+    torch.set_num_threads(2)
+    os.environ[KERNEL_ENV] = "numba"
+    print(f"load average {os.getloadavg()[0]:.2f}; 2 torch threads; min and median of {repeats} interleaved repeats (ms)")
+    print("| mesh | size | one band | two bands | auto (timed choice) | auto chose two bands |")
+    print("|---|---|---|---|---|---|")
+    for name, (verts, tri) in meshes().items():
+        for size in (256, 512):
+            pos, tri32 = clip_positions(verts, size), tri.int()
+            times: dict[str, list[float]] = {"never": [], "always": [], "auto": []}
+            for _ in range(repeats):
+                for policy in times:
+                    _numba_kernel.BAND_SPLIT = policy
+                    times[policy].append(timed(lambda: rasterize(pos, tri32, (size, size)), 1, budget=0.1))
+            chooser = next((c for k, c in _numba_kernel._choosers.items() if k[:2] == (size, size)), None)
+            chose = "—" if chooser is None else str(chooser.choose())
+            cells = " | ".join(f"{min(v):.2f} / {np.median(v):.2f}" for v in times.values())
+            print(f"| {name} | {size}² | {cells} | {chose} |")
+            _numba_kernel._choosers.clear()
+    _numba_kernel.BAND_SPLIT = "auto"
+    os.environ.pop(KERNEL_ENV, None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--split", action="store_true", help="instead: the row-band split at 2 threads, on / off / auto")
     args = parser.parse_args()
+    if args.split:
+        split_table(args.repeats)
+        return
     torch.set_num_threads(args.threads)
     print(f"load average {os.getloadavg()[0]:.2f}; torch threads {args.threads}; min of {args.repeats} repeats")
     header = "| mesh | V / T | size | SDK numba (ms) | SDK pure torch (ms) | naive torch (ms) | naive / SDK | Sim3DR (FINDINGS) |"

@@ -36,3 +36,34 @@ def fresh_plugins():
     tfvsdk.plugins.reset()
     yield tfvsdk.plugins
     tfvsdk.plugins.reset()
+
+
+@pytest.fixture
+def peak_added_mib():
+    """Run ``setup`` then ``action`` (Python source) in a fresh interpreter; returns (MiB the peak resident
+    memory grew by during ``action``, the exception ``action`` raised as "Type: message", or "")."""
+    import subprocess
+    import sys
+    import textwrap
+
+    def measure(setup: str, action: str) -> tuple[float, str]:
+        script = "\n".join([
+            "import resource, sys",
+            textwrap.dedent(setup),
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "error = ''",
+            "try:",
+            textwrap.indent(textwrap.dedent(action), "    "),
+            "except Exception as exc:",
+            "    error = f'{type(exc).__name__}: {exc}'",
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "print((after - before) / 1024)",
+            "print(error)",
+        ])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+        grown, error = out.stdout.split("\n", 1)
+        return float(grown), error.strip()
+
+    return measure

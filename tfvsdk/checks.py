@@ -140,3 +140,13 @@ positive_int = _validator(allow_zero=False, integer=True)
 """attrs validator: an integer ≥ 1."""
 non_negative_int = _validator(allow_zero=True, integer=True)
 """attrs validator: an integer ≥ 0."""
+
+
+def at_most(high: int):  # noqa: ANN201 - an attrs validator
+    """attrs validator: a value ≤ ``high`` (combine with :data:`positive_int` etc.)."""
+
+    def validate(instance: object, attribute: object, value: object) -> None:
+        if value > high:  # type: ignore[operator]
+            raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≤ {high}, got {value!r}")  # type: ignore[attr-defined]
+
+    return validate

@@ -23,6 +23,7 @@ from . import __version__
 from .checks import check_device
 from .errors import InputError, TfvError
 from .models.cli import models_command
+from .eval_command import eval_command
 from .plugins import KINDS, components, get_plugin_manager, plugin_info
 from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
 
@@ -154,12 +155,13 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 @click.option("--blender", default="classical", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace the outputs of an earlier demo in the folder")
-def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool) -> None:
+@click.option("--no-eval", is_flag=True, help="skip scoring the outputs with tfv eval's metrics")
+def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool, no_eval: bool) -> None:
     """Swap, reenact and remix synthetic faces of the built-in model (no download); writes videos, a
     contact sheet and report.json."""
     from .demo import run_demo
 
-    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True)
+    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True, evaluate=not no_eval)
     for task, entry in report["tasks"].items():
         smoothed, raw = entry["smoothed"], entry["unsmoothed"]
         click.echo(
@@ -167,6 +169,9 @@ def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: b
             f"E_tmp {smoothed['E_tmp']:.2f} smoothed vs {raw['E_tmp']:.2f} unsmoothed"
         )
     click.echo(f"wrote {out}/contact_sheet.png and {out}/report.json")
+
+
+cli.add_command(eval_command)
 
 
 def _add_plugin_commands() -> None:
@@ -247,10 +252,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             _add_plugin_commands()
             cli.main(args=args, prog_name="tfv", standalone_mode=False)
-        except Interrupted as exc:
-            _fail(f"interrupted by {signal.Signals(exc.signum).name}; no partial output was kept", 128 + exc.signum)
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            _fail("interrupted; no partial output was kept", 128 + signal.SIGINT)
+        except (KeyboardInterrupt, click.exceptions.Abort) as exc:  # click turns KeyboardInterrupt into Abort
+            cause = exc if isinstance(exc, Interrupted) else exc.__cause__
+            signum = cause.signum if isinstance(cause, Interrupted) else signal.SIGINT
+            _fail(f"interrupted by {signal.Signals(signum).name}; no partial output was kept", 128 + signum)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

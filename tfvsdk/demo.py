@@ -7,6 +7,11 @@ run with the default plugins, each twice — with and without coefficient smooth
 E_tmp (:func:`~tfvsdk.flow.temporal_error`) of every output is measured with the 3-D flow of the *true*
 composition (the true identity of the identity source, the true pose and expression of the others). Jitter of
 the fitted coefficients then shows up as warping error, which smoothing should lower.
+
+Every output is also scored as a user would score it, with :class:`~tfvsdk.evaluate.Evaluator` (``tfv eval``):
+E_tmp with the flow of the output's own refit, E_id against the identity source, E_pose and E_exp against the
+pose and expression sources (each under ``"eval"`` in the report; metrics dlib cannot compute on small
+frames are null with the reason).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch
 from . import io, publish
 from .editor import Editor
 from .errors import InputError
+from .evaluate import Evaluator
 from .metrics import fit_flows, temporal_error
 from .plugins import create
 from .records import FaceFit
@@ -89,6 +95,18 @@ def synth_clips(
     return clips
 
 
+EVAL_KEYS = ("e_tmp", "e_id", "e_pose", "e_exp", "faces_found", "unavailable")
+
+
+def evaluation_sources(roles: dict[str, str], clips: dict[str, DemoClip]) -> dict[str, Path]:
+    """The :meth:`~tfvsdk.evaluate.Evaluator.evaluate` sources of a task: its identity source (``identity`` or
+    ``source``) and its pose and expression sources (``target``/``driver``, or ``pose`` and ``expression``)."""
+    by_role = {role: clips[name].path for role, name in roles.items()}
+    sources = {"identity": by_role.get("identity", by_role.get("source")), "target": by_role.get("target", by_role.get("driver")),
+               "pose": by_role.get("pose"), "expression": by_role.get("expression")}
+    return {role: path for role, path in sources.items() if path is not None}
+
+
 def _read_video(path: Path) -> torch.Tensor:
     return io.to_tensor(list(io.iter_frames(path)))
 
@@ -145,6 +163,7 @@ def run_demo(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = False,
+    evaluate: bool = True,
 ) -> dict[str, Any]:
     """Synthesise the sources, run every task of :data:`TASKS` and write videos, a contact sheet and a report.
 
@@ -162,6 +181,7 @@ def run_demo(
         seed: seed of the synthetic people.
         overwrite: replace files of those names that ``out`` already holds.
         progress: show progress bars.
+        evaluate: score every output with :class:`~tfvsdk.evaluate.Evaluator` too (needs the ``faces`` extra).
 
     Returns:
         The report (also written as ``report.json``).
@@ -177,6 +197,7 @@ def run_demo(
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
     renderer = create("renderer", "nvdiffrast")
+    evaluator = Evaluator() if evaluate else None
     report: dict[str, Any] = {"size": size, "frames": frames, "fps": fps, "landmark_noise_px": noise, "tasks": {}}
     rows = []
     for task, roles in TASKS.items():
@@ -199,6 +220,9 @@ def run_demo(
                 e_tmp = float(temporal_error(video[: len(flows) + 1], flows[: len(video) - 1], visible[: len(video) - 1]))
             entry[variant] = {"output": path.name, "E_tmp": round(e_tmp, 3), "seconds": round(summary.seconds, 2),
                               "frames_per_second": round(summary.frames / summary.seconds, 2), "faces_missing": len(summary.missing)}
+            if evaluator is not None:
+                scores = evaluator.evaluate(path, progress=progress, **evaluation_sources(roles, clips)).summary
+                entry[variant]["eval"] = {key: scores[key] for key in EVAL_KEYS}
             entry["frames"] = summary.frames
             outputs[variant] = io.to_uint8(video)
             logger.info("%s (%s): %s; E_tmp %.3f", task, variant, summary.line(), e_tmp)

@@ -139,6 +139,12 @@ class Editor:
         self.reconstructor: Reconstructor = _component("reconstructor", reconstructor, reconstructor_config)
         self.renderer: Renderer = _component("renderer", renderer, renderer_config)
         self.blender: Blender = _component("blender", blender, blender_config)
+        if isinstance(blender, str) and getattr(self.blender, "trainable", False) and not (blender_config or {}).get("weights"):
+            raise InputError(
+                f"blender {blender!r} is a network and no trained weights were given, so it would edit with random "
+                "weights; pass its weights (--blender-weights FILE, or blender_config={'weights': FILE}), or pass a "
+                "blender instance to edit with it as it is"
+            )
         self.smoothing = smoothing
         self.length = length
         self.chunk_size = chunk_size

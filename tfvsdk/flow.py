@@ -115,17 +115,21 @@ def warp(image_prev: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image_prev, grid.to(image_prev.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def temporal_loss(y_t: torch.Tensor, y_prev: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """L_tmp of eq. 15: mean squared difference between Y^t and the warped Y^{t−1} over visible pixels.
+def temporal_loss(
+    y_t: torch.Tensor, y_prev: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor, eps: float = 1e-8
+) -> torch.Tensor:
+    """L_tmp of eq. 15: the root mean square difference between Y^t and the warped Y^{t−1} over visible pixels.
 
-    ``L = Σ_{q, c} S(q) (Y^t_c(q) − warp(Y^{t−1}, F)_c(q))² / (C · Σ_q S(q))`` (0 when nothing is visible).
-    See the module docstring for how eq. 15's ``warp(Y^t, F^{t→t−1})`` is read.
+    ``L = sqrt( Σ_{b, q, c} S(q) (Y^t_c(q) − warp(Y^{t−1}, F)_c(q))² / (C · Σ_{b, q} S(q)) + eps )``, pooled over
+    the batch (0 … 1 for images in [0, 1]; √eps when nothing is visible). See the module docstring for how eq.
+    15's ``warp(Y^t, F^{t→t−1})`` and its norm are read.
 
     Args:
         y_t: (B, C, H, W) output at frame t.
         y_prev: (B, C, H, W) output at frame t−1.
         flow: (B, 2, H, W) F^{t→t−1} from :func:`flow3d`.
         visible: (B, 1, H, W) visibility S^t · S^{t−1} from :func:`flow3d`.
+        eps: added under the root so that the gradient stays finite for identical frames.
 
     Returns:
         Scalar loss, differentiable w.r.t. ``y_t``, ``y_prev`` and ``flow``.
@@ -135,7 +139,17 @@ def temporal_loss(y_t: torch.Tensor, y_prev: torch.Tensor, flow: torch.Tensor, v
     check_tensor("y_prev", y_prev, ("B", "C", "H", "W"), sizes)
     check_tensor("visible", visible, ("B", 1, "H", "W"), sizes)
     diff = (y_t - warp(y_prev, flow)) ** 2 * visible
-    return diff.sum() / (visible.sum() * y_t.shape[1]).clamp(min=1)
+    return (diff.sum() / (visible.sum() * y_t.shape[1]).clamp(min=1) + eps).sqrt()
+
+
+def check_video_flows(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor) -> None:
+    """Raise InputError unless ``frames`` is (T ≥ 2, C, H, W) with (T−1, 2, H, W) ``flows`` and (T−1, 1, H, W) ``masks``."""
+    sizes: dict[str, int] = {}
+    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
+    if sizes["T"] < 2:
+        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
+    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
+    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
 
 
 def temporal_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -156,12 +170,7 @@ def temporal_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tenso
     Returns:
         Scalar tensor, in [0, 255] units (0 when no pixel is valid).
     """
-    sizes: dict[str, int] = {}
-    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
-    if sizes["T"] < 2:
-        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
-    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
-    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
+    check_video_flows(frames, flows, masks)
     diff = 255.0 * (frames[1:] - warp(frames[:-1], flows))
     squared = (diff**2 * masks).sum() / (masks.sum() * frames.shape[1]).clamp(min=1)
     return squared.sqrt()

@@ -602,6 +602,7 @@ class TrainableBlender(Blender, torch.nn.Module):
         """
         from . import pretrained
 
-        blender = cls(**{**pretrained.read_config(directory), **overrides})
+        settings = {**pretrained.read_config(directory), **overrides}
+        blender = pretrained.build_within(directory, lambda: cls(**settings))
         blender.load_pretrained(directory)
         return blender

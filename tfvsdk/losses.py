@@ -112,6 +112,24 @@ def g_hinge_loss(fake_logits: Sequence[torch.Tensor]) -> torch.Tensor:
     return -torch.stack([f.mean() for f in fake_logits]).mean()
 
 
+def r1_penalty(real_logits: Sequence[torch.Tensor], real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E‖∇_X D(X)‖² on real images, D summed over its K scales' mean logits.
+
+    Args:
+        real_logits: K logit maps of D on ``real_images`` (computed with ``real_images.requires_grad``).
+        real_images: (B, C, H, W) the real images D judged.
+
+    Returns:
+        Scalar mean over the batch of the squared gradient norm (differentiable w.r.t. D's parameters).
+    """
+    _check_logits("real_logits", real_logits)
+    if not real_images.requires_grad:
+        raise InputError("real_images: expected a tensor with requires_grad=True (the input of real_logits)")
+    score = torch.stack([r.flatten(1).mean(1) for r in real_logits]).mean(0).sum()
+    (grad,) = torch.autograd.grad(score, real_images, create_graph=True)
+    return grad.square().flatten(1).sum(1).mean()
+
+
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise InputError(f"LossWeights.{attribute.name}: expected a weight ≥ 0, got {value!r}")

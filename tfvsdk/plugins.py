@@ -470,7 +470,7 @@ def create_pretrained(kind: str, name: str, directory: str | os.PathLike, **conf
     from . import pretrained
 
     settings_ = {**pretrained.read_config(directory), **config}
-    instance = create(kind, name, **settings_)
+    instance = pretrained.build_within(directory, lambda: create(kind, name, **settings_))
     load = getattr(instance, "load_pretrained", None)
     if not callable(load):
         comp = lookup(kind, name)

@@ -10,10 +10,11 @@ never imported).
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import safetensors
 import safetensors.torch
@@ -27,6 +28,10 @@ FORMAT_VERSION = 1
 """The version this tfvsdk writes; it reads versions up to this one."""
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+T = TypeVar("T")
+SIZE_SLACK = 2
+"""A network may describe up to this many times its file's values (+ 2**20) before it is refused unbuilt: wrong
+shapes are then named by :func:`fit_state`, while a file asking for orders of magnitude more is refused."""
 
 
 def save(directory: str | os.PathLike, *, cls: type, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> Path:
@@ -95,6 +100,49 @@ def read_weights(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
         return safetensors.torch.load_file(str(path))
     except Exception as exc:
         raise ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+
+
+def stored_values(path: str | os.PathLike) -> tuple[int, int]:
+    """(number of tensors, number of values) a safetensors file holds, read from its header alone.
+
+    Raises:
+        ModelFileError: a missing or unreadable file.
+    """
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            shapes = [f.get_slice(name).get_shape() for name in f.keys()]
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+    return len(shapes), sum(math.prod(shape) for shape in shapes)
+
+
+def build_within(directory: str | os.PathLike, build: Callable[[], T]) -> T:
+    """``build()`` a component for a pretrained folder, refusing settings that describe a network larger than
+    the folder's weights before any memory is allocated.
+
+    ``build`` runs first on torch's ``meta`` device (shapes only); if its state dict holds more values than
+    ``model.safetensors``, the settings cannot be the ones the weights were saved with (a damaged or hostile
+    ``config.json``, e.g. ``base_channels=512`` in a 200-byte file) and nothing is built. A component whose
+    construction does not work on the meta device is built without this check.
+
+    Raises:
+        ModelFileError: the settings ask for more values than the weights file holds.
+    """
+    _, values = stored_values(Path(directory) / WEIGHTS_FILE)
+    try:
+        with torch.device("meta"):
+            probe = build()
+        needed = sum(t.numel() for t in probe.state_dict().values()) if isinstance(probe, torch.nn.Module) else 0
+    except ModelFileError:
+        raise
+    except Exception:  # construction that needs real tensors: nothing to compare before building
+        needed = 0
+    if needed > SIZE_SLACK * values + 2**20:
+        raise ModelFileError(
+            f"{directory}: {CONFIG_FILE} describes a network of {needed:,} values ({needed * 4 / 2**20:.0f} MiB); "
+            f"{WEIGHTS_FILE} holds {values:,}"
+        )
+    return build()
 
 
 def fit_state(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str, *, optional_prefix: str = "") -> None:

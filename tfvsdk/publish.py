@@ -102,6 +102,10 @@ def _umask() -> int:
     return mask
 
 
+def _create_empty(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -163,7 +167,7 @@ class AtomicFile:
             _cleaned_folders.add(folder.resolve())
         self.path = partial_path(self.final)
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            _create_empty(self.path)
         except OSError as exc:
             raise OutputError(f"{self.final}: cannot create a file in {folder} ({exc.strerror or exc})") from exc
         self._open = True

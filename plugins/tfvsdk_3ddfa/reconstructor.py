@@ -207,7 +207,8 @@ class TDDFAReconstructor(Reconstructor):
     def pose_spread(self, fit: FaceFit) -> torch.Tensor:
         """(B,) expected error of each frame's fitted rotation, degrees: the posterior spread of
         :func:`~tfvsdk_3ddfa.confidence.posterior_rotation_spread` under this reconstructor's priors and
-        landmark noise (σ = ``landmark_noise`` × the frame's landmark radius).
+        landmark noise (σ = ``landmark_noise`` × the frame's landmark radius), with one Newton step from the
+        fitted pose toward the marginal's mode (the fit is already close to it).
 
         Each frame is treated alone: a clip fit's shared identity and temporal term constrain the pose
         further, so for clips the spread is an upper bound.
@@ -221,7 +222,9 @@ class TDDFAReconstructor(Reconstructor):
         valid = torch.isfinite(fit.landmarks).all(-1) & fit.found_mask[:, None]
         noise = self.landmark_noise * _landmark_radius(targets, valid)
         problem = self._problem(fit.alpha_id.device)
-        return posterior_rotation_spread(problem, fit, fit.landmarks, noise=noise, exp_std=self.exp_std, id_prior=self.id_prior)
+        return posterior_rotation_spread(
+            problem, fit, fit.landmarks, noise=noise, exp_std=self.exp_std, id_prior=self.id_prior, newton_steps=1
+        )
 
     # -- internals ---------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import torch
 import tfvsdk
 from tfvsdk import publish
 from tfvsdk.nn import DiscriminatorConfig, Embedder, Generator, GeneratorConfig, MultiScaleDiscriminator
-from tfvsdk.pretrained import fit_state
+from tfvsdk.pretrained import SIZE_SLACK, fit_state, stored_values
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,34 @@ def _config(cls: type, values: Mapping[str, Any], name: str) -> Any:
         return cls(**values)
     except TypeError as exc:
         raise tfvsdk.InputError(f"{name}: not a {cls.__name__} ({exc})") from None
+
+
+def _check_network_fits_file(path: Path, g: GeneratorConfig, d: DiscriminatorConfig | None) -> None:
+    """Refuse metadata that describes a network larger than the weights the file holds, before building it.
+
+    Every down-sampling layer, residual block and discriminator layer owns at least one tensor, so their
+    counts are first bounded by the file's number of tensors; the networks are then built on torch's
+    ``meta`` device (shapes only, no memory) and their values counted against the file's.
+
+    Raises:
+        ModelFileError: the metadata asks for more tensors or values than the file holds.
+    """
+    tensors, values = stored_values(path)
+    layers = g.n_down + g.n_res_blocks + (d.n_layers * d.n_scales if d is not None else 0)
+    described = f"its metadata describes a network (generator {json.dumps(attrs.asdict(g))})"
+    if layers > tensors:
+        raise tfvsdk.ModelFileError(f"{path}: {described} of more than {layers} layers; the file holds {tensors} tensors")
+    try:
+        with torch.device("meta"):
+            modules = [Embedder(g.base_channels, g.n_down, g.embed_channels), Generator(g)]
+            if d is not None:
+                modules.append(MultiScaleDiscriminator(d))
+        needed = sum(t.numel() for m in modules for t in m.state_dict().values())
+    except (RuntimeError, OverflowError, ValueError) as exc:
+        raise tfvsdk.ModelFileError(f"{path}: {described} too large to build ({exc})") from exc
+    if needed > SIZE_SLACK * values + 2**20:
+        raise tfvsdk.ModelFileError(f"{path}: {described} of {needed:,} values ({needed * 4 / 2**20:.0f} MiB); "
+                                    f"the file holds {values:,}")
 
 
 class BSNBlender(tfvsdk.TrainableBlender):
@@ -120,9 +148,11 @@ class BSNBlender(tfvsdk.TrainableBlender):
             return None
         try:
             g = GeneratorConfig(**json.loads(metadata["generator"]))
-            d = DiscriminatorConfig(**json.loads(metadata["discriminator"])) if "discriminator" in metadata else None
+            # Files written before D had a ``norm`` field hold pix2pixHD's instance-norm D.
+            d = DiscriminatorConfig(**{"norm": "instance", **json.loads(metadata["discriminator"])}) if "discriminator" in metadata else None
         except (KeyError, TypeError, ValueError) as exc:
             raise tfvsdk.ModelFileError(f"{path}: damaged network configuration in the metadata ({exc!r})") from exc
+        _check_network_fits_file(path, g, d)
         return g, d
 
     def forward(

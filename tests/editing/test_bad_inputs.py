@@ -94,3 +94,9 @@ def test_landmarks_for_another_number_of_frames(clips, out_dir):
 def test_an_unknown_plugin_name(clips):
     with pytest.raises(tfvsdk.PluginError, match=r"unknown blender 'poisson'\. Available: bsn, classical"):
         Editor("swap", blender="poisson")
+
+
+def test_a_network_blender_by_name_without_weights_is_refused():
+    with pytest.raises(tfvsdk.InputError, match=r"blender 'bsn' is a network and no trained weights were given"):
+        Editor("swap", blender="bsn")
+    Editor("swap", blender=tfvsdk.create("blender", "bsn"))  # an instance is used as given

@@ -28,6 +28,7 @@ def test_tfv_demo_writes_three_edits_a_contact_sheet_and_a_report(tmp_path):
         for variant in ("smoothed", "unsmoothed"):
             assert io.probe(out / entry[variant]["output"]).n_frames == 8
             assert entry[variant]["E_tmp"] > 0
+            assert set(entry[variant]["eval"]) >= {"e_tmp", "e_id", "e_pose", "e_exp", "unavailable"}
         assert f"{task:<8} 8 frames" in result.output
     sheet = next(io.iter_frames(out / "contact_sheet.png"))
     assert sheet.shape == (3 * 64, 3 * 4 * 64, 3)
@@ -40,14 +41,14 @@ def test_tfv_demo_keeps_files_it_would_replace_unless_overwrite(tmp_path, capsys
     (out / "swap.mp4").write_bytes(b"my own video")
     (out / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit) as exit_info:
-        main(["demo", "--out", str(out), "--size", "48", "--frames", "4"])
+        main(["demo", "--out", str(out), "--size", "48", "--frames", "4", "--no-eval"])
     assert exit_info.value.code == 1
     error = capsys.readouterr().err
     assert "already holds swap.mp4" in error and "--overwrite" in error
     assert (out / "swap.mp4").read_bytes() == b"my own video"
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "swap.mp4"]
 
-    result = invoke("demo", "--out", str(out), "--size", "48", "--frames", "4", "--overwrite")
+    result = invoke("demo", "--out", str(out), "--size", "48", "--frames", "4", "--overwrite", "--no-eval")
     assert result.exit_code == 0, result.output
     assert io.probe(out / "swap.mp4").n_frames == 4
     assert (out / "notes.txt").read_text() == "mine"

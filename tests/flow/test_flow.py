@@ -112,12 +112,21 @@ def test_temporal_loss_is_zero_for_a_consistent_pair_and_grows_with_flicker(rigi
     r_t, r_prev, tri, _, _ = rigid_pair
     flow, visible = flow3d(r_t, r_prev, tri)
     y_prev = r_prev.image
-    assert temporal_loss(warp(y_prev, flow), y_prev, flow, visible) == 0
+    assert temporal_loss(warp(y_prev, flow), y_prev, flow, visible, eps=0.0) == 0
     consistent = temporal_loss(r_t.image, y_prev, flow, inner(visible))
-    assert consistent < 1e-5, "a texture fixed to a rigidly moving surface is temporally consistent"
+    assert consistent < 3e-3, "a texture fixed to a rigidly moving surface is temporally consistent"
     losses = [float(temporal_loss(r_t.image + d * r_t.mask, y_prev, flow, inner(visible))) for d in (0.02, 0.05, 0.1)]
     assert losses[0] < losses[1] < losses[2]
-    assert abs(losses[2] - 0.01) < 5e-4  # a flicker of +0.1 on the face: MSE ≈ 0.1²
+    assert abs(losses[2] - 0.1) < 3e-3  # a flicker of +0.1 on the face: RMS ≈ 0.1
+
+
+def test_temporal_loss_of_one_pair_is_the_temporal_error_over_255(rigid_pair):
+    r_t, r_prev, tri, _, _ = rigid_pair
+    flow, visible = flow3d(r_t, r_prev, tri)
+    y_t = r_t.image + 0.05 * r_t.mask
+    loss = temporal_loss(y_t, r_prev.image, flow, visible, eps=0.0)
+    error = temporal_error(torch.cat([r_prev.image, y_t]), flow, visible)
+    assert torch.allclose(255 * loss, error)
 
 
 def test_temporal_loss_has_gradients():

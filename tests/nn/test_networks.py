@@ -149,3 +149,16 @@ def test_discriminator_gradients_reach_its_parameters_and_the_image():
     sum(lg.mean() for lg in d(image)).backward()
     assert image.grad.abs().sum() > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
+
+
+def test_spectral_discriminator_has_unit_spectral_norm_weights_and_instance_one_has_norm_layers():
+    spectral = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=1))
+    spectral(torch.rand(2, 3, 32, 32))  # power iteration updates u, v in training mode
+    convs = [m for m in spectral.modules() if isinstance(m, torch.nn.Conv2d)]
+    top = torch.linalg.matrix_norm(convs[1].weight.flatten(1), ord=2)
+    assert abs(float(top) - 1) < 0.1
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in spectral.modules())
+    instance = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=1, norm="instance"))
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in instance.modules()) == 3
+    with pytest.raises(InputError, match="norm"):
+        DiscriminatorConfig(norm="batch")

@@ -119,9 +119,10 @@ def test_numba_and_torch_kernels_are_bit_identical(soup):
 
 
 @pytest.mark.parametrize("size", [(256, 256), (181, 203)])
-def test_two_row_bands_on_two_threads_give_the_one_thread_result(size):
-    """Large frames are split into two row bands when torch allows two threads (numba kernel)."""
-    pytest.importorskip("numba")
+def test_two_row_bands_on_two_threads_give_the_one_thread_result(size, monkeypatch):
+    """Large frames may be split into two row bands when torch allows two threads (numba kernel)."""
+    numba_kernel = pytest.importorskip("tfvsdk.raster._numba_kernel")
+    monkeypatch.setattr(numba_kernel, "BAND_SPLIT", "always")
     verts, tri = icosphere(4)
     pos = torch.from_numpy(np.concatenate([verts * 0.9, np.ones((len(verts), 1))], 1))[None]
     tri = torch.from_numpy(tri).int()
@@ -333,3 +334,75 @@ def test_without_numba_the_pure_pytorch_kernel_runs_and_says_so(monkeypatch, cap
     finally:
         ops._numba_kernel.cache_clear()
         ops._announced.clear()
+
+
+def test_the_band_split_is_used_only_while_it_is_measured_faster():
+    numba_kernel = pytest.importorskip("tfvsdk.raster._numba_kernel")
+    chooser = numba_kernel._SplitChooser()
+    tried = []
+    for _ in range(2 * chooser.PROBES):
+        split = chooser.choose()
+        tried.append(split)
+        chooser.record(split, 0.003 if split else 0.002)  # a busy second core: two bands are slower
+    assert sorted(tried) == [False] * chooser.PROBES + [True] * chooser.PROBES
+    assert [chooser.choose() for _ in range(10)] == [False] * 10
+    while chooser.calls % chooser.REPROBE != chooser.REPROBE - 1:
+        chooser.choose()
+    for _ in range(2 * chooser.PROBES):  # timings are learnt again: now the second core is idle
+        split = chooser.choose()
+        chooser.record(split, 0.001 if split else 0.002)
+    assert chooser.choose() is True
+    assert numba_kernel._split_rows(1, 10**5, 256, 256) is False
+    assert numba_kernel._split_rows(2, 10, 8, 8) is False
+
+
+def sliver_mesh() -> tuple[torch.Tensor, torch.Tensor]:
+    """The closed fan of issue 14: triangle 0 is a sliver whose float64 area rounds to 0 while pixel centres
+    (106.5, 96.5) and (116.5, 107.5) lie exactly on its long edge 0–1 (positions in pixels of a 256² frame)."""
+    below = np.nextafter
+    pixels = torch.tensor(
+        [[96.5, 85.5], [126.5, 118.5], [below(106.5, 0), below(96.5, 0)], [128.0, 87.0], [95.0, 117.0]], dtype=torch.float64
+    )
+    clip = torch.cat([pixels / 128.0 - 1.0, torch.zeros(5, 1, dtype=torch.float64), torch.ones(5, 1, dtype=torch.float64)], 1)
+    return clip[None], torch.tensor([[0, 1, 2], [1, 0, 3], [0, 2, 4], [2, 1, 4]])
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_a_sliver_whose_area_rounds_to_zero_leaves_no_hole(name):
+    pos, tri = sliver_mesh()
+    x = pos[0, :, 0].add(1).mul(128)
+    y = pos[0, :, 1].add(1).mul(128)
+    assert float((x[1] - x[0]) * (y[2] - y[0]) - (y[1] - y[0]) * (x[2] - x[0])) == 0.0  # the float64 area
+    with kernel(name):
+        count = coverage(pos, tri, (256, 256))[0]
+        rast = rasterize(pos, tri, (256, 256))[0]
+    assert count[96, 106] == 1 and count[107, 116] == 1
+    assert rast[96, 106, 3] == 1 and rast[107, 116, 3] == 1  # the sliver, whose top-left edge holds them
+    inside = count > 0
+    assert (count[inside] == 1).all()
+    u, v = rast[96, 106, 0], rast[96, 106, 1]
+    assert 0 <= u <= 1 and 0 <= v <= 1 and abs(u + v - 1) < 1e-9  # on edge 0–1: no weight on vertex 2
+
+
+def test_exact_orientation_agrees_with_rational_arithmetic():
+    numba_kernel = pytest.importorskip("tfvsdk.raster._numba_kernel")
+    from tfvsdk.raster._torch_kernel import exact_orientation
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a, b = rng.uniform(0, 256, 2), rng.uniform(0, 256, 2)
+        t = rng.integers(0, 5) / 4
+        c = a + t * (b - a)
+        c = c + rng.integers(-2, 3, 2) * np.spacing(c)  # on the line a–b, or a few ulps off it
+        args = (*a, *b, *c)
+        assert numba_kernel._exact_orientation(*args) == exact_orientation(*args)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_bfloat16_positions_rasterize_as_float32(name):
+    pos, tri = sliver_mesh()
+    with kernel(name):
+        rast = rasterize(pos.to(torch.bfloat16), tri, (64, 64))
+        reference_rast = rasterize(pos.to(torch.bfloat16).float(), tri, (64, 64))
+    assert rast.dtype == torch.float32
+    assert torch.equal(rast, reference_rast)

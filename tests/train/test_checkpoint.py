@@ -115,3 +115,15 @@ def test_checkpoint_dir_keeps_last_and_recent_steps(tmp_path):
         ckpts.save(step, {"step": step})
     assert [p.name for p in ckpts.steps()] == ["step-00000020.pt", "step-00000030.pt"]
     assert load_checkpoint(ckpts.last)["step"] == 30
+
+
+def test_a_new_run_in_a_used_folder_keeps_its_own_checkpoints(tmp_path):
+    folder = CheckpointDir(tmp_path, keep=2)
+    for step in (750, 1000):  # an earlier run
+        folder.save(step, {"step": step})
+    folder.save(250, {"step": 250})  # a new run started with --no-resume
+    assert [p.name for p in folder.steps()] == ["step-00000250.pt"]
+    assert load_checkpoint(folder.last)["step"] == 250
+    folder.save(500, {"step": 500})
+    folder.save(750, {"step": 750})
+    assert [load_checkpoint(p)["step"] for p in folder.steps()] == [500, 750]

@@ -108,3 +108,87 @@ def test_datasets_of_another_model_are_refused(synth_root, tmp_path):
     (other / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="fits were made with model"):
         Trainer(make_config(other, tmp_path / "run"))
+
+
+def test_logged_metrics_are_means_over_the_log_interval(synth_root, tmp_path, fresh_plugins):
+    recorder = Recorder()
+    fresh_plugins.register(recorder, name="recorder")
+    Trainer(make_config(synth_root, tmp_path, run={"max_steps": 4, "log_every": 2})).fit(progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    per_step = dict(recorder.steps)
+    assert [line["step"] for line in lines] == [2, 4]
+    for line in lines:
+        expected = (per_step[line["step"] - 1] + per_step[line["step"]]) / 2
+        assert line["loss/brightness"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_resume_restores_every_random_generator_exactly(synth_root, tmp_path):
+    import random
+
+    import numpy as np
+
+    draws = {}
+    for name, steps in (("straight", (4,)), ("resumed", (2, 4))):
+        for n in steps:
+            trainer = Trainer(make_config(synth_root, tmp_path / name, run={"every": 2}))
+            trainer.fit(n, progress=False)
+        draws[name] = (torch.rand(3), np.random.random(), random.random())
+    assert torch.equal(draws["straight"][0], draws["resumed"][0])
+    assert draws["straight"][1:] == draws["resumed"][1:]
+    after_init = []
+    for other_seed in (0, 1):
+        np.random.seed(other_seed)
+        random.seed(other_seed)
+        Trainer(make_config(synth_root, tmp_path / f"s{other_seed}"))
+        after_init.append((np.random.random(), random.random()))
+    assert after_init[0] == after_init[1], "numpy's and Python's generators are seeded from run.seed"
+
+
+def test_resume_refuses_changed_components_and_applies_changed_weights(synth_root, tmp_path, caplog):
+    Trainer(make_config(synth_root, tmp_path, run={"max_steps": 2})).fit(progress=False)
+    with pytest.raises(InputError, match=r"components\.blender_config .*--no-resume"):
+        Trainer(make_config(synth_root, tmp_path, components={"blender_config": {"preset": "small", "norm": "adain"}}))
+    with pytest.raises(InputError, match=r"run\.seed 3 → 4"):
+        Trainer(make_config(synth_root, tmp_path, run={"seed": 4}))
+    with caplog.at_level("WARNING"):
+        trainer = Trainer(make_config(synth_root, tmp_path, loss={"temporal": 50.0}, optim={"lr_g": 3e-4}))
+    assert "loss.temporal 5.0 → 50.0" in caplog.text and "optim.lr_g 0.0001 → 0.0003" in caplog.text
+    assert trainer.weights.temporal == 50.0
+    assert {group["lr"] for group in trainer.opt_g.param_groups} == {3e-4}
+
+
+def test_gradient_norms_of_each_term_are_logged_and_tmp_has_a_share_at_the_paper_weights(synth_root, tmp_path):
+    trainer = Trainer(make_config(synth_root, tmp_path, data={"sigma": 0.0, "batch_size": 4}, run={"grad_every": 1}))
+    assert trainer.weights == tfvsdk.losses.LossWeights(10, 1, 10, 5)
+    metrics = trainer.train_step(next(iter(trainer._loader())))
+    norms = {term: metrics[f"grad/{term}"] for term in ("adv", "app", "rec", "tmp")}
+    assert all(value > 0 for value in norms.values()), norms
+    assert norms["tmp"] / sum(norms.values()) >= 0.05, norms
+    assert max(norms.values()) / min(norms.values()) < 30, "every term's gradient is of the same order at step 0"
+    assert metrics["grad/total"] <= sum(norms.values()) + 1e-6
+
+
+def test_gradients_are_only_measured_every_grad_every_steps(synth_root, tmp_path):
+    trainer = Trainer(make_config(synth_root, tmp_path, run={"grad_every": 2, "max_steps": 3}))
+    loader = iter(trainer._loader())
+    logged = ["grad/tmp" in trainer.train_step(next(loader)) for _ in range(3)]
+    assert logged == [True, False, True]
+
+
+def test_held_out_clips_are_never_trained_on_and_evaluated_during_fit(synth_root, tmp_path):
+    config = make_config(synth_root, tmp_path, data={"eval_clips": 1}, run={"eval_every": 2, "max_steps": 2})
+    trainer = Trainer(config)
+    held_out = trainer.eval_clips
+    assert held_out == [len(trainer.videos) - 1]
+    specs = [trainer.sampler.draw(i) for i in range(400)]
+    drawn = {spec.identity[1].index for spec in specs if spec.is_video}
+    assert len(drawn) == len(trainer.videos) - 1
+    assert held_out[0] not in drawn
+    trainer.fit(progress=False)
+    last = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["step"] == 2
+    assert 0 < last["eval/face_mae"] < 255 and -1 <= last["eval/ssim"] <= 1 and last["eval/e_tmp"] >= 0
+    classical = trainer.evaluate_clips(blender=tfvsdk.create("blender", "classical"))
+    assert classical["eval/face_mae"] < last["eval/face_mae"], "an untrained network is worse than the classical paste"
+    swap = trainer.evaluate_clips(identities=[0])
+    assert set(swap) == {"eval/e_tmp"} and swap["eval/e_tmp"] >= 0

@@ -25,7 +25,7 @@ image part and every ``world_size``-th clip of the video part (in sorted order),
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ class DTSSSampler:
         rank: this process's rank in distributed training.
         world_size: number of processes; each samples its own shard.
         still_clips: images also serve as single-frame clips for video samples (see the module docstring).
+        exclude_clips: indices of clips of the video part never drawn (a held-out evaluation split).
 
     Raises:
         InputError: σ outside [0, 1], a bad rank, or a shard without the data σ requires (fewer than 3
@@ -67,6 +68,7 @@ class DTSSSampler:
         rank: int = 0,
         world_size: int = 1,
         still_clips: bool = False,
+        exclude_clips: Sequence[int] = (),
     ) -> None:
         if not 0.0 <= sigma <= 1.0:
             raise InputError(f"sigma: expected a probability in [0, 1], got {sigma}")
@@ -86,7 +88,12 @@ class DTSSSampler:
             self._identities = [images.by_identity[k] for k in images.identities[rank::world_size]]
         self._clips: list[tuple[str, int, int]] = []
         if videos is not None:
-            usable = [("video", c, videos.num_frames(c)) for c in range(len(videos)) if videos.num_frames(c) >= 2]
+            excluded = set(exclude_clips)
+            usable = [
+                ("video", c, videos.num_frames(c))
+                for c in range(len(videos))
+                if videos.num_frames(c) >= 2 and c not in excluded
+            ]
             self._clips = usable[rank::world_size]
         if still_clips and images is not None:
             self._clips += [("image", i, 1) for k in self._identities for i in k]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 
 from ..checks import check_range, check_tensor
 from ..errors import InputError, PluginError
-from ..flow import flow3d, temporal_error
+from ..flow import check_video_flows, flow3d, temporal_error
+from ..records import Rendering
 
 __all__ = ["fit_flows", "temporal_error", "tvl1_flows", "warping_errors"]
 
@@ -47,12 +49,7 @@ def warping_errors(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tenso
         >>> warping_errors(still, torch.zeros(3, 2, 8, 8), torch.ones(3, 1, 8, 8))
         tensor([0., 0., 0.])
     """
-    sizes: dict[str, int] = {}
-    check_tensor("frames", frames, ("T", "C", "H", "W"), sizes)
-    if sizes["T"] < 2:
-        raise InputError(f"frames: expected at least 2 frames, got {sizes['T']}")
-    check_tensor("flows", flows, (sizes["T"] - 1, 2, "H", "W"), sizes)
-    check_tensor("masks", masks, (sizes["T"] - 1, 1, "H", "W"), sizes)
+    check_video_flows(frames, flows, masks)
     return torch.stack([temporal_error(frames[t : t + 2], flows[t : t + 1], masks[t : t + 1]) for t in range(len(flows))])
 
 
@@ -60,7 +57,7 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
     """3-D flows (eq. 9–14) between consecutive frames of a clip's fits.
 
     The face ``S = S̄ + A_id α_id + A_exp α_exp`` (eq. 2) of every frame is projected with its camera and
-    rendered; :func:`tfvsdk.flow.flow3d` then gives the flow of each pair. Pairs in which either frame has
+    rendered once; :func:`tfvsdk.flow.flow3d` then gives the flow of each pair. Pairs in which either frame has
     no face (``found`` False on a :class:`~tfvsdk.FaceFit`) get an all-zero mask.
 
     Args:
@@ -76,14 +73,18 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
     if fits.camera.batch_size < 2:
         raise InputError(f"fits: expected at least 2 frames, got {fits.camera.batch_size}")
     vertices = fits.camera.project(model.shape(fits.alpha_id, fits.alpha_exp))
-    current = renderer.render(vertices[1:], model.triangles, fits.image_size)
-    previous = renderer.render(vertices[:-1], model.triangles, fits.image_size)
-    flows, masks = flow3d(current, previous, model.triangles, depth_tolerance=depth_tolerance)
+    rendering = renderer.render(vertices, model.triangles, fits.image_size)
+    flows, masks = flow3d(_rows(rendering, slice(1, None)), _rows(rendering, slice(None, -1)), model.triangles, depth_tolerance=depth_tolerance)
     found = getattr(fits, "found", None)
     if found is not None:
         both = (found[1:] & found[:-1]).to(masks.dtype)
         masks = masks * both.view(-1, 1, 1, 1)
     return flows, masks
+
+
+def _rows(rendering: Rendering, rows: slice) -> Rendering:
+    """The frames ``rows`` of a batched rendering."""
+    return Rendering(*(getattr(rendering, field.name)[rows] for field in attrs.fields(Rendering)))
 
 
 def _cv2() -> Any:

@@ -1,7 +1,8 @@
 """Loaders of morphable models from the files users bring, and the built-in model.
 
-No loader executes code from a file: npz files are read with ``allow_pickle=False`` and pickles through
-:func:`~tfvsdk.morphable.safe_pickle.load_numpy_pickle`.
+No loader executes code from a file or allocates more than the file can justify: npz files are read through
+:func:`~tfvsdk.morphable.safe_npz.load_npz_arrays` (``allow_pickle=False``, sizes checked first) and pickles
+through :func:`~tfvsdk.morphable.safe_pickle.load_numpy_pickle`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..errors import ModelFileError
 from .model import MorphableModel
+from .safe_npz import load_npz_arrays
 from .safe_pickle import load_numpy_pickle
 
 
@@ -21,15 +23,14 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> MorphableModel
 
     This reads the converted Surrey Face Model (``sfm_3448.npz``), whose identity basis is already scaled
     by the square roots of its eigenvalues so that α_id ~ N(0, I).
+
+    Raises:
+        ModelFileError: missing or unreadable file, arrays of more than
+            :data:`~tfvsdk.morphable.safe_npz.MAX_MODEL_BYTES` (checked before reading), missing keys or
+            wrong shapes.
     """
     source = os.fspath(path)
-    try:
-        with np.load(source, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{source}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{source}: not a readable npz model ({exc})") from exc
+    arrays = load_npz_arrays(source)
     return MorphableModel.from_arrays(arrays, name=name or os.path.splitext(os.path.basename(source))[0])
 
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_tensor, positive_int
+from ..checks import at_most, check_tensor, positive_int
 from ..errors import InputError
 from .bsn import BSN, NORM_KINDS
 
@@ -40,6 +40,11 @@ from .bsn import BSN, NORM_KINDS
 def _norm_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if value not in NORM_KINDS:
         raise InputError(f"GeneratorConfig.norm: expected one of {NORM_KINDS}, got {value!r}")
+
+
+MAX_CHANNELS = 4096
+MAX_DOWN = 8
+MAX_RES_BLOCKS = 64
 
 
 @attrs.frozen
@@ -53,12 +58,15 @@ class GeneratorConfig:
         embed_channels: channels of the appearance embedding P.
         norm: ``"bsn"`` (eq. 4) or ``"adain"`` (the paper's "w/o BSN" ablation).
         hint_input: G reads the hint M as input channels (see the module docstring).
+
+    Sizes are bounded (channels ≤ 4096, ``n_down`` ≤ 8, ``n_res_blocks`` ≤ 64, far above any trained network)
+    so that a damaged or hostile weights file cannot ask for terabytes before anything is checked.
     """
 
-    base_channels: int = attrs.field(default=32, validator=positive_int)
-    n_down: int = attrs.field(default=2, validator=positive_int)
-    n_res_blocks: int = attrs.field(default=3, validator=positive_int)
-    embed_channels: int = attrs.field(default=128, validator=positive_int)
+    base_channels: int = attrs.field(default=32, validator=[positive_int, at_most(MAX_CHANNELS)])
+    n_down: int = attrs.field(default=2, validator=[positive_int, at_most(MAX_DOWN)])
+    n_res_blocks: int = attrs.field(default=3, validator=[positive_int, at_most(MAX_RES_BLOCKS)])
+    embed_channels: int = attrs.field(default=128, validator=[positive_int, at_most(MAX_CHANNELS)])
     norm: str = attrs.field(default="bsn", validator=_norm_kind)
     hint_input: bool = True
 

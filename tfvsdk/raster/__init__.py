@@ -17,7 +17,9 @@ Conventions (nvdiffrast's, which follows OpenGL):
   Empty pixels are 0 in all four channels.
 * **Visibility.** The nearest surface (smallest z/w) wins; equal z/w: the lower triangle index wins. Parts
   of triangles with z/w outside [−1, 1] are clipped away per pixel (nvdiffrast clips against the near and
-  far planes). No back-face culling. Triangles with zero screen-space area are skipped.
+  far planes). No back-face culling. Triangles with zero screen-space area are skipped; a triangle's
+  orientation is the float64 sign of its area where that sign is certain, else the exact sign (error-free
+  products summed exactly), so a sliver whose float64 area rounds to 0 still covers its pixels.
 * **Coverage rule.** A pixel centre inside a triangle is covered. A centre exactly on an edge is covered
   by the triangle for which that edge is a "top-left" edge (edge direction, in the triangle's positive
   winding, with dy > 0, or dy = 0 and dx < 0). Edge functions are evaluated in float64 in a form that is

@@ -6,8 +6,9 @@ position and the range of pixel centres its coordinates round to, so a triangle'
 three integer min / max; every pixel centre in the box then gets the exact edge-function test, and the
 nearest covering triangle (the first one on equal depth) writes u, v, z/w and its index + 1.
 
-When the caller allows two threads or more, frames with at least ``_THREADED_WORK`` triangles + pixels are
-split into two row bands, rows [H/2, H) rasterised by a worker thread; each band walks all triangles in order and keeps the pixels of its rows,
+When the caller allows two threads or more, frames with at least ``_THREADED_WORK`` triangles + pixels may be
+split into two row bands, rows [H/2, H) rasterised by a worker thread — only where timing both ways on the
+machine shows that the split pays (:class:`_SplitChooser`; on a busy machine it was 8–37 % slower); each band walks all triangles in order and keeps the pixels of its rows,
 so the result does not change. Measured on a shared 2-core VM (76k-triangle mesh at 256², ~91k pixel
 tests, ~40k covered pixels): one thread ~1.9-2.1 ms, was ~2.3-2.4 ms with a float box per triangle (now
 ~0.2 ms vertex setup, ~0.35 ms boxes, ~1.1 ms pixel tests); two bands ~1.5 ms when the second core is
@@ -24,6 +25,8 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import statistics
+import time
 
 import numba
 import numpy as np
@@ -60,6 +63,50 @@ def _setup_vertices(pos: np.ndarray, height: int, width: int, vert: np.ndarray, 
         span[i, 3] = min(max(np.floor(y - 0.5), -1.0), height - 1.0)
 
 
+ORIENT_ERROR = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
+"""Relative error bound of the float64 area (Shewchuk's ccwerrboundA): beyond it its sign is exact."""
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    s = a + b
+    bv = s - a
+    return s, (a - (s - bv)) + (b - bv)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    p = a * b
+    c = 134217729.0 * a  # Veltkamp split at 2**27 + 1
+    ah = c - (c - a)
+    c = 134217729.0 * b
+    bh = c - (c - b)
+    al = a - ah
+    bl = b - bh
+    return p, al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_orientation(x0: float, y0: float, x1: float, y1: float, x2: float, y2: float) -> float:
+    """The exact sign (−1, 0, 1) of the doubled signed area x1y2 − x1y0 − x0y2 − x2y1 + x0y1 + x2y0: each
+    product split into two doubles exactly, the twelve summed into a non-overlapping expansion (Shewchuk's
+    grow-expansion) whose largest component carries the sign."""
+    terms = np.empty(12)
+    pairs = ((x1, y2), (x0, y1), (x2, y0), (-x1, y0), (-x0, y2), (-x2, y1))
+    for k in range(6):
+        terms[2 * k], terms[2 * k + 1] = _two_product(pairs[k][0], pairs[k][1])
+    expansion = np.zeros(12)
+    for n in range(12):
+        q = terms[n]
+        for i in range(n):
+            q, expansion[i] = _two_sum(q, expansion[i])
+        expansion[n] = q
+    for i in range(11, -1, -1):
+        if expansion[i] != 0.0:
+            return 1.0 if expansion[i] > 0.0 else -1.0
+    return 0.0
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _top_left(dx: float, dy: float) -> bool:
     return (dy > 0.0) | ((dy == 0.0) & (dx < 0.0))
@@ -88,10 +135,16 @@ def _raster_rows(vert, span, tri, row0: int, row1: int, width: int, zbuf, out, c
         y1 = vert[i1, 1]
         x2 = vert[i2, 0]
         y2 = vert[i2, 1]
-        area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-        if not 0.0 < abs(area) < np.inf:
+        left = (x1 - x0) * (y2 - y0)
+        right = (y1 - y0) * (x2 - x0)
+        area = left - right
+        if not abs(area) < np.inf:
             continue
         s = 1.0 if area > 0.0 else -1.0
+        if abs(area) <= ORIENT_ERROR * (abs(left) + abs(right)):
+            s = _exact_orientation(x0, y0, x1, y1, x2, y2)
+            if s == 0.0:
+                continue
         for py in range(py0, py1 + 1):
             cy = py + 0.5
             e0y = y0 - cy
@@ -149,21 +202,72 @@ def _worker() -> concurrent.futures.ThreadPoolExecutor:
     return _workers[pid]
 
 
+BAND_SPLIT = "auto"
+"""``"auto"``: split a frame into two row bands when timing says it pays (:class:`_SplitChooser`);
+``"always"`` / ``"never"`` force it (for benches and tests). Only where two threads are allowed."""
+
+
+class _SplitChooser:
+    """Learns, for one kind of frame, whether the two-band split is faster than one band right now.
+
+    The first calls alternate between both ways until each has been timed ``PROBES`` times, then the way
+    with the lower median is used; every ``REPROBE`` calls the timings are dropped and learnt again (the
+    load of a shared machine changes). Both ways give identical results, so switching never changes them.
+    """
+
+    PROBES = 3
+    REPROBE = 256
+
+    def __init__(self) -> None:
+        self.seconds: dict[bool, list[float]] = {True: [], False: []}
+        self.calls = 0
+
+    def choose(self) -> bool:
+        self.calls += 1
+        if self.calls % self.REPROBE == 0:
+            self.seconds = {True: [], False: []}
+        for split in (True, False):
+            if len(self.seconds[split]) < self.PROBES:
+                return split
+        return statistics.median(self.seconds[True]) < statistics.median(self.seconds[False])
+
+    def record(self, split: bool, seconds: float) -> None:
+        if len(self.seconds[split]) < self.PROBES:
+            self.seconds[split].append(seconds)
+
+
+_choosers: dict[tuple[int, int, int], _SplitChooser] = {}
+
+
+def _split_rows(threads: int, n_triangles: int, height: int, width: int) -> _SplitChooser | bool:
+    """False (one band), True (two), or the chooser that decides per frame."""
+    if threads < 2 or n_triangles + height * width < _THREADED_WORK or BAND_SPLIT == "never":
+        return False
+    if BAND_SPLIT == "always":
+        return True
+    return _choosers.setdefault((height, width, n_triangles.bit_length()), _SplitChooser())
+
+
 def _rasterize(pos: np.ndarray, tri: np.ndarray, out: np.ndarray, count: np.ndarray, threads: int) -> None:
     """Rasterize every batch item: pos (B, N, 4), out (B, H, W, 4), count (B, 0, 0) or (B, H, W), on up to
     ``threads`` threads (1 or 2 are used)."""
     height, width = out.shape[1:3]
     tri = tri.view(np.uint32)  # indices are checked to lie in [0, N)
     zbuf = np.empty(height * width)
-    split = height // 2 if threads > 1 and tri.shape[0] + height * width >= _THREADED_WORK else height
+    policy = _split_rows(threads, tri.shape[0], height, width)
     for b in range(pos.shape[0]):
+        split = policy.choose() if isinstance(policy, _SplitChooser) else policy
+        started = time.perf_counter()
         zbuf.fill(np.inf)
         job = None
-        if split < height:
-            job = _worker().submit(_raster_band, pos[b], tri, split, height, zbuf, out[b], count[b])
-        _raster_band(pos[b], tri, 0, split, zbuf, out[b], count[b])
+        rows = height // 2 if split else height
+        if split:
+            job = _worker().submit(_raster_band, pos[b], tri, rows, height, zbuf, out[b], count[b])
+        _raster_band(pos[b], tri, 0, rows, zbuf, out[b], count[b])
         if job is not None:
             job.result()
+        if isinstance(policy, _SplitChooser):
+            policy.record(split, time.perf_counter() - started)
 
 
 def rasterize(pos: np.ndarray, tri: np.ndarray, height: int, width: int, dtype: np.dtype, threads: int) -> np.ndarray:

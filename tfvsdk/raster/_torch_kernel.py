@@ -7,13 +7,40 @@ equal depth). Pairs are processed in chunks so memory stays bounded for large tr
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import torch
 
 _CHUNK_PAIRS = 1 << 18
+ORIENT_ERROR = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
+"""Relative error bound of the float64 area (Shewchuk's ccwerrboundA): beyond it its sign is exact."""
 
 
 def _top_left(dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     return (dy > 0) | ((dy == 0) & (dx < 0))
+
+
+def exact_orientation(x0: float, y0: float, x1: float, y1: float, x2: float, y2: float) -> float:
+    """The exact sign (−1, 0, 1) of the doubled signed area, in rational arithmetic (as the numba kernel's
+    ``_exact_orientation``, which computes it with error-free float64 transformations)."""
+    f = [Fraction(v) for v in (x0, y0, x1, y1, x2, y2)]
+    det = (f[2] - f[0]) * (f[5] - f[1]) - (f[3] - f[1]) * (f[4] - f[0])
+    return float((det > 0) - (det < 0))
+
+
+def _orientation(x0, y0, x1, y1, x2, y2) -> torch.Tensor:
+    """Per triangle, the sign of its float64 area where that is certain (beyond Shewchuk's error bound),
+    else the exact sign; NaN for a non-finite area."""
+    left = (x1 - x0) * (y2 - y0)
+    right = (y1 - y0) * (x2 - x0)
+    area = left - right
+    sign = torch.where(area > 0, 1.0, -1.0).to(area.dtype)
+    sign = torch.where(torch.isfinite(area), sign, torch.full_like(sign, float("nan")))
+    unsure = (area.abs() <= ORIENT_ERROR * (left.abs() + right.abs())) & torch.isfinite(area)
+    if bool(unsure.any()):
+        corners = torch.stack([x0, y0, x1, y1, x2, y2], -1)[unsure].tolist()
+        sign[unsure] = torch.tensor([exact_orientation(*c) for c in corners], dtype=sign.dtype, device=sign.device)
+    return sign
 
 
 def _vertices(pos: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -33,15 +60,15 @@ def _candidates(pos: torch.Tensor, tri: torch.Tensor, height: int, width: int):
     y0, y1, y2 = y.unbind(-1)
     xmin, xmax = x.amin(-1), x.amax(-1)
     ymin, ymax = y.amin(-1), y.amax(-1)
-    area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
+    orient = _orientation(x0, y0, x1, y1, x2, y2)
     px0 = torch.ceil((xmin - 0.5).clamp(min=0.0))
     px1 = torch.floor((xmax - 0.5).clamp(max=width - 1.0))
     py0 = torch.ceil((ymin - 0.5).clamp(min=0.0))
     py1 = torch.floor((ymax - 0.5).clamp(max=height - 1.0))
     keep = (
         (iw > 0).all(-1)
-        & (area != 0)
-        & torch.isfinite(area)
+        & (orient != 0)
+        & torch.isfinite(orient)
         & (xmax >= 0.5)
         & (ymax >= 0.5)
         & (xmin <= width - 0.5)
@@ -68,16 +95,17 @@ def _candidates(pos: torch.Tensor, tri: torch.Tensor, height: int, width: int):
         tb, tt = b_idx[sel][owner], t_idx[sel][owner]
         px = px0[sel][owner] + local % nx[sel][owner]
         py = py0[sel][owner] + torch.div(local, nx[sel][owner], rounding_mode="floor")
-        yield tb, tt, py, px, _inside(corners[tb, tt], area[tb, tt], px, py)
+        yield tb, tt, py, px, _inside(corners[tb, tt], orient[tb, tt], px, py)
         start = stop
 
 
-def _inside(c: torch.Tensor, area: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
-    """Edge functions of pairs: returns (covered mask, a0, a1, a2, z/w, (P, 3) 1/w of the corners)."""
+def _inside(c: torch.Tensor, orient: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+    """Edge functions of pairs (``orient``: the triangles' orientations ±1): returns (covered mask, a0, a1, a2,
+    z/w, (P, 3) 1/w of the corners)."""
     x0, x1, x2 = c[:, 0, 0], c[:, 1, 0], c[:, 2, 0]
     y0, y1, y2 = c[:, 0, 1], c[:, 1, 1], c[:, 2, 1]
     z0, z1, z2 = c[:, 0, 2], c[:, 1, 2], c[:, 2, 2]
-    s = torch.where(area > 0, 1.0, -1.0).to(c.dtype)
+    s = orient.to(c.dtype)
     cx = px.to(c.dtype) + 0.5
     cy = py.to(c.dtype) + 0.5
     e0x, e1x, e2x = x0 - cx, x1 - cx, x2 - cx

@@ -147,7 +147,7 @@ def rasterize(
     dtype = pos.dtype if pos.dtype in _NUMPY_DTYPES else torch.float32
     if impl == "numba":
         out = _numba_kernel().rasterize(
-            np.ascontiguousarray(_host(pos), np.float64),
+            np.ascontiguousarray(_host(pos.detach().double())),
             np.ascontiguousarray(_host(tri), np.int32),
             height,
             width,
@@ -314,7 +314,7 @@ def coverage(pos: torch.Tensor, tri: torch.Tensor, resolution: Sequence[int]) ->
     tri = _check_triangles(tri, pos.shape[1])
     if _resolve("torch", pos.device) == "numba":
         count = _numba_kernel().coverage(
-            np.ascontiguousarray(_host(pos), np.float64), np.ascontiguousarray(_host(tri), np.int32), height, width, torch.get_num_threads()
+            np.ascontiguousarray(_host(pos.detach().double())), np.ascontiguousarray(_host(tri), np.int32), height, width, torch.get_num_threads()
         )
         return torch.from_numpy(count)
     return _torch_kernel.coverage(pos.detach().to(torch.float64), tri.long(), height, width)

@@ -93,7 +93,16 @@ class CheckpointDir:
         return sorted(p for p in self.folder.iterdir() if _STEP_FILE.match(p.name))
 
     def save(self, step: int, state: dict[str, Any]) -> Path:
-        """Write ``state`` as ``last.pt`` (atomically), link it as ``step-<step>.pt`` and prune old steps."""
+        """Write ``state`` as ``last.pt`` (atomically), link it as ``step-<step>.pt`` and prune old steps.
+
+        Step checkpoints of steps *after* ``step`` belong to an earlier run in the same folder (a new run
+        started with ``--no-resume``): they are removed, so the ``keep`` kept are this run's latest.
+        """
+        stale = [p for p in self.steps() if int(_STEP_FILE.match(p.name).group(1)) > step]
+        for old in stale:
+            old.unlink()
+        if stale:
+            logger.warning("removed %d checkpoint(s) of an earlier run after step %d in %s", len(stale), step, self.folder)
         save_checkpoint(self.last, state)
         if self.keep > 0:
             publish.link_file(self.last, self.folder / f"step-{step:08d}.pt")

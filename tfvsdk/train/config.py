@@ -32,17 +32,9 @@ from typing import Any
 
 import attrs
 
-from ..checks import non_negative, positive
+from ..checks import at_most, non_negative, positive
 from ..errors import InputError
 from ..losses import LossWeights
-
-
-def _at_most(high: int) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-        if value > high:
-            raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a value ≤ {high}, got {value!r}")
-
-    return check
 
 
 def _probability(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -83,15 +75,18 @@ class DataConfig:
         num_workers: DataLoader worker processes (0 loads in the training process).
         still_clips: images also serve as single-frame clips for video samples (the paper's "reenactment
             alone" ablation with ``sigma = 0``: "image datasets are regarded as single-frame videos").
+        eval_clips: the last this many clips of the video part (in the manifest's order) are a held-out
+            split: never drawn for training, used by the evaluation every ``run.eval_every`` steps.
     """
 
     root: str = "data/synth"
     image_root: str = ""
     video_root: str = ""
     sigma: float = attrs.field(default=0.5, converter=float, validator=_probability)
-    batch_size: int = attrs.field(default=4, converter=int, validator=[positive, _at_most(4096)])
-    num_workers: int = attrs.field(default=0, converter=int, validator=[non_negative, _at_most(256)])
+    batch_size: int = attrs.field(default=4, converter=int, validator=[positive, at_most(4096)])
+    num_workers: int = attrs.field(default=0, converter=int, validator=[non_negative, at_most(256)])
     still_clips: bool = False
+    eval_clips: int = attrs.field(default=0, converter=int, validator=non_negative)
 
 
 @attrs.define
@@ -153,6 +148,13 @@ class LossConfig:
         reconstruction: γ, weight of L_rec (paper 10).
         temporal: λ, weight of L_tmp (paper 5).
         use_temporal: False drops L_tmp and skips the t−1 pass entirely (the "w/o L_tmp" ablation).
+        adversarial_warmup: α rises linearly from 0 to ``adversarial`` over this many first steps (0 = off).
+        adversarial_scale: ``"adaptive"`` (default) multiplies L_adv by s = ‖∇_Y(L_app + L_rec + L_tmp)‖ /
+            ‖∇_Y L_adv‖ (gradients w.r.t. the generated frames, s held constant in the backward pass; the
+            adaptive weight of Esser et al. 2021), so that α L_adv's gradient has α/1 times the norm of the
+            other terms' unweighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+        r1: weight γ of the R1 penalty (γ/2)·E‖∇_X D(X)‖² on real images added to D's loss (Mescheder et al.
+            2018; 0 = off).
     """
 
     adversarial: float = attrs.field(default=10.0, converter=float, validator=non_negative)
@@ -160,6 +162,9 @@ class LossConfig:
     reconstruction: float = attrs.field(default=10.0, converter=float, validator=non_negative)
     temporal: float = attrs.field(default=5.0, converter=float, validator=non_negative)
     use_temporal: bool = True
+    adversarial_warmup: int = attrs.field(default=0, converter=int, validator=non_negative)
+    adversarial_scale: str = attrs.field(default="adaptive", validator=_one_of("adaptive", "fixed"))
+    r1: float = attrs.field(default=0.0, converter=float, validator=non_negative)
 
     def weights(self) -> LossWeights:
         """The :class:`~tfvsdk.losses.LossWeights` of eq. 16 (λ = 0 when ``use_temporal`` is off)."""
@@ -182,6 +187,10 @@ class RunConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; under torchrun each process uses
             its ``LOCAL_RANK`` device.
         resume: continue from ``out/checkpoints/last.pt`` when it exists.
+        grad_every: every this many steps, log the norm of each weighted loss term's gradient on G and E
+            (``grad/<term>``; costs one backward pass per term on those steps); 0 = never.
+        eval_every: every this many steps (and at the end), evaluate on the held-out clips
+            (``data.eval_clips``) and log ``eval/face_mae``, ``eval/ssim``, ``eval/e_tmp``; 0 = never.
     """
 
     out: str = "runs/train"
@@ -193,6 +202,8 @@ class RunConfig:
     amp: bool = False
     device: str = attrs.field(default="auto", validator=_one_of("auto", "cpu", "cuda"))
     resume: bool = True
+    grad_every: int = attrs.field(default=50, converter=int, validator=non_negative)
+    eval_every: int = attrs.field(default=0, converter=int, validator=non_negative)
 
 
 @attrs.define

@@ -40,7 +40,9 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(Path(folder) / "tb"), purge_step=resume_step)
+                # Events from step resume_step + 1 on were written after the checkpoint and are replaced.
+                purge = None if resume_step is None else resume_step + 1
+                self._tb = SummaryWriter(str(Path(folder) / "tb"), purge_step=purge)
             except ImportError:
                 logger.info("tensorboard is not installed; metrics go to %s only", self.path)
 

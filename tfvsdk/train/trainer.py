@@ -23,12 +23,14 @@ import contextlib
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
 from .. import losses, publish
@@ -43,7 +45,7 @@ from ..interfaces import TrainableBlender
 from ..plugins import call_hook, reporting
 from ..records import Composition, FaceFit, Rendering
 from ..texture import unwrap_texture
-from . import distributed
+from . import distributed, evaluation
 from .checkpoint import FORMAT_VERSION, CheckpointDir, load_checkpoint, rng_state, set_rng_state
 from .components import Components, build_components
 from .config import TrainConfig
@@ -113,7 +115,7 @@ def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[Imag
     parts: list[tuple[str, str]] = []
     if sigma > 0 or data.still_clips:
         parts.append(("image", data.image_root or data.root))
-    if sigma < 1:
+    if sigma < 1 or data.eval_clips:
         parts.append(("video", data.video_root or data.root))
     opened: dict[str, Any] = {}
     sizes = set()
@@ -131,6 +133,75 @@ def open_datasets(config: TrainConfig, model_info: dict[str, Any]) -> tuple[Imag
     if len(sizes) > 1:
         raise InputError(f"data: the image and video parts have different image sizes {sorted(sizes)}; prepare both at one size")
     return opened.get("image"), opened.get("video")
+
+
+GRAD_NAMES = {"adversarial": "adv", "appearance": "app", "reconstruction": "rec", "temporal": "tmp"}
+"""The short name of each loss term in the ``grad/<term>`` metrics."""
+
+_RESUMABLE = {"run": None, "optim": None, "loss": None, "data": {"num_workers"}}
+"""Config tables (None: every key) a resumed run may change; ``run.seed`` may not."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's, numpy's global and Python's ``random`` generators with ``seed``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def held_out_clips(videos: VideoFolder | None, count: int) -> list[int]:
+    """The last ``count`` clips (of ≥ 3 frames) of the video part: the held-out evaluation split.
+
+    Raises:
+        InputError: fewer such clips than ``count``, or none left for training.
+    """
+    if not count:
+        return []
+    usable = [c for c in range(len(videos)) if videos.num_frames(c) >= 3] if videos is not None else []
+    if len(usable) <= count:
+        raise InputError(f"data.eval_clips = {count}: the video part has {len(usable)} clips of ≥ 3 frames; hold out fewer")
+    return usable[-count:]
+
+
+def resume_changes(saved: dict[str, Any], current: dict[str, Any], where: str) -> list[str]:
+    """The settings that differ between a checkpoint's config and the current one, as ``"table.key a → b"``.
+
+    Raises:
+        InputError: a difference a resumed run cannot apply (components, data, ``run.seed``).
+    """
+    changed, refused = [], []
+    for table in sorted(set(saved) | set(current)):
+        old, new = saved.get(table, {}), current.get(table, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) == new.get(key) or (table == "run" and key in ("resume",)):
+                continue
+            text = f"{table}.{key} {old.get(key)!r} → {new.get(key)!r}"
+            allowed = table in _RESUMABLE and (_RESUMABLE[table] is None or key in _RESUMABLE[table])
+            (changed if allowed and (table, key) != ("run", "seed") else refused).append(text)
+    if refused:
+        raise InputError(
+            f"{where}: the checkpoint was trained with other settings ({'; '.join(refused)}); resume with the "
+            "checkpoint's settings, or start a new run (--no-resume, or another run.out)"
+        )
+    return changed
+
+
+class IntervalMean:
+    """Means of metrics over the steps since the last :meth:`pop` (each key over the steps that had it)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        means = {key: total / self._counts[key] for key, total in self._sums.items()}
+        self._sums, self._counts = {}, {}
+        return means
 
 
 class _Batches:
@@ -170,12 +241,14 @@ class Trainer:
         self.config = config
         self.context = context or distributed.setup(config.run.device)
         self.device = self.context.device
-        torch.manual_seed(config.run.seed)
+        seed_everything(config.run.seed)
         self.components = components or build_components(config.components, self.device)
         c = self.components
         distributed.broadcast_module(c.blender, self.context)
         model = c.model
         self.images, self.videos = open_datasets(config, {"name": model.name, "n_id": model.n_id, "n_exp": model.n_exp})
+        self.eval_clips = held_out_clips(self.videos, config.data.eval_clips)
+        """Indices of the video part's held-out clips (``data.eval_clips``), never drawn for training."""
         self.sampler = DTSSSampler(
             self.images,
             self.videos,
@@ -184,6 +257,7 @@ class Trainer:
             rank=self.context.rank,
             world_size=self.context.world_size,
             still_clips=config.data.still_clips,
+            exclude_clips=self.eval_clips,
         )
         self.dataset = SampleDataset(self.images, self.videos)
         opt = config.optim
@@ -202,7 +276,14 @@ class Trainer:
         """Optimisation steps done."""
         self._last: tuple[TrainingBatch, StepOutputs] | None = None
         if config.run.resume and self.checkpoints.last.exists():
-            self.load_state_dict(load_checkpoint(self.checkpoints.last, map_location=self.device))
+            state = load_checkpoint(self.checkpoints.last, map_location=self.device)
+            changed = resume_changes(json.loads(state["config"]), config.to_dict(), str(self.checkpoints.last))
+            self.load_state_dict(state)
+            for opt, lr in ((self.opt_g, config.optim.lr_g), (self.opt_d, config.optim.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"], group["betas"] = lr, config.optim.betas
+            if changed:
+                logger.warning("resuming %s with changed settings (applied from now on): %s", self.checkpoints.last, "; ".join(changed))
             logger.info("resumed from %s at step %d", self.checkpoints.last, self.step)
 
     # -- state ----------------------------------------------------------------------------------------------
@@ -254,11 +335,15 @@ class Trainer:
         return batch.role(self.components.role_map[composer_role])
 
     @torch.no_grad()
-    def render(self, batch: TrainingBatch) -> Scene:
-        """Steps 1–3 of the module docstring: renderings, masks, appearance frames and hints."""
+    def render(self, batch: TrainingBatch, temporal: bool | None = None) -> Scene:
+        """Steps 1–3 of the module docstring: renderings, masks, appearance frames and hints.
+
+        ``temporal`` (default: ``loss.use_temporal``) renders t−1 as well as t.
+        """
         c = self.components
         model = c.model
-        times = (0, 1) if self.use_temporal else (0,)
+        temporal = self.use_temporal if temporal is None else temporal
+        times = (0, 1) if temporal else (0,)
         comps = [self._composition(batch, when) for when in times]
         source, source_fit = _frames(self._role(batch, comps[0].texture_role), 0)
         texture, _ = unwrap_texture(source, vertices(model, source_fit), model.triangles, model.uv, size=self.texture_size, symmetry=model.symmetry)
@@ -309,8 +394,84 @@ class Trainer:
                 extra[name] = (float(entry[0]), entry[1])
         return extra
 
+    def adversarial_weight(self) -> float:
+        """α of this step: ``loss.adversarial``, ramped up linearly over ``loss.adversarial_warmup`` steps."""
+        warmup = self.config.loss.adversarial_warmup
+        ramp = min(1.0, self.step / warmup) if warmup else 1.0
+        return self.weights.adversarial * ramp
+
+    def _generator_backward(
+        self, weighted: dict[str, torch.Tensor], adversarial: torch.Tensor, log_grads: bool
+    ) -> tuple[dict[str, float], float]:
+        """Set the G/E gradient of eq. 16 and return ``(grad/* norms, s)``.
+
+        ``weighted`` holds the weighted non-adversarial terms (β L_app, γ L_rec, λ L_tmp under their short
+        names, then the hook losses), ``adversarial`` the unweighted L_adv. Their gradients on G and E are
+        taken separately (per term on ``log_grads`` steps, else the paper's terms and the hook losses as two
+        sums), so that with ``loss.adversarial_scale = "adaptive"``
+        s = ‖∇(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇ L_adv‖) costs no extra pass; the gradient
+        set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+        """
+        self.opt_g.zero_grad(set_to_none=True)
+        params = [p for p in self.components.generator_parameters() if p.requires_grad]
+        scaler = self.scaler_g
+        unscale = float(scaler.get_scale()) if self.amp else 1.0
+        paper = [name for name in GRAD_NAMES.values() if name != "adv"]
+        if log_grads:
+            groups = {name: [name] for name in weighted}
+        else:
+            groups = {"paper": paper, "hooks": [name for name in weighted if name not in paper]}
+
+        def gradient(value: torch.Tensor) -> list[torch.Tensor | None]:
+            if not value.requires_grad:
+                return [None] * len(params)
+            return list(torch.autograd.grad(scaler.scale(value), params, retain_graph=True, allow_unused=True))
+
+        def add(a: list[torch.Tensor | None], b: list[torch.Tensor | None], factor: float = 1.0) -> list[torch.Tensor | None]:
+            return [x if y is None else (factor * y if x is None else x + factor * y) for x, y in zip(a, b)]
+
+        def norm(grads: list[torch.Tensor | None]) -> float:
+            return math.sqrt(sum(float(g.float().square().sum()) for g in grads if g is not None)) / unscale
+
+        norms: dict[str, float] = {}
+        reference: list[torch.Tensor | None] = [None] * len(params)
+        total: list[torch.Tensor | None] = [None] * len(params)
+        for group, names in groups.items():
+            members = [weighted[n] for n in names if n in weighted]
+            if not members:
+                continue
+            grads = gradient(torch.stack([m.reshape(()) for m in members]).sum())
+            if log_grads:
+                norms[f"grad/{group}"] = norm(grads)
+            if all(n in paper for n in names):
+                reference = add(reference, grads)
+            total = add(total, grads)
+        alpha = self.adversarial_weight()
+        scale = 1.0
+        if alpha > 0:
+            adv = gradient(adversarial.reshape(()))
+            if self.config.loss.adversarial_scale == "adaptive":
+                w = self.weights
+                scale = min(norm(reference) / ((w.appearance + w.reconstruction + w.temporal) * norm(adv) + 1e-12), 1e4)
+            total = add(total, adv, alpha * scale)
+            if log_grads:
+                norms["grad/adv"] = alpha * scale * norm(adv)
+        elif log_grads:
+            norms["grad/adv"] = 0.0
+        for p, g in zip(params, total):
+            p.grad = g
+        if log_grads:
+            norms["grad/total"] = norm(total)
+        return norms, scale
+
     def train_step(self, batch: TrainingBatch) -> dict[str, float]:
-        """One generator and one discriminator update on ``batch``; returns the step's metrics."""
+        """One generator and one discriminator update on ``batch``; returns the step's metrics.
+
+        Every ``run.grad_every`` steps (counting from the first, step 0) the metrics also hold the gradient
+        norm on G and E of each weighted term of eq. 16: ``grad/adv``, ``grad/app``, ``grad/rec``,
+        ``grad/tmp``, ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
+        receives).
+        """
         c = self.components
         batch = batch.to(self.device)
         b = batch.batch_size
@@ -334,19 +495,27 @@ class Trainer:
             }
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
-            total = losses.total_generator_loss(**terms, weights=self.weights)
-            for weight, value in extra.values():
-                total = total + weight * value.reshape(())
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler_g.scale(total).backward()
+            weighted = {short: getattr(self.weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items() if short != "adv"}
+            for name, (weight, value) in extra.items():
+                weighted[name] = weight * value.reshape(())
+        every = self.config.run.grad_every
+        grad_norms, scale = self._generator_backward(weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0)
+        weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight() * scale)
+        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items()}, weights=weights)
+        for weight, value in extra.values():
+            total = total + weight * value.detach().reshape(())
         distributed.average_gradients(c.generator_parameters(), self.context)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
 
         d.requires_grad_(True)
+        r1 = self.config.loss.r1
         with self._autocast():
-            real, fake = d(batch.identity.cur), d(y_cur.detach())
+            real_images = batch.identity.cur.detach().requires_grad_(r1 > 0)
+            real, fake = d(real_images), d(y_cur.detach())
             d_loss = losses.d_hinge_loss(real, fake)
+            if r1 > 0:
+                d_loss = d_loss + r1 / 2 * losses.r1_penalty(real, real_images)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler_d.scale(d_loss).backward()
         distributed.average_gradients(c.discriminator_parameters(), self.context)
@@ -368,6 +537,8 @@ class Trainer:
                 "time/networks": t2 - t1,
             }
         )
+        metrics.update(grad_norms)
+        metrics["loss/adversarial_scale"] = scale
         self._last = (batch, outputs)
         return metrics
 
@@ -446,11 +617,32 @@ class Trainer:
             "eval/appearance": totals["app"] / samples,
         }
 
+    def evaluate_clips(
+        self, clips: list[int] | None = None, blender: Any = None, identities: list[int] | None = None
+    ) -> dict[str, float]:
+        """Held-out self-reenactment metrics (:func:`tfvsdk.train.evaluation.evaluate_clips`).
+
+        Args:
+            clips: clip indices of the video part (default: the held-out split, ``data.eval_clips``).
+            blender: the blender to evaluate (default: the one being trained; e.g. ``classical`` for the
+                baseline on the same clips).
+            identities: one image index per clip to swap onto it instead (then only ``eval/e_tmp``).
+
+        Returns:
+            ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
+            ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
+        """
+        result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender, identities)
+        return {f"eval/{key}": value for key, value in result.items()}
+
     # -- the loop ---------------------------------------------------------------------------------------------
 
     def _loader(self) -> torch.utils.data.DataLoader:
         self.sampler.position = self.step * self.config.data.batch_size
         workers = self.config.data.num_workers
+        # A generator of its own: creating the iterator draws a base seed, which must not move the global
+        # torch RNG (a resumed run creates one more iterator than an uninterrupted one).
+        generator = torch.Generator().manual_seed(self.config.run.seed)
         return torch.utils.data.DataLoader(
             self.dataset,
             batch_sampler=_Batches(self.sampler, self.config.data.batch_size),
@@ -458,6 +650,7 @@ class Trainer:
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=2 if workers else None,
+            generator=generator,
         )
 
     def save_samples(self, path: Path | None = None) -> Path:
@@ -483,8 +676,10 @@ class Trainer:
     def fit(self, max_steps: int | None = None, *, progress: bool = True) -> dict[str, float]:
         """Train until ``max_steps`` (default ``config.run.max_steps``) optimisation steps are done.
 
-        Rank 0 writes ``metrics.jsonl`` every ``run.log_every`` steps, a checkpoint and a sample grid every
-        ``run.every`` steps and at the end, and shows a progress bar when ``progress`` is True.
+        Rank 0 writes ``metrics.jsonl`` every ``run.log_every`` steps — each value the mean over the steps
+        since the previous line (``grad/*`` over the steps that measured it) — a checkpoint and a sample
+        grid every ``run.every`` steps and at the end, the held-out evaluation (:meth:`evaluate_clips`)
+        every ``run.eval_every`` steps and at the end, and shows a progress bar when ``progress`` is True.
 
         Returns:
             The metrics of the last step (averaged over processes).
@@ -501,6 +696,7 @@ class Trainer:
 
         bar = tqdm(total=max_steps, initial=self.step, disable=not (main and progress), unit="step", dynamic_ncols=True)
         metrics: dict[str, float] = {}
+        interval = IntervalMean()
         start, start_step = time.perf_counter(), self.step
         try:
             loader = iter(self._loader())
@@ -515,9 +711,15 @@ class Trainer:
                     if key.startswith("loss/") and not math.isfinite(value):
                         raise InputError(f"step {self.step}: {key} is {value}; lower the learning rates or check the data")
                 call_hook("on_train_step_end", trainer=self, step=self.step, metrics=metrics)
+                interval.add(metrics)
                 if main:
+                    line: dict[str, float] = {}
                     if self.step % run.log_every == 0 or self.step == max_steps:
-                        log.write(self.step, metrics)
+                        line.update(interval.pop())
+                    if self.eval_clips and run.eval_every and (self.step % run.eval_every == 0 or self.step == max_steps):
+                        line.update(self.evaluate_clips())
+                    if line:
+                        log.write(self.step, line)
                     bar.set_postfix(rec=f"{metrics['loss/reconstruction']:.3f}", tmp=f"{metrics['loss/temporal']:.2e}", d=f"{metrics['loss/d']:.2f}")
                     bar.update(1)
                 if self.step % run.every == 0 or self.step == max_steps:

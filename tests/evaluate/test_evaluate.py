@@ -1,0 +1,96 @@
+"""The Evaluator on synthetic swaps: what each metric needs, what it says, and why one is missing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tfvsdk import io
+from tfvsdk.errors import InputError
+from tfvsdk.evaluate import EvalConfig, Evaluator, load_manifest, spread_frames
+
+FAST = EvalConfig(identity_frames=4, reference_frames=2)
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> Evaluator:
+    torch.set_num_threads(1)
+    return Evaluator(FAST)
+
+
+@pytest.fixture(scope="module")
+def scored(swaps, evaluator) -> dict:
+    return {name: evaluator.evaluate(swaps[name], identity=swaps["alice"], target=swaps["bob"]) for name in ("smoothed", "unsmoothed")}
+
+
+def test_smoothing_lowers_the_temporal_error(scored):
+    smoothed, unsmoothed = scored["smoothed"].summary, scored["unsmoothed"].summary
+    assert smoothed["e_tmp"] < unsmoothed["e_tmp"]
+    assert smoothed["e_tmp_flow"] == "3d"
+
+
+def test_every_requested_metric_has_a_value_or_a_reason(scored):
+    result = scored["smoothed"]
+    summary = result.summary
+    for key in ("e_tmp", "e_id", "e_pose", "e_exp", "e_exp_coefficients", "pose_spread_median"):
+        assert isinstance(summary[key], float), key
+    assert len(summary["e_pose_euler"]) == 3
+    assert summary["ssim"] is None and "reference" in summary["unavailable"]["ssim"]
+    assert summary["fid"] is None and "Inception" in summary["unavailable"]["fid"]
+    assert set(result.frames) >= {"e_tmp", "e_id", "e_pose", "e_exp", "pose_spread", "ssim"}
+    assert all(len(column) == 16 for column in result.frames.values())
+    assert np.isnan(result.frames["e_tmp"][0]), "frame 0 ends no pair"
+    assert np.isfinite(result.frames["e_id"]).sum() <= 4
+
+
+def test_e_id_is_smaller_for_the_same_person(swaps, evaluator):
+    # The demo's people differ in face shape only (one albedo): dlib tells them apart, narrowly.
+    same = evaluator.evaluate(swaps["alice"], identity=swaps["alice"]).summary["e_id"]
+    other = evaluator.evaluate(swaps["bob"], identity=swaps["alice"]).summary["e_id"]
+    assert 0 <= same < other
+
+
+def test_a_reference_gives_ssim_psnr_and_photometric_error(swaps, evaluator):
+    same = evaluator.evaluate(swaps["bob"], reference=swaps["bob"]).summary
+    other = evaluator.evaluate(swaps["smoothed"], reference=swaps["bob"]).summary
+
+    assert same["ssim"] == pytest.approx(1.0) and same["photometric_error"] == 0.0 and same["psnr"] == 100.0
+    assert other["ssim"] < 0.99 and other["photometric_error"] > 0.5
+    assert same["e_id"] is None and "identity" in same["unavailable"]["e_id"]
+
+
+@pytest.mark.slow
+def test_tvl1_flow_of_the_target(swaps):
+    pytest.importorskip("cv2")
+    result = Evaluator(EvalConfig(flow="tvl1")).evaluate(swaps["unsmoothed"], target=swaps["bob"])
+    assert result.summary["e_tmp_flow"] == "tvl1" and result.summary["e_tmp"] > 0
+    assert np.isfinite(result.frames["e_tmp"][1:]).all()
+
+
+def test_a_still_is_not_a_video_to_evaluate(tmp_path, evaluator):
+    still = tmp_path / "still.png"
+    io.write_image(still, np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(InputError, match="at least 2 frames"):
+        evaluator.evaluate(still)
+
+
+def test_a_manifest_lists_runs_with_defaults_and_folders(tmp_path):
+    (tmp_path / "outs").mkdir()
+    for name in ("b.mp4", "a.mp4", "notes.txt"):
+        (tmp_path / "outs" / name).write_bytes(b"x")
+    manifest = tmp_path / "runs.toml"
+    manifest.write_text('[defaults]\nidentity = "alice.mp4"\n\n[[run]]\noutput = "outs"\n\n[[run]]\nname = "one"\noutput = "x.mp4"\ntarget = "bob.mp4"\n')
+
+    runs = load_manifest(manifest)
+
+    assert [name for run in runs for name, _ in run.videos()] == ["outs/a.mp4", "outs/b.mp4", "one"]
+    assert runs[1].identity == tmp_path / "alice.mp4" and runs[1].target == tmp_path / "bob.mp4"
+    manifest.write_text('[[run]]\noutput = "x.mp4"\nidentty = "a.mp4"\n')
+    with pytest.raises(InputError, match="identty"):
+        load_manifest(manifest)
+
+
+def test_spread_frames_keep_both_ends():
+    assert spread_frames(48, 4).tolist() == [0, 16, 31, 47]
+    assert spread_frames(3, 16).tolist() == [0, 1, 2]

@@ -1,0 +1,98 @@
+"""``tfv eval``: score one edited video, or every run of a manifest, with the paper's metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import InputError
+from .eval_report import plot_curves, write_csv, write_json
+from .evaluate import FLOWS, EvalConfig, Evaluation, Evaluator, load_manifest
+
+SHOWN = ("e_tmp", "e_id", "e_pose", "e_exp", "ssim", "fid")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _line(name: str, summary: dict[str, Any]) -> str:
+    parts = [f"{key} {summary[key]:.4g}" if isinstance(summary.get(key), float) else f"{key} n/a" for key in SHOWN]
+    return f"{name}: {summary['frames']} frames in {summary['seconds']:.1f} s; " + ", ".join(parts)
+
+
+@click.command("eval")
+@click.option("--output", type=click.Path(dir_okay=False), help="the edited video to score")
+@click.option("--identity", type=click.Path(dir_okay=False), help="identity source (E_id, FID)")
+@click.option("--target", type=click.Path(dir_okay=False), help="pose and expression source (E_pose, E_exp)")
+@click.option("--reference", type=click.Path(dir_okay=False), help="ground truth of the output (SSIM, PSNR)")
+@click.option("--pose", type=click.Path(dir_okay=False), help="pose source when not --target (E_pose)")
+@click.option("--expression", type=click.Path(dir_okay=False), help="expression source when not --target (E_exp)")
+@click.option("--manifest", type=click.Path(dir_okay=False), help="runs.toml listing many outputs (instead of --output)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--json-file", type=click.Path(dir_okay=False), help="also write the JSON summary to this file")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="write per-frame CSVs into this folder")
+@click.option("--plot", type=click.Path(dir_okay=False), help="write a PNG of E_tmp and E_id over time")
+@click.option("--flow", type=click.Choice(FLOWS), default="3d", show_default=True, help="flow of E_tmp (tvl1 needs the 'flow' extra)")
+@click.option("--flow-smoothing", default=2.0, show_default=True, help="σ in frames of the refit's smoothing for the 3-D flow")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), help="FID's pt_inception-2015-12-05-6726825d.pth")
+@click.option("--max-pose-spread", default=3.0, show_default=True, help="flag frames whose pose spread exceeds this (degrees)")
+@click.option("--identity-frames", default=8, show_default=True, help="output frames given an identity vector, spread evenly (0 = all)")
+@click.option("--reconstructor", default="3ddfa", show_default=True, help="reconstructor refitting output and target")
+@click.option("--renderer", default="nvdiffrast", show_default=True, help="renderer of the 3-D flow")
+@click.option("--identity-embedder", default="dlib", show_default=True, help="identity embedder of E_id")
+@click.option("--device", default="cpu", show_default=True, help="torch device")
+def eval_command(output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
+                 expression: str | None, manifest: str | None,
+                 as_json: bool, json_file: str | None, csv_dir: str | None, plot: str | None, flow: str, flow_smoothing: float,
+                 inception_weights: str | None, max_pose_spread: float, identity_frames: int, reconstructor: str, renderer: str,
+                 identity_embedder: str, device: str) -> None:
+    """Score an edited video with the paper's metrics (E_tmp, E_id, E_pose, E_exp, SSIM, FID); a metric
+    without its input is null, with the reason under "unavailable"."""
+    if (output is None) == (manifest is None):
+        raise click.UsageError("give either --output (one video) or --manifest (runs.toml)")
+    if manifest is not None and any(v is not None for v in (identity, target, reference, pose, expression)):
+        raise click.UsageError("sources go into the manifest's runs when --manifest is used")
+    config = EvalConfig(reconstructor=reconstructor, renderer=renderer, identity_embedder=identity_embedder, flow=flow,
+                        flow_smoothing=flow_smoothing, inception_weights=inception_weights, max_pose_spread=max_pose_spread,
+                        identity_frames=identity_frames,
+                        device=device)
+    evaluator = Evaluator(config)
+    if manifest is not None:
+        jobs = [(name, video, run) for run in load_manifest(manifest) for name, video in run.videos()]
+    else:
+        jobs = [(Path(output).stem, Path(output), None)]
+    if csv_dir is not None and not Path(csv_dir).is_dir():
+        Path(csv_dir).mkdir(parents=True)
+    results: list[tuple[str, Evaluation]] = []
+    for name, video, run in jobs:
+        sources = {"identity": identity, "target": target, "reference": reference, "pose": pose, "expression": expression}
+        if run is not None:
+            sources = {role: getattr(run, role) for role in sources}
+        result = evaluator.evaluate(video, progress=True, **sources)
+        results.append((name, result))
+        if csv_dir is not None:
+            write_csv(Path(csv_dir) / f"{name.replace('/', '__')}.csv", result)
+        if not as_json:
+            click.echo(_line(name, result.summary))
+    summaries = [_finite({"name": name, **r.summary}) for name, r in results]
+    data: Any = summaries if manifest is not None else summaries[0]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    if json_file is not None:
+        write_json(json_file, data)
+    if plot is not None:
+        if not Path(plot).parent.is_dir():
+            raise InputError(f"{plot}: folder does not exist")
+        plot_curves(plot, results)

@@ -1,0 +1,525 @@
+"""Scoring edited videos with the paper's metrics (Tables 1–3): the library behind ``tfv eval``.
+
+An :class:`Evaluator` reads one output video and the sources it was made from and computes, per frame and
+as a summary, every metric of :mod:`tfvsdk.metrics` that its inputs allow:
+
+* E_tmp (always): warping error of consecutive output frames, with the 3-D flow of the output's own refit,
+  smoothed over ``flow_smoothing`` frames so that the flow follows the head's motion and not the jitter
+  being measured (``flow="3d"``, face pixels only), or TV-L1 optical flow of the target (the motion source;
+  of the output when no target is given) over the whole frame (``flow="tvl1"``, the paper's Table 3).
+* E_id (with ``identity``): cosine distance of each output frame's identity vector from the identity
+  source's.
+* E_pose, E_exp (with ``target``, or ``pose`` / ``expression`` when they differ, as in a remix): refits of
+  the output and of those sources by the same reconstructor; pose as
+  the geodesic angle and per-angle errors (degrees), expression as the landmark distance (pixels, the
+  paper's) and the coefficient distance.
+* pose confidence (always): the reconstructor's per-frame pose spread; frames above ``max_pose_spread``
+  degrees are listed as unreliable.
+* SSIM, PSNR, photometric error (with ``reference``, a ground truth such as the driver of self-driving
+  reenactment).
+* FID and KID between the output's frames and the identity source's (with ``inception_weights``; the
+  paper's FID is between Y^t and X_i^t).
+
+Source frame k is matched to output frame k through the frame rates (:func:`tfvsdk.timeline.source_index`),
+as the editor does; a still source is compared with every frame. A metric that cannot be computed is None
+in the summary and its reason is in ``summary["unavailable"]`` — never silently left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from . import io, metrics, plugins
+from .errors import InputError, ModelFileError, NoFaceError, PluginError
+from .records import Detection, FaceFit
+from .smoothing import smooth_fit
+from .timeline import source_index
+
+logger = logging.getLogger(__name__)
+
+FLOWS = ("3d", "tvl1")
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+
+
+def _flow(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in FLOWS:
+        raise InputError(f"flow: expected one of {FLOWS}, got {value!r}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value >= 0:
+        raise InputError(f"{attribute.name}: expected >= 0, got {value}")
+
+
+@attrs.frozen
+class EvalConfig:
+    """How :class:`Evaluator` scores (every ``tfv eval`` option maps to a field).
+
+    Attributes:
+        reconstructor: reconstructor refitting the output and the target (``tfv components reconstructor``).
+        renderer: renderer of the 3-D flow.
+        identity_embedder: identity embedder of E_id.
+        flow: ``"3d"`` or ``"tvl1"`` (the ``flow`` extra), the flow of E_tmp.
+        flow_smoothing: σ in frames of the smoothing of the output's refit for the 3-D flow.
+        inception_weights: FID's Inception weights file (``pt_inception-2015-12-05-6726825d.pth``), or None.
+        max_pose_spread: frames whose pose spread exceeds this (degrees) are flagged unreliable.
+        identity_frames: output frames whose identity vector is computed, spread evenly over the video (0 =
+            all); dlib's network costs ~0.1 s of CPU per face, the dominant cost of an evaluation.
+        reference_frames: frames of an identity video averaged into its reference vector (0 = all).
+        chunk_size: frames processed at once.
+        device: torch device.
+    """
+
+    reconstructor: str = "3ddfa"
+    renderer: str = "nvdiffrast"
+    identity_embedder: str = "dlib"
+    flow: str = attrs.field(default="3d", validator=_flow)
+    flow_smoothing: float = attrs.field(default=2.0, validator=_non_negative)
+    inception_weights: str | None = None
+    max_pose_spread: float = attrs.field(default=3.0, validator=_non_negative)
+    identity_frames: int = 8
+    reference_frames: int = 4
+    chunk_size: int = 16
+    device: str = "cpu"
+
+
+@attrs.frozen
+class Evaluation:
+    """The scores of one output video.
+
+    Attributes:
+        summary: JSON-ready dict: the metric means (None where unavailable), ``unavailable`` {metric: reason},
+            the inputs, frame counts, ``seconds`` and ``stage_seconds`` (wall-clock time per stage).
+        frames: per-frame columns, each a (T,) float array (NaN where undefined): ``e_tmp`` (of the pair
+            ending at the frame), ``e_id``, ``e_pose``, ``yaw_error``, ``pitch_error``, ``roll_error``,
+            ``e_exp``, ``e_exp_coefficients``, ``pose_spread``, ``ssim``, ``psnr``, ``photometric_error``.
+    """
+
+    summary: dict[str, Any]
+    frames: dict[str, np.ndarray]
+
+
+@attrs.frozen
+class Video:
+    """A decoded image or video: uint8 (T, H, W, 3) frames and its frame rate (None for an image)."""
+
+    path: Path
+    frames: np.ndarray
+    fps: float | None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Video:
+        info = io.probe(path)
+        return cls(info.path, np.stack(list(io.iter_frames(info.path))), info.fps)
+
+    def aligned(self, fps_out: float, count: int) -> np.ndarray:
+        """(count,) indices of this source's frames matching output frames 0 … count − 1."""
+        return source_index(np.arange(count), fps_out, self.fps, len(self.frames), loop=False)
+
+
+def _tensor(frames: np.ndarray, device: str) -> torch.Tensor:
+    return io.to_tensor(np.ascontiguousarray(frames), device)
+
+
+def _chunks(count: int, size: int, overlap: int = 0) -> Iterator[slice]:
+    start = 0
+    while start < count - overlap:
+        yield slice(start, min(start + size + overlap, count))
+        start += size
+
+
+def spread_frames(count: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` frames (0 = all) spread evenly over ``count``, first and last included."""
+    if most <= 0 or most >= count:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, most).round().astype(np.int64))
+
+
+def _mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else None
+
+
+class _Clock:
+    """Wall-clock seconds of consecutive stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+def _bar(total: int, name: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="frame", desc=name, leave=False, disable=not enabled)
+
+
+class Evaluator:
+    """Scores output videos (see the module docstring); components are built once and reused across videos.
+
+    Args:
+        config: what to use.
+
+    Example:
+        >>> result = Evaluator().evaluate("swap.mp4", identity="alice.mp4", target="bob.mp4")  # doctest: +SKIP
+        >>> result.summary["e_tmp"], result.summary["e_id"]  # doctest: +SKIP
+    """
+
+    def __init__(self, config: EvalConfig | None = None) -> None:
+        self.config = config or EvalConfig()
+        self._components: dict[str, Any] = {}
+
+    def _component(self, kind: str, name: str) -> Any:
+        if kind not in self._components:
+            self._components[kind] = plugins.create(kind, name)
+        return self._components[kind]
+
+    @property
+    def reconstructor(self) -> Any:
+        return self._component("reconstructor", self.config.reconstructor)
+
+    def _inception(self) -> Any:
+        if "inception" not in self._components:
+            self._components["inception"] = metrics.load_inception(self.config.inception_weights).to(self.config.device)
+        return self._components["inception"]
+
+    # -- stages ----------------------------------------------------------------------------------------
+
+    def _fit(self, video: Video, progress: bool) -> FaceFit:
+        rec = self.reconstructor
+        device, size = self.config.device, self.config.chunk_size
+        with plugins.reporting(rec, f"fitting {video.path}"):
+            if video.fps is None:
+                return rec.fit(_tensor(video.frames, device))
+            bar = _bar(len(video.frames), f"fitting {video.path.name}", progress)
+            try:
+                def chunks() -> Iterator[tuple[torch.Tensor, None]]:
+                    for part in _chunks(len(video.frames), size):
+                        yield _tensor(video.frames[part], device), None
+                        bar.update(part.stop - part.start)
+
+                return rec.fit_video(chunks())
+            finally:
+                bar.close()
+
+    def _temporal(self, output: Video, fit: FaceFit | None, target: Video | None, progress: bool) -> tuple[np.ndarray, float]:
+        """Per-frame E_tmp (frame 0 NaN) and the pooled E_tmp."""
+        c = self.config
+        t = len(output.frames)
+        errors, counts = np.full(t, np.nan), np.zeros(t)
+        if c.flow == "3d":
+            if fit is None:
+                raise PluginError("the 3-D flow needs a refit of the output")
+            model = self.reconstructor.model.to(c.device)
+            flow_fit = smooth_fit(fit, c.flow_smoothing)
+            renderer = self._component("renderer", c.renderer)
+        else:
+            source = target if target is not None and target.fps is not None else output
+            motion = source.frames[source.aligned(output.fps, t)]
+        bar = _bar(t - 1, f"E_tmp ({c.flow} flow)", progress)
+        try:
+            for part in _chunks(t, c.chunk_size, overlap=1):
+                frames = _tensor(output.frames[part], c.device)
+                with torch.no_grad():
+                    if c.flow == "3d":
+                        flows, masks = metrics.fit_flows(flow_fit[part], model, renderer)
+                    else:
+                        flows, masks = metrics.tvl1_flows(_tensor(motion[part], c.device))
+                    values = metrics.warping_errors(frames, flows, masks)
+                errors[part.start + 1 : part.stop] = values.double().cpu().numpy()
+                counts[part.start + 1 : part.stop] = masks.flatten(1).sum(1).double().cpu().numpy()
+                bar.update(part.stop - part.start - 1)
+        finally:
+            bar.close()
+        valid = counts > 0
+        errors[1:][~valid[1:]] = np.nan
+        pooled = math.sqrt(float((errors[valid] ** 2 * counts[valid]).sum() / counts[valid].sum())) if valid.any() else math.nan
+        return errors, pooled
+
+    def _embed(self, video: Video, frames: np.ndarray, detection: Detection | None, progress: bool) -> torch.Tensor:
+        """(len(frames), D) identity vectors of the video's ``frames`` (landmarks from ``detection`` if given,
+        whose rows are those frames)."""
+        embedder = self._component("identity_embedder", self.config.identity_embedder)
+        out = []
+        bar = _bar(len(frames), f"identity of {video.path.name}", progress)
+        try:
+            with plugins.reporting(embedder, f"embedding {video.path}"):
+                for part in _chunks(len(frames), self.config.chunk_size):
+                    rows = None if detection is None else Detection(detection.landmarks[part], detection.found[part], detection.image_size)
+                    images = _tensor(video.frames[frames[part]], self.config.device)
+                    out.append(embedder.embed(images, detection=rows, video=False))
+                    bar.update(part.stop - part.start)
+        finally:
+            bar.close()
+        return torch.cat(out).cpu()
+
+    def _features(self, video: Video) -> torch.Tensor:
+        network = self._inception()
+        with torch.no_grad():
+            return torch.cat([network(_tensor(video.frames[part], self.config.device)) for part in _chunks(len(video.frames), self.config.chunk_size)]).cpu()
+
+    # -- the whole evaluation --------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        output: str | os.PathLike,
+        *,
+        identity: str | os.PathLike | None = None,
+        target: str | os.PathLike | None = None,
+        reference: str | os.PathLike | None = None,
+        pose: str | os.PathLike | None = None,
+        expression: str | os.PathLike | None = None,
+        progress: bool = False,
+    ) -> Evaluation:
+        """Score one output video against the sources given (see the module docstring).
+
+        Args:
+            output: the edited video.
+            identity: the identity source X_i (image or video): E_id, FID/KID.
+            target: the pose and expression source (the swap's target, the reenactment's driver): E_pose,
+                E_exp, and the TV-L1 flow of E_tmp.
+            reference: a ground truth of the output (self-driving reenactment): SSIM, PSNR, photometric error.
+            pose: the pose source when it is not ``target`` (the remix task's): E_pose.
+            expression: the expression source when it is not ``target``: E_exp.
+            progress: show progress bars (stderr).
+
+        Raises:
+            InputError: unreadable inputs, a still image as output, or a reference of another frame size.
+        """
+        started = time.perf_counter()
+        clock = _Clock()
+        c = self.config
+        out = Video.read(output)
+        if out.fps is None or len(out.frames) < 2:
+            raise InputError(f"{out.path}: expected a video of at least 2 frames to evaluate")
+        t, size = len(out.frames), out.frames.shape[1:3]
+        named = {"identity": identity, "target": target, "reference": reference, "pose": pose or target, "expression": expression or target}
+        sources = {role: Video.read(p) for role, p in named.items() if p is not None}
+        unavailable: dict[str, str] = {}
+        nan = np.full(t, np.nan)
+        columns: dict[str, np.ndarray] = {name: nan.copy() for name in (
+            "e_tmp", "e_id", "e_pose", "yaw_error", "pitch_error", "roll_error", "e_exp", "e_exp_coefficients",
+            "pose_spread", "ssim", "psnr", "photometric_error")}
+        summary: dict[str, Any] = {
+            "output": str(out.path), "frames": t, "fps": out.fps, "size": list(size),
+            **{role: str(sources[role].path) if role in sources else None for role in named},
+            "e_tmp_flow": c.flow,
+        }
+
+        clock.lap("read")
+        fit: FaceFit | None = None
+        try:
+            fit = self._fit(out, progress)
+            summary["faces_found"] = int(fit.found_mask.sum())
+        except (PluginError, NoFaceError) as exc:
+            summary["faces_found"] = None
+            unavailable["refit"] = str(exc)
+        found = fit is not None and bool(fit.found_mask.any())
+        clock.lap("refit")
+
+        try:
+            columns["e_tmp"], pooled = self._temporal(out, fit if found else None, sources.get("target"), progress)
+            summary["e_tmp"] = None if math.isnan(pooled) else pooled
+            if summary["e_tmp"] is None:
+                unavailable["e_tmp"] = "no pixel with a valid flow (no face found?)"
+        except PluginError as exc:
+            summary["e_tmp"] = None
+            unavailable["e_tmp"] = f"{exc} (try --flow tvl1)" if c.flow == "3d" else str(exc)
+
+        clock.lap("e_tmp")
+        summary["e_id"] = None
+        if "identity" not in sources:
+            unavailable["e_id"] = "no identity source given (--identity)"
+        else:
+            try:
+                identity_video = sources["identity"]
+                picks = spread_frames(len(identity_video.frames), c.reference_frames)
+                reference_vector = metrics.reference_embedding(self._embed(identity_video, picks, None, progress))
+                picks = spread_frames(t, c.identity_frames)
+                detection = None
+                if found and fit.landmarks is not None:
+                    detection = Detection(fit.landmarks[picks], fit.found_mask[picks], tuple(size))
+                vectors = self._embed(out, picks, detection, progress)
+                columns["e_id"][picks] = metrics.identity_distance(vectors, reference_vector).double().numpy()
+                summary["e_id"] = _mean(columns["e_id"])
+                summary["e_id_frames"] = len(picks)
+                if summary["e_id"] is None:
+                    unavailable["e_id"] = f"{out.path}: no face recognised in any frame"
+            except (PluginError, NoFaceError) as exc:
+                unavailable["e_id"] = str(exc)
+
+        clock.lap("e_id")
+        for key in ("e_pose", "e_pose_euler", "e_exp", "e_exp_coefficients"):
+            summary[key] = None
+        fitted: dict[Path, FaceFit] = {}
+
+        def source_fit(role: str) -> FaceFit:
+            video = sources[role]
+            if video.path not in fitted:
+                fitted[video.path] = self._fit(video, progress)
+            whole = fitted[video.path]
+            return whole if video.fps is None else whole[torch.as_tensor(video.aligned(out.fps, t))]
+
+        for metric, role in (("e_pose", "pose"), ("e_exp", "expression")):
+            if role not in sources:
+                unavailable[metric] = f"no {role} source given (--target or --{role})"
+                continue
+            if not found:
+                unavailable[metric] = f"the output could not be refitted: {unavailable.get('refit', 'no face found')}"
+                continue
+            try:
+                other = source_fit(role)
+            except (PluginError, NoFaceError) as exc:
+                unavailable[metric] = str(exc)
+                continue
+            if metric == "e_pose":
+                columns["e_pose"] = metrics.pose_angle_error(fit, other).numpy()
+                euler = metrics.euler_errors(fit, other).numpy()
+                columns["yaw_error"], columns["pitch_error"], columns["roll_error"] = euler.T
+                summary["e_pose"] = _mean(columns["e_pose"])
+                summary["e_pose_euler"] = [_mean(a) for a in euler.T]
+            else:
+                columns["e_exp_coefficients"] = metrics.expression_distance(fit, other).numpy()
+                if fit.landmarks is not None and other.landmarks is not None:
+                    columns["e_exp"] = metrics.landmark_distance(fit.landmarks, other.landmarks).numpy()
+                summary["e_exp"] = _mean(columns["e_exp"])
+                summary["e_exp_coefficients"] = _mean(columns["e_exp_coefficients"])
+
+        clock.lap("e_pose_e_exp")
+        summary["pose_spread_median"] = None
+        summary["unreliable_pose_frames"] = None
+        if found:
+            try:
+                spread, unreliable = metrics.pose_confidence(self.reconstructor, fit, max_degrees=c.max_pose_spread)
+                columns["pose_spread"] = spread.double().numpy()
+                finite = columns["pose_spread"][np.isfinite(columns["pose_spread"])]
+                summary["pose_spread_median"] = float(np.median(finite)) if finite.size else None
+                summary["unreliable_pose_frames"] = torch.nonzero(unreliable).flatten().tolist()
+            except PluginError as exc:
+                unavailable["pose_spread"] = str(exc)
+
+        clock.lap("pose_spread")
+        for key in ("ssim", "psnr", "photometric_error"):
+            summary[key] = None
+        if "reference" not in sources:
+            unavailable["ssim"] = "no reference (ground truth) given (--reference)"
+        else:
+            ref = sources["reference"]
+            if ref.frames.shape[1:3] != size:
+                raise InputError(f"{ref.path}: frames of {ref.frames.shape[1:3]}, the output's are {size}")
+            truth = ref.frames[ref.aligned(out.fps, t)]
+            for part in _chunks(t, c.chunk_size):
+                x, y = _tensor(out.frames[part], c.device), _tensor(truth[part], c.device)
+                columns["ssim"][part] = metrics.ssim(x, y).double().cpu().numpy()
+                columns["psnr"][part] = metrics.psnr(x, y).double().cpu().numpy()
+                columns["photometric_error"][part] = metrics.photometric_error(x, y).double().cpu().numpy()
+            for key in ("ssim", "psnr", "photometric_error"):
+                summary[key] = _mean(columns[key])
+
+        clock.lap("reference")
+        summary["fid"] = summary["kid"] = None
+        if c.inception_weights is None:
+            unavailable["fid"] = unavailable["kid"] = "no Inception weights given (--inception-weights pt_inception-2015-12-05-6726825d.pth)"
+        elif "identity" not in sources or len(sources["identity"].frames) < 2:
+            unavailable["fid"] = unavailable["kid"] = "FID/KID compare the output's frames with an identity video of at least 2 frames"
+        else:
+            try:
+                a, b = self._features(out), self._features(sources["identity"])
+                summary["fid"] = metrics.frechet_distance(*metrics.feature_statistics(a), *metrics.feature_statistics(b))
+                summary["kid"] = metrics.kernel_distance(a, b)[0]
+                summary["fid_samples"] = [len(a), len(b)]
+            except ModelFileError as exc:
+                unavailable["fid"] = unavailable["kid"] = str(exc)
+
+        clock.lap("fid")
+        summary["unavailable"] = unavailable
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        summary["stage_seconds"] = clock.seconds
+        return Evaluation(summary, columns)
+
+
+@attrs.frozen
+class Run:
+    """One entry of a manifest: an output video (or every video in a folder) and its sources."""
+
+    name: str
+    output: Path
+    identity: Path | None = None
+    target: Path | None = None
+    reference: Path | None = None
+    pose: Path | None = None
+    expression: Path | None = None
+
+    def videos(self) -> list[tuple[str, Path]]:
+        """(row name, video) for each video this entry names."""
+        if self.output.is_dir():
+            found = sorted(p for p in self.output.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise InputError(f"{self.output}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in the folder")
+            return [(f"{self.name}/{p.name}", p) for p in found]
+        return [(self.name, self.output)]
+
+
+def load_manifest(path: str | os.PathLike) -> list[Run]:
+    """Read a ``runs.toml``: optional ``[defaults]`` and ``[[run]]`` tables with ``output`` (a video or a
+    folder of videos) and optional ``name``, ``identity``, ``target``, ``reference``, ``pose``, ``expression``;
+    relative paths are
+    relative to the manifest's folder.
+
+    Example (``runs.toml``)::
+
+        [defaults]
+        identity = "sources/alice.mp4"
+        target = "sources/bob.mp4"
+
+        [[run]]
+        name = "smoothed"
+        output = "swap.mp4"
+
+        [[run]]
+        output = "swap_unsmoothed.mp4"
+
+    Raises:
+        InputError: unreadable TOML, no ``[[run]]``, an unknown key, or a missing ``output``.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{p}: not a readable TOML manifest ({exc})") from exc
+    keys = {"name", "output", "identity", "target", "reference", "pose", "expression"}
+    defaults = data.get("defaults", {})
+    entries = data.get("run", [])
+    unknown = (set(data) - {"defaults", "run"}) | (set(defaults) - (keys - {"name", "output"})) | {k for e in entries for k in e if k not in keys}
+    if unknown:
+        raise InputError(f"{p}: unknown keys {sorted(unknown)}; expected [defaults] and [[run]] with {sorted(keys)}")
+    if not entries:
+        raise InputError(f"{p}: no [[run]] entries")
+    runs = []
+    for i, entry in enumerate(entries):
+        merged = {**defaults, **entry}
+        if "output" not in merged:
+            raise InputError(f"{p}: run {i} has no 'output'")
+
+        def resolve(key: str) -> Path | None:
+            return None if merged.get(key) is None else (p.parent / merged[key])
+
+        runs.append(Run(str(merged.get("name", Path(merged["output"]).stem)), resolve("output"),
+                        **{key: resolve(key) for key in ("identity", "target", "reference", "pose", "expression")}))
+    return runs
