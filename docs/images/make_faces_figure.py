@@ -1,7 +1,7 @@
 """docs/images/several_faces.png: ``python docs/images/make_faces_figure.py`` (needs the ``faces`` extra).
 
 Top: a still with two synthetic heads and the astronaut (NASA, public domain): the input, ``--face 2`` and
-``--all-faces`` (identity: a synthetic head). Bottom: the crossing clip of tests/faces (head 0 walks behind
+``--all-faces`` (identity: a synthetic head). Bottom: the crossing clip of tests/editing/test_several_faces.py (head 0 walks behind
 head 1 and leaves), swapped with ``--face 0`` (identity: the astronaut), every third frame, over the pixels
 that changed (white).
 """
@@ -19,7 +19,7 @@ from tfvsdk import io
 from tfvsdk.editor import Editor
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "tests" / "faces"))
+sys.path.insert(0, str(HERE.parents[1] / "tests" / "editing"))
 
 from scenes import ASTRONAUT, astronaut, heads, write_clip  # noqa: E402
 

@@ -1,11 +1,12 @@
-"""Choosing faces by number, by a reference descriptor or all of them."""
+"""Choosing faces by number, by a reference descriptor or all of them; detectors that find every face."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from tfvsdk import InputError, NoFaceError
+from tfvsdk import Detection, InputError, LandmarkDetector, NoFaceError, PluginError
 from tfvsdk.faces import FaceChoice, choose_faces
 from tfvsdk.tracking import FaceTrack
 
@@ -44,3 +45,21 @@ def test_a_choice_is_one_of_the_three_and_a_clip_without_faces_is_refused():
     assert FaceChoice.from_options() is None
     with pytest.raises(NoFaceError, match="clip.mp4: no face"):
         choose_faces([], FaceChoice(index=0), source="clip.mp4")
+
+
+class OneFace(LandmarkDetector):
+    def _detect(self, images, *, video):
+        return Detection(torch.full((len(images), 68, 2), 8.0), torch.ones(len(images), dtype=torch.bool), tuple(images.shape[-2:]))
+
+
+class Miscounting(OneFace):
+    def _detect_all(self, images):
+        return []
+
+
+def test_detect_all_needs_a_detector_that_finds_several_faces_and_checks_what_it_returns():
+    images = torch.rand(2, 3, 16, 16)
+    with pytest.raises(PluginError, match="finds one face per image"):
+        OneFace().detect_all(images)
+    with pytest.raises(PluginError, match="list of 2 Faces"):
+        Miscounting().detect_all(images)

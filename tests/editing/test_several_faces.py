@@ -26,14 +26,6 @@ pytestmark = pytest.mark.skipif(
 SIZE = 160
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def grown(mask: torch.Tensor, pixels: int) -> np.ndarray:
     """A (…, 1, H, W) mask dilated by ``pixels``, as (…, H, W) bool."""
     k = 2 * pixels + 1
