@@ -78,6 +78,15 @@ def test_only_the_chosen_face_of_a_still_changes(identity, still, tmp_path):
     assert all(every[grown(m, 0)].mean() > 0.5 for m in masks) and every[:, SIZE:].sum() >= astronaut_only.sum() * 0.9
 
 
+def test_reenact_chooses_among_the_faces_of_its_source(identity, still, tmp_path):
+    path, masks = still
+    out = Editor("reenact").run({"source": path, "driver": identity}, tmp_path / "reenacted.png", face=1).output
+    moved = changed(out, path)
+    assert moved.sum() > 0.3 * masks[1].sum()
+    # the turned head's silhouette is not the source's, but it stays by its place and off the other faces
+    assert not moved[~grown(masks[1], 10)].any() and not moved[grown(masks[0], 0)].any() and not moved[:, SIZE:].any()
+
+
 def _encoded_frames(monkeypatch) -> list[np.ndarray]:
     """Collect the frames the editor hands to the video encoder."""
     frames: list[np.ndarray] = []
