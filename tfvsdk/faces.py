@@ -168,7 +168,7 @@ def face_regions(landmarks: np.ndarray, size: tuple[int, int], *, forehead: floa
     distance from the nose bridge (27) to the chin (8): the landmarks stop at the brows, the face does not.
     A pixel belongs to it when its centre (x + 0.5, y + 0.5) is inside the hull.
     """
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull  # the 'faces' extra
 
     h, w = size
     ys, xs = np.mgrid[0:h, 0:w]

@@ -30,8 +30,6 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-
 from .errors import InputError
 from .records import Faces
 
@@ -186,6 +184,8 @@ class FaceTracker:
         desc = self._descriptors(descriptors, n, need)
         assigned = [-1] * n
         if predicted and n:
+            from scipy.optimize import linear_sum_assignment  # the 'faces' extra
+
             dist = np.array([[_distance(track_desc[i], d) for d in desc] for i, _ in predicted]).reshape(iou.shape)
             allowed = (iou >= rule.min_iou) & (dist <= rule.max_distance)
             cost = np.where(allowed, 1.0 - iou + dist, 1e6)
