@@ -345,8 +345,8 @@ class Editor:
             for start in range(0, n_out, self.chunk_size):
                 ks = np.arange(start, min(start + self.chunk_size, n_out))
                 frames, decoded, edited_any = None, {}, np.zeros(len(ks), bool)
-                for number, sources in enumerate(faces):
-                    frames, found = self._edit_chunk(ks, sources, index_of, cursors, decoded, base=frames, face=number,
+                for number, face_sources in enumerate(faces):
+                    frames, found = self._edit_chunk(ks, face_sources, index_of, cursors, decoded, base=frames, face=number,
                                                      only_masks=choice is not None, keep=others)
                     edited_any |= found
                 missing.extend(int(k) for k in ks[~edited_any])
@@ -430,7 +430,6 @@ class Editor:
         if only_masks:
             blended = torch.where(mask > 0, blended, appearance)
         return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
-
 
     def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
