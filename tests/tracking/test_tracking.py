@@ -80,7 +80,7 @@ def test_at_a_cut_faces_follow_their_identity_not_their_place():
         places = [(100, 60), (300, 60)]
         people = [0, 1] if t < 6 else [1, 0]
         tracker.update(frame(places), np.stack([identity(p) for p in people]))
-    first, second = tracker.tracks()
+    first, _ = tracker.tracks()
     centre = (first.boxes[:, 0] + first.boxes[:, 2]) / 2
     assert np.allclose(centre[:6], 100) and np.allclose(centre[6:], 300)
     assert np.allclose(first.descriptor, identity(0))
