@@ -59,7 +59,7 @@ def metrics(model: tfvsdk.MorphableModel, projected: np.ndarray, rotation: torch
 
 
 def run_ours(model, noisy, truth, repeats):
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=model, landmark_noise=0.01)
+    rec = tfvsdk.create("reconstructor", "landmarks", model=model, landmark_noise=0.01)
     detection = tfvsdk.Detection(torch.from_numpy(noisy).float(), torch.ones(len(noisy), dtype=torch.bool), truth.image_size)
     rec.fit_landmarks(tfvsdk.Detection(detection.landmarks[:4], detection.found[:4], truth.image_size))
     times = []
@@ -186,7 +186,7 @@ def run_regressor(count: int, threads: list[int], repeats: int) -> None:
     frames = frames[keep]
     detection = tfvsdk.Detection(detection.landmarks[keep], keep[keep], detection.image_size)
     regressor = PoseRegressor(batch_size=count)
-    fitter = tfvsdk.create("reconstructor", "3ddfa", model=tfvsdk.morphable.load_builtin())
+    fitter = tfvsdk.create("reconstructor", "landmarks", model=tfvsdk.morphable.load_builtin())
     regressor.rotations(frames, detection)
     fitter.fit_landmarks(detection)
     times: dict[tuple[int, str], list[float]] = defaultdict(list)

@@ -45,7 +45,7 @@ def child(workload: str, threads: int, calls: int) -> float:
         model = tfvsdk.morphable.load_builtin()
         truth = random_fits(model, 16, seed=0)
         noisy = synthetic_landmarks(model, truth, noise=0.5, seed=0)
-        rec = tfvsdk.create("reconstructor", "3ddfa", model=model)
+        rec = tfvsdk.create("reconstructor", "landmarks", model=model)
         detection = tfvsdk.Detection(torch.as_tensor(noisy).float(), torch.ones(16, dtype=torch.bool), truth.image_size)
         run = lambda: rec.fit_landmarks(detection)  # noqa: E731
     else:
@@ -56,7 +56,7 @@ def child(workload: str, threads: int, calls: int) -> float:
         synthesize(folder / "data", SynthConfig(images=8, videos=2, frames=4, size=64))
         trainer = Trainer(config_from_dict({
             "data": {"root": str(folder / "data"), "batch_size": 2},
-            "components": {"blender_config": {"preset": "small"}, "renderer": "nvdiffrast"},
+            "components": {"blender_config": {"preset": "small"}, "renderer": "raster"},
             "run": {"out": str(folder / "run"), "max_steps": 100, "every": 10_000, "resume": False, "device": "cpu"},
         }))
         loader = iter(trainer._loader())

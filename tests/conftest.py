@@ -29,6 +29,16 @@ def sfm_path() -> Path:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test: editing runs many small tensor operations, faster on one
+    thread on the shared 2-core CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def fresh_plugins():
     """A plugin manager rebuilt from scratch before and after the test (for tests that register plugins)."""
     import tfvsdk.plugins

@@ -115,13 +115,16 @@ MAX_COUNT = 2**31 - 1
 
 def check_number(name: str, value: object, *, allow_zero: bool = False, integer: bool = False) -> float:
     """``value`` as a float (or int with ``integer=True``) if it is a finite number > 0 (≥ 0 with
-    ``allow_zero``), else InputError naming ``name``."""
+    ``allow_zero``; integers at most :data:`MAX_COUNT`), else InputError naming ``name``."""
     is_number = isinstance(value, int) if integer else isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not is_number or not np.isfinite(float(value)) or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
-        kind = "an integer" if integer else "a value"
-        raise InputError(f"{name}: expected {kind} {'≥' if allow_zero else '>'} 0, got {value!r}")
+    kind = "an integer" if integer else "a value"
+    bound = f"{'≥' if allow_zero else '>'} 0"
+    if isinstance(value, bool) or not is_number or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+        raise InputError(f"{name}: expected {kind} {bound}, got {value!r}")
     if isinstance(value, (int, np.integer)) and value > MAX_COUNT:
-        raise InputError(f"{name}: expected an integer ≤ {MAX_COUNT}, got {value!r}")
+        raise InputError(f"{name}: expected {kind} {bound} and ≤ {MAX_COUNT}, got {value!r}")
+    if not np.isfinite(float(value)):  # type: ignore[arg-type]
+        raise InputError(f"{name}: expected {kind} {bound} and finite, got {value!r}")
     return int(value) if integer else float(value)  # type: ignore[arg-type]
 
 

@@ -10,29 +10,35 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
-import click
-import numpy as np
+from .threads import available_cores, prefer_passive_openmp, set_threads
 
-from . import __version__
-from .checks import check_device
-from .errors import InputError, TfvError
-from .models.cli import models_command
-from .eval_command import eval_command
-from .plugins import KINDS, components, get_plugin_manager, plugin_info
-from .threads import DEFAULT_THREADS, WAIT_POLICY_ENV, set_threads
+prefer_passive_openmp()  # before the imports below load torch (and OpenMP with it); see tfvsdk.threads
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import __version__  # noqa: E402
+from . import plugins as registry  # noqa: E402
+from .checks import check_device  # noqa: E402
+from .errors import InputError, PluginError, TfvError  # noqa: E402
+from .eval_command import eval_command  # noqa: E402
+from .models.cli import models_command  # noqa: E402
+from .options import opt_parameter, parse_options  # noqa: E402
+from .plugins import KINDS, components, plugin_info  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfv")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
-@click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True, envvar="TFV_THREADS",
-              help="CPU threads for torch and the rasterizer (env TFV_THREADS); more than 1 pays only on idle cores.")
+@click.option("--threads", type=click.IntRange(min=1), default=available_cores, show_default="the available cores",
+              envvar="TFV_THREADS", help="CPU threads for torch and the rasterizer (env TFV_THREADS).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def cli(verbose: int, threads: int, debug: bool) -> None:
     """tfvsdk: temporally consistent facial video editing."""
@@ -41,30 +47,72 @@ def cli(verbose: int, threads: int, debug: bool) -> None:
     set_threads(threads)
 
 
+def _component_rows(kind: str | None) -> list[dict]:
+    rows = []
+    for k, by_name in components().items():
+        if kind in (None, k):
+            for c in sorted(by_name.values(), key=lambda c: c.name):
+                settings = registry.settings(c)
+                rows.append(
+                    {
+                        "kind": k,
+                        "name": c.name,
+                        "plugin": c.plugin,
+                        "description": c.description,
+                        "deprecated_names": list(c.aliases),
+                        "settings": None if settings is None else list(settings),
+                        "trainable": bool(getattr(c.factory, "trainable", False)),
+                    }
+                )
+    return rows
+
+
 @cli.command()
+@click.option("--kind", type=click.Choice(sorted(KINDS)), help="list the components of one kind, with their settings")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(as_json: bool) -> None:
-    """List plugins, their hooks and the components they register."""
+@click.option("--trace", is_flag=True, help="reload the plugins and log every hook call to stderr (as TFVSDK_TRACE_HOOKS=1)")
+def plugins(kind: str | None, as_json: bool, trace: bool) -> None:
+    """List plugins, their hooks and the components they register (or, with --kind, one kind's components).
+
+    Plugins that failed to load are listed with their error.
+    """
+    if trace:
+        registry.reset()
+        registry.trace_hooks()
+    if kind is not None:
+        rows = _component_rows(kind)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            old = f" (deprecated names: {', '.join(row['deprecated_names'])})" if row["deprecated_names"] else ""
+            settings = "any" if row["settings"] is None else ", ".join(row["settings"]) or "none"
+            click.echo(f"{row['name']:<12} {row['description']}{old}  [{row['plugin']}]")
+            click.echo(f"{'':<12} settings: {settings}")
+        return
     info = plugin_info()
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     for plugin in info:
+        if plugin["error"]:
+            click.echo(f"{plugin['name']} (version {plugin['version']}): FAILED to load, skipped: {plugin['error']}")
+            continue
         origin = "built-in" if plugin["builtin"] else f"version {plugin['version']}"
         click.echo(f"{plugin['name']} ({origin})")
         click.echo(f"  hooks: {', '.join(plugin['hooks'])}")
-        for kind, names in plugin["components"].items():
-            click.echo(f"  {kind}: {', '.join(names)}")
+        for k, names in plugin["components"].items():
+            old = plugin["deprecated_names"].get(k)
+            click.echo(f"  {k}: {', '.join(names)}" + (f" (deprecated names: {', '.join(old)})" if old else ""))
 
 
 @cli.command(name="components")
 @click.argument("kind", required=False, type=click.Choice(sorted(KINDS)))
 def list_components(kind: str | None) -> None:
-    """List registered components, of one KIND or all."""
-    for k, by_name in components().items():
-        if kind in (None, k):
-            for c in sorted(by_name.values(), key=lambda c: c.name):
-                click.echo(f"{k:<14} {c.name:<12} {c.description}  [{c.plugin}]")
+    """Deprecated: use `tfv plugins --kind KIND`. List registered components, of one KIND or all."""
+    click.echo("Warning: `tfv components` is deprecated; use `tfv plugins --kind KIND`", err=True)
+    for row in _component_rows(kind):
+        click.echo(f"{row['kind']:<14} {row['name']:<12} {row['description']}  [{row['plugin']}]")
 
 
 cli.add_command(models_command)
@@ -97,15 +145,26 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 
     def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
             smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...],
-            face: int | None, face_ref: str | None, all_faces: bool, face_detector: str, **paths: str) -> None:
+            opts: tuple[str, ...], face: int | None, face_ref: str | None, all_faces: bool, face_detector: str,
+            **paths: str) -> None:
         from .editor import Editor
 
+        weights_dir = blender_weights is not None and Path(blender_weights).is_dir()
+        options = parse_options(
+            opts, {"composer": name, "reconstructor": reconstructor, "renderer": renderer, "blender": blender}
+        )
+        if blender_weights is not None and not weights_dir:
+            options["blender"].setdefault("weights", blender_weights)
+            registry.check_config(registry.lookup("blender", blender), options["blender"])
+        built = registry.create_pretrained("blender", blender, blender_weights, **options["blender"]) if weights_dir else blender
         editor = Editor(
-            name,
+            registry.create("composer", name, **options["composer"]),
             reconstructor=reconstructor,
             renderer=renderer,
-            blender=blender,
-            blender_config={"weights": blender_weights} if blender_weights else None,
+            blender=built,
+            reconstructor_config=options["reconstructor"],
+            renderer_config=options["renderer"],
+            blender_config=None if weights_dir else options["blender"],
             smoothing=smoothing,
             length=length,
             device=device,
@@ -124,10 +183,11 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
     ]
     params += [
         click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="output video"),
-        click.Option(["--reconstructor"], default="3ddfa", show_default=True, help="reconstructor name (tfv components)"),
-        click.Option(["--renderer"], default="nvdiffrast", show_default=True, help="renderer name"),
+        click.Option(["--reconstructor"], default="landmarks", show_default=True, help="reconstructor name (tfv plugins --kind reconstructor)"),
+        click.Option(["--renderer"], default="raster", show_default=True, help="renderer name"),
         click.Option(["--blender"], default="classical", show_default=True, help="blender name"),
-        click.Option(["--blender-weights"], type=click.Path(dir_okay=False), help="weights file for the blender"),
+        click.Option(["--blender-weights"], type=click.Path(exists=True),
+                     help="a trained blender's folder (save_pretrained: config.json + model.safetensors), or a bsn weights file"),
         click.Option(["--smoothing"], type=click.FloatRange(min=0), default=2.0, show_default=True,
                      help="σ in frames of coefficient smoothing (0 = off)"),
         click.Option(["--length"], type=click.Choice(["shortest", "loop"]), default="shortest", show_default=True,
@@ -144,6 +204,7 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
         click.Option(["--device"], default="cpu", show_default=True, callback=_device_option, help="torch device"),
     ]
+    params.append(opt_parameter(("composer", "reconstructor", "renderer", "blender")))
     text = f"{description[:1].upper()}{description[1:]}." if description else f"Run the {name} task."
     return click.Command(name, callback=run, params=params, help=text)
 
@@ -174,14 +235,26 @@ def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: b
 cli.add_command(eval_command)
 
 
+def _warn(error: TfvError) -> None:
+    click.echo(f"Warning: {error} (skipped)", err=True)
+
+
 def _add_plugin_commands() -> None:
-    get_plugin_manager().hook.register_commands(cli=cli)
-    for comp in components()["composer"].values():
+    """Commands of the ``register_commands`` hooks and one per composer; a plugin failing here is reported
+    and skipped, so that ``tfv --help`` and ``tfv plugins`` keep working."""
+    registry.call_hook("register_commands", cli=cli, on_error=_warn)
+    try:
+        composers = components()["composer"].values()
+    except PluginError as exc:
+        _warn(exc)
+        return
+    for comp in composers:
         if comp.name not in cli.commands:
-            factory = comp.factory
-            roles = tuple(getattr(factory, "roles", ()))
+            roles = tuple(getattr(comp.factory, "roles", ()))
             if roles:
                 cli.add_command(_task_command(comp.name, roles, comp.description))
+            else:
+                _warn(PluginError(f"plugin {comp.plugin!r}: composer {comp.name!r} has no class-level roles, so no `tfv {comp.name}` command"))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -219,34 +292,14 @@ def _fail(message: str, status: int) -> None:
     sys.exit(status)
 
 
-def _wants_passive_openmp(args: list[str]) -> bool:
-    """Whether this ``tfv`` run should restart itself to let OpenMP wait passively (see :mod:`tfvsdk.threads`):
-    only for more than one thread, when the environment does not choose, and not already restarted."""
-    if WAIT_POLICY_ENV in os.environ:
-        return False
-    value = os.environ.get("TFV_THREADS", "")
-    for i, arg in enumerate(args):
-        if arg == "--threads" and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith("--threads="):
-            value = arg.split("=", 1)[1]
-    return value.isdigit() and int(value) > 1
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tfv`` script: every failure ends with one line ``Error: …`` and a non-zero status.
 
     Args:
-        argv: the arguments (default ``sys.argv[1:]``). Called with none (as the ``tfv`` script), a run with
-            ``--threads`` > 1 first restarts itself with ``OMP_WAIT_POLICY=PASSIVE`` (unless the environment
-            sets it): torch has already loaded OpenMP by the time this runs, and spinning OpenMP workers slow
-            a busy machine down many times (bench/threads.py).
+        argv: the arguments (default ``sys.argv[1:]``).
     """
+    warnings.filterwarnings("default", category=DeprecationWarning, module="tfvsdk")  # old names, shown once
     args = sys.argv[1:] if argv is None else list(argv)
-    if argv is None and _wants_passive_openmp(args) and os.path.exists(sys.argv[0]):
-        os.environ[WAIT_POLICY_ENV] = "PASSIVE"
-        with contextlib.suppress(OSError):
-            os.execv(sys.executable, [sys.executable, sys.argv[0], *args])
     debug = "--debug" in args
     with _signals_interrupt():
         try:

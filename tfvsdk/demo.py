@@ -196,7 +196,7 @@ def run_demo(
         raise InputError(f"{root}: already holds {names}; choose another folder or overwrite (tfv demo --overwrite)")
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
-    renderer = create("renderer", "nvdiffrast")
+    renderer = create("renderer", "raster")
     evaluator = Evaluator() if evaluate else None
     report: dict[str, Any] = {"size": size, "frames": frames, "fps": fps, "landmark_noise_px": noise, "tasks": {}}
     rows = []

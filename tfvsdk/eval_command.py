@@ -49,8 +49,8 @@ def _line(name: str, summary: dict[str, Any]) -> str:
 @click.option("--inception-weights", type=click.Path(dir_okay=False), help="FID's pt_inception-2015-12-05-6726825d.pth")
 @click.option("--max-pose-spread", default=3.0, show_default=True, help="flag frames whose pose spread exceeds this (degrees)")
 @click.option("--identity-frames", default=8, show_default=True, help="output frames given an identity vector, spread evenly (0 = all)")
-@click.option("--reconstructor", default="3ddfa", show_default=True, help="reconstructor refitting output and target")
-@click.option("--renderer", default="nvdiffrast", show_default=True, help="renderer of the 3-D flow")
+@click.option("--reconstructor", default="landmarks", show_default=True, help="reconstructor refitting output and target")
+@click.option("--renderer", default="raster", show_default=True, help="renderer of the 3-D flow")
 @click.option("--identity-embedder", default="dlib", show_default=True, help="identity embedder of E_id")
 @click.option("--device", default="cpu", show_default=True, help="torch device")
 def eval_command(output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,

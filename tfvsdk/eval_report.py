@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import io
+from . import io, publish
 from .evaluate import Evaluation
 
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207), (140, 86, 75)]
@@ -26,13 +26,11 @@ PANELS = (("e_tmp", "E_tmp (warping error, 0-255)", False), ("e_id", "E_id (1 - 
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    publish.write_bytes(path, text.encode())
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented JSON (temporary file + rename)."""
+    """Write ``data`` as indented JSON, atomically (:mod:`tfvsdk.publish`)."""
     _write_text(Path(path), json.dumps(data, indent=2) + "\n")
 
 

@@ -49,6 +49,8 @@ from .timeline import source_index
 logger = logging.getLogger(__name__)
 
 FLOWS = ("3d", "tvl1")
+COLUMNS = ("e_tmp", "e_id", "e_pose", "yaw_error", "pitch_error", "roll_error", "e_exp", "e_exp_coefficients",
+           "pose_spread", "ssim", "psnr", "photometric_error")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 
@@ -81,8 +83,8 @@ class EvalConfig:
         device: torch device.
     """
 
-    reconstructor: str = "3ddfa"
-    renderer: str = "nvdiffrast"
+    reconstructor: str = "landmarks"
+    renderer: str = "raster"
     identity_embedder: str = "dlib"
     flow: str = attrs.field(default="3d", validator=_flow)
     flow_smoothing: float = attrs.field(default=2.0, validator=_non_negative)
@@ -304,90 +306,95 @@ class Evaluator:
         """
         started = time.perf_counter()
         clock = _Clock()
-        c = self.config
         out = Video.read(output)
         if out.fps is None or len(out.frames) < 2:
             raise InputError(f"{out.path}: expected a video of at least 2 frames to evaluate")
-        t, size = len(out.frames), out.frames.shape[1:3]
         named = {"identity": identity, "target": target, "reference": reference, "pose": pose or target, "expression": expression or target}
-        sources = {role: Video.read(p) for role, p in named.items() if p is not None}
-        unavailable: dict[str, str] = {}
-        nan = np.full(t, np.nan)
-        columns: dict[str, np.ndarray] = {name: nan.copy() for name in (
-            "e_tmp", "e_id", "e_pose", "yaw_error", "pitch_error", "roll_error", "e_exp", "e_exp_coefficients",
-            "pose_spread", "ssim", "psnr", "photometric_error")}
-        summary: dict[str, Any] = {
-            "output": str(out.path), "frames": t, "fps": out.fps, "size": list(size),
+        decoded: dict[Path, Video] = {}
+        for p in {Path(p) for p in named.values() if p is not None}:
+            decoded[p] = Video.read(p)
+        sources = {role: decoded[Path(p)] for role, p in named.items() if p is not None}
+        job = _Job(out, sources)
+        job.summary.update({
+            "output": str(out.path), "frames": job.count, "fps": out.fps, "size": list(job.size),
             **{role: str(sources[role].path) if role in sources else None for role in named},
-            "e_tmp_flow": c.flow,
-        }
-
+            "e_tmp_flow": self.config.flow,
+        })
         clock.lap("read")
-        fit: FaceFit | None = None
+        for stage in (self._refit_stage, self._temporal_stage, self._identity_stage, self._pose_expression_stage,
+                      self._confidence_stage, self._reference_stage, self._fid_stage):
+            stage(job, progress)
+            clock.lap(stage.__name__.removeprefix("_").removesuffix("_stage"))
+        job.summary["unavailable"] = job.unavailable
+        job.summary["seconds"] = round(time.perf_counter() - started, 3)
+        job.summary["stage_seconds"] = clock.seconds
+        return Evaluation(job.summary, job.columns)
+
+    def _refit_stage(self, job: _Job, progress: bool) -> None:
         try:
-            fit = self._fit(out, progress)
-            summary["faces_found"] = int(fit.found_mask.sum())
+            job.fit = self._fit(job.output, progress)
+            job.summary["faces_found"] = int(job.fit.found_mask.sum())
         except (PluginError, NoFaceError) as exc:
-            summary["faces_found"] = None
-            unavailable["refit"] = str(exc)
-        found = fit is not None and bool(fit.found_mask.any())
-        clock.lap("refit")
+            job.summary["faces_found"] = None
+            job.unavailable["refit"] = str(exc)
 
+    def _temporal_stage(self, job: _Job, progress: bool) -> None:
+        job.summary["e_tmp"] = None
         try:
-            columns["e_tmp"], pooled = self._temporal(out, fit if found else None, sources.get("target"), progress)
-            summary["e_tmp"] = None if math.isnan(pooled) else pooled
-            if summary["e_tmp"] is None:
-                unavailable["e_tmp"] = "no pixel with a valid flow (no face found?)"
+            job.columns["e_tmp"], pooled = self._temporal(job.output, job.fit if job.found else None, job.sources.get("target"), progress)
         except PluginError as exc:
-            summary["e_tmp"] = None
-            unavailable["e_tmp"] = f"{exc} (try --flow tvl1)" if c.flow == "3d" else str(exc)
-
-        clock.lap("e_tmp")
-        summary["e_id"] = None
-        if "identity" not in sources:
-            unavailable["e_id"] = "no identity source given (--identity)"
+            job.unavailable["e_tmp"] = f"{exc} (try --flow tvl1)" if self.config.flow == "3d" else str(exc)
+            return
+        if math.isnan(pooled):
+            job.unavailable["e_tmp"] = "no pixel with a valid flow (no face found?)"
         else:
-            try:
-                identity_video = sources["identity"]
-                picks = spread_frames(len(identity_video.frames), c.reference_frames)
-                reference_vector = metrics.reference_embedding(self._embed(identity_video, picks, None, progress))
-                picks = spread_frames(t, c.identity_frames)
-                detection = None
-                if found and fit.landmarks is not None:
-                    detection = Detection(fit.landmarks[picks], fit.found_mask[picks], tuple(size))
-                vectors = self._embed(out, picks, detection, progress)
-                columns["e_id"][picks] = metrics.identity_distance(vectors, reference_vector).double().numpy()
-                summary["e_id"] = _mean(columns["e_id"])
-                summary["e_id_frames"] = len(picks)
-                if summary["e_id"] is None:
-                    unavailable["e_id"] = f"{out.path}: no face recognised in any frame"
-            except (PluginError, NoFaceError) as exc:
-                unavailable["e_id"] = str(exc)
+            job.summary["e_tmp"] = pooled
 
-        clock.lap("e_id")
+    def _identity_stage(self, job: _Job, progress: bool) -> None:
+        c, fit = self.config, job.fit
+        job.summary["e_id"] = None
+        if "identity" not in job.sources:
+            job.unavailable["e_id"] = "no identity source given (--identity)"
+            return
+        try:
+            identity = job.sources["identity"]
+            reference = metrics.reference_embedding(self._embed(identity, spread_frames(len(identity.frames), c.reference_frames), None, progress))
+            picks = spread_frames(job.count, c.identity_frames)
+            detection = None
+            if job.found and fit.landmarks is not None:
+                detection = Detection(fit.landmarks[picks], fit.found_mask[picks], job.size)
+            vectors = self._embed(job.output, picks, detection, progress)
+        except (PluginError, NoFaceError) as exc:
+            job.unavailable["e_id"] = str(exc)
+            return
+        job.columns["e_id"][picks] = metrics.identity_distance(vectors, reference).double().numpy()
+        job.summary["e_id"] = _mean(job.columns["e_id"])
+        job.summary["e_id_frames"] = len(picks)
+        if job.summary["e_id"] is None:
+            job.unavailable["e_id"] = f"{job.output.path}: no face recognised in any frame"
+
+    def _pose_expression_stage(self, job: _Job, progress: bool) -> None:
         for key in ("e_pose", "e_pose_euler", "e_exp", "e_exp_coefficients"):
-            summary[key] = None
+            job.summary[key] = None
         fitted: dict[Path, FaceFit] = {}
-
-        def source_fit(role: str) -> FaceFit:
-            video = sources[role]
-            if video.path not in fitted:
-                fitted[video.path] = self._fit(video, progress)
-            whole = fitted[video.path]
-            return whole if video.fps is None else whole[torch.as_tensor(video.aligned(out.fps, t))]
-
+        fit, columns, summary = job.fit, job.columns, job.summary
         for metric, role in (("e_pose", "pose"), ("e_exp", "expression")):
-            if role not in sources:
-                unavailable[metric] = f"no {role} source given (--target or --{role})"
+            if role not in job.sources:
+                job.unavailable[metric] = f"no {role} source given (--target or --{role})"
                 continue
-            if not found:
-                unavailable[metric] = f"the output could not be refitted: {unavailable.get('refit', 'no face found')}"
+            if not job.found:
+                job.unavailable[metric] = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
                 continue
+            video = job.sources[role]
             try:
-                other = source_fit(role)
+                if video.path not in fitted:
+                    fitted[video.path] = self._fit(video, progress)
             except (PluginError, NoFaceError) as exc:
-                unavailable[metric] = str(exc)
+                job.unavailable[metric] = str(exc)
                 continue
+            other = fitted[video.path]
+            if video.fps is not None:
+                other = other[torch.as_tensor(video.aligned(job.output.fps, job.count))]
             if metric == "e_pose":
                 columns["e_pose"] = metrics.pose_angle_error(fit, other).numpy()
                 euler = metrics.euler_errors(fit, other).numpy()
@@ -401,57 +408,84 @@ class Evaluator:
                 summary["e_exp"] = _mean(columns["e_exp"])
                 summary["e_exp_coefficients"] = _mean(columns["e_exp_coefficients"])
 
-        clock.lap("e_pose_e_exp")
-        summary["pose_spread_median"] = None
-        summary["unreliable_pose_frames"] = None
-        if found:
-            try:
-                spread, unreliable = metrics.pose_confidence(self.reconstructor, fit, max_degrees=c.max_pose_spread)
-                columns["pose_spread"] = spread.double().numpy()
-                finite = columns["pose_spread"][np.isfinite(columns["pose_spread"])]
-                summary["pose_spread_median"] = float(np.median(finite)) if finite.size else None
-                summary["unreliable_pose_frames"] = torch.nonzero(unreliable).flatten().tolist()
-            except PluginError as exc:
-                unavailable["pose_spread"] = str(exc)
+    def _confidence_stage(self, job: _Job, progress: bool) -> None:
+        job.summary["pose_spread_median"] = job.summary["unreliable_pose_frames"] = None
+        if not job.found:
+            return
+        try:
+            spread, unreliable = metrics.pose_confidence(self.reconstructor, job.fit, max_degrees=self.config.max_pose_spread)
+        except PluginError as exc:
+            job.unavailable["pose_spread"] = str(exc)
+            return
+        job.columns["pose_spread"] = spread.double().numpy()
+        finite = job.columns["pose_spread"][np.isfinite(job.columns["pose_spread"])]
+        job.summary["pose_spread_median"] = float(np.median(finite)) if finite.size else None
+        job.summary["unreliable_pose_frames"] = torch.nonzero(unreliable).flatten().tolist()
 
-        clock.lap("pose_spread")
-        for key in ("ssim", "psnr", "photometric_error"):
-            summary[key] = None
-        if "reference" not in sources:
-            unavailable["ssim"] = "no reference (ground truth) given (--reference)"
-        else:
-            ref = sources["reference"]
-            if ref.frames.shape[1:3] != size:
-                raise InputError(f"{ref.path}: frames of {ref.frames.shape[1:3]}, the output's are {size}")
-            truth = ref.frames[ref.aligned(out.fps, t)]
-            for part in _chunks(t, c.chunk_size):
-                x, y = _tensor(out.frames[part], c.device), _tensor(truth[part], c.device)
-                columns["ssim"][part] = metrics.ssim(x, y).double().cpu().numpy()
-                columns["psnr"][part] = metrics.psnr(x, y).double().cpu().numpy()
-                columns["photometric_error"][part] = metrics.photometric_error(x, y).double().cpu().numpy()
-            for key in ("ssim", "psnr", "photometric_error"):
-                summary[key] = _mean(columns[key])
+    def _reference_stage(self, job: _Job, progress: bool) -> None:
+        c, names = self.config, ("ssim", "psnr", "photometric_error")
+        for key in names:
+            job.summary[key] = None
+        if "reference" not in job.sources:
+            for key in names:
+                job.unavailable[key] = "no reference (ground truth) given (--reference)"
+            return
+        ref = job.sources["reference"]
+        if ref.frames.shape[1:3] != job.size:
+            raise InputError(f"{ref.path}: frames of {ref.frames.shape[1:3]}, the output's are {job.size}")
+        truth = ref.frames[ref.aligned(job.output.fps, job.count)]
+        for part in _chunks(job.count, c.chunk_size):
+            x, y = _tensor(job.output.frames[part], c.device), _tensor(truth[part], c.device)
+            for key, metric in zip(names, (metrics.ssim, metrics.psnr, metrics.photometric_error)):
+                job.columns[key][part] = metric(x, y).double().cpu().numpy()
+        for key in names:
+            job.summary[key] = _mean(job.columns[key])
 
-        clock.lap("reference")
-        summary["fid"] = summary["kid"] = None
-        if c.inception_weights is None:
-            unavailable["fid"] = unavailable["kid"] = "no Inception weights given (--inception-weights pt_inception-2015-12-05-6726825d.pth)"
-        elif "identity" not in sources or len(sources["identity"].frames) < 2:
-            unavailable["fid"] = unavailable["kid"] = "FID/KID compare the output's frames with an identity video of at least 2 frames"
+    def _fid_stage(self, job: _Job, progress: bool) -> None:
+        job.summary["fid"] = job.summary["kid"] = None
+        if self.config.inception_weights is None:
+            reason = "no Inception weights given (--inception-weights pt_inception-2015-12-05-6726825d.pth)"
+        elif "identity" not in job.sources or len(job.sources["identity"].frames) < 2:
+            reason = "FID/KID compare the output's frames with an identity video of at least 2 frames"
         else:
             try:
-                a, b = self._features(out), self._features(sources["identity"])
-                summary["fid"] = metrics.frechet_distance(*metrics.feature_statistics(a), *metrics.feature_statistics(b))
-                summary["kid"] = metrics.kernel_distance(a, b)[0]
-                summary["fid_samples"] = [len(a), len(b)]
+                a, b = self._features(job.output), self._features(job.sources["identity"])
             except ModelFileError as exc:
-                unavailable["fid"] = unavailable["kid"] = str(exc)
+                reason = str(exc)
+            else:
+                job.summary["fid"] = metrics.frechet_distance(*metrics.feature_statistics(a), *metrics.feature_statistics(b))
+                job.summary["kid"] = metrics.kernel_distance(a, b)[0]
+                job.summary["fid_samples"] = [len(a), len(b)]
+                return
+        job.unavailable["fid"] = job.unavailable["kid"] = reason
 
-        clock.lap("fid")
-        summary["unavailable"] = unavailable
-        summary["seconds"] = round(time.perf_counter() - started, 3)
-        summary["stage_seconds"] = clock.seconds
-        return Evaluation(summary, columns)
+
+@attrs.define
+class _Job:
+    """The state of one evaluation while its stages run."""
+
+    output: Video
+    sources: dict[str, Video]
+    fit: FaceFit | None = None
+    summary: dict[str, Any] = attrs.Factory(dict)
+    unavailable: dict[str, str] = attrs.Factory(dict)
+    columns: dict[str, np.ndarray] = attrs.field()
+
+    @columns.default
+    def _columns(self) -> dict[str, np.ndarray]:
+        return {name: np.full(self.count, np.nan) for name in COLUMNS}
+
+    @property
+    def count(self) -> int:
+        return len(self.output.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.output.frames.shape[1:3])
+
+    @property
+    def found(self) -> bool:
+        return self.fit is not None and bool(self.fit.found_mask.any())
 
 
 @attrs.frozen

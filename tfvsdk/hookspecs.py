@@ -32,19 +32,20 @@ hookimpl = pluggy.HookimplMarker("tfvsdk")
 
 
 class Register(Protocol):
-    """The callable a registration hook receives.
-
-    Args:
-        name: the component's name, unique within its kind (``tfvsdk.create(kind, name)``).
-        factory: ``factory(**config)`` returns the component (a class is a factory); its keyword parameters
-            are the settings ``--opt KIND.KEY=VALUE`` may set.
-        description: one line for ``tfv plugins``.
-        aliases: old names that still build the component with a ``DeprecationWarning``.
-    """
+    """The callable a registration hook receives."""
 
     def __call__(
         self, name: str, factory: Callable[..., Any], description: str = "", *, aliases: Iterable[str] = ()
-    ) -> None: ...
+    ) -> None:
+        """Register one component.
+
+        Args:
+            name: the component's name, unique within its kind (``tfvsdk.create(kind, name)``).
+            factory: ``factory(**config)`` returns the component (a class is a factory); its keyword
+                parameters are the settings ``--opt KIND.KEY=VALUE`` may set.
+            description: one line for ``tfv plugins``.
+            aliases: old names that still build the component with a ``DeprecationWarning``.
+        """
 
 
 @hookspec

@@ -16,6 +16,7 @@ the implementation with a ``DeprecationWarning``.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import re
 import warnings
@@ -78,8 +79,8 @@ class LandmarkDetector(abc.ABC):
     """Finds 68 iBUG landmarks in images.
 
     Contract: ``detect`` returns one :class:`Detection` row per input image in input order, for the input's
-    image size, on its device; an image with no face has ``found = False`` and NaN landmarks (never
-    dropped), a found face finite landmarks. A detector used on consecutive frames of a video may track
+    image size; an image with no face has ``found = False`` and NaN landmarks (never dropped); a found
+    face may have NaN for single landmarks it could not place, never infinite values. A detector used on consecutive frames of a video may track
     (``video=True``); :meth:`reset` forgets the tracked state. Implement :meth:`_detect`.
     """
 
@@ -106,8 +107,8 @@ class LandmarkDetector(abc.ABC):
                 f"{sizes['B']} rows for size {(sizes['H'], sizes['W'])}",
             )
         points = detection.landmarks
-        if not torch.isnan(points[~detection.found]).all() or not torch.isfinite(points[detection.found]).all():
-            raise _broken(self, "landmarks must be NaN where no face was found and finite where one was")
+        if not torch.isnan(points[~detection.found]).all() or torch.isinf(points).any():
+            raise _broken(self, "landmarks must be NaN where no face was found (and never infinite)")
         return detection
 
     @abc.abstractmethod
@@ -238,7 +239,7 @@ class Reconstructor(abc.ABC):
 
         def checked() -> Iterator[tuple[torch.Tensor, Detection | None]]:
             for images, detection in chunks:
-                size = self._check_chunk(images, detection)
+                size = self._check_chunk(images, detection, same_size=False)
                 if seen["size"] is not None and seen["size"] != size:
                     raise InputError(f"fit_video: chunks have different frame sizes {sorted({seen['size'], size})}")
                 seen["size"] = size
@@ -264,19 +265,22 @@ class Reconstructor(abc.ABC):
         return FaceFit.cat(fits)
 
     @staticmethod
-    def _check_chunk(images: torch.Tensor, detection: Detection | None) -> tuple[int, int]:
+    def _check_chunk(images: torch.Tensor, detection: Detection | None, *, same_size: bool = True) -> tuple[int, int]:
+        """The frame size of a checked chunk: the detection's when given (in :meth:`fit_video` the images may
+        then be placeholders of another size, ``same_size=False``), else the images'."""
         sizes: dict[str, int] = {}
         _check_images("images", images, sizes)
         size = (sizes["H"], sizes["W"])
-        if detection is not None:
-            if not isinstance(detection, Detection):
-                raise InputError(f"detection: expected a Detection, got {type(detection).__name__}")
-            if detection.found.shape[0] != sizes["B"] or detection.image_size != size:
-                raise InputError(
-                    f"detection: expected {sizes['B']} rows for images of size {size}, got "
-                    f"{detection.found.shape[0]} rows for size {detection.image_size}"
-                )
-        return size
+        if detection is None:
+            return size
+        if not isinstance(detection, Detection):
+            raise InputError(f"detection: expected a Detection, got {type(detection).__name__}")
+        if detection.found.shape[0] != sizes["B"] or (same_size and detection.image_size != size):
+            raise InputError(
+                f"detection: expected {sizes['B']} rows for images of size {size}, got "
+                f"{detection.found.shape[0]} rows for size {detection.image_size}"
+            )
+        return detection.image_size
 
     def _check_fit(self, fit: object, batch: int, size: tuple[int, int], clip: bool, call: str) -> None:
         if not isinstance(fit, FaceFit):
@@ -430,9 +434,9 @@ class Blender(abc.ABC):
         if out.dtype != rendered.dtype and not torch.is_autocast_enabled(out.device.type):
             raise _broken(self, f"blend() returned {out.dtype} for {rendered.dtype} inputs")
         with torch.no_grad():
-            if not bool(torch.isfinite(out).all()):
-                raise _broken(self, "blend() returned NaN or infinite values")
-            low, high = float(out.min()), float(out.max())
+            low, high = (float(v) for v in torch.aminmax(out.detach()))  # NaN and ±inf show in the extremes
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise _broken(self, "blend() returned NaN or infinite values")
         if low < 0 or high > 1:
             raise _broken(self, f"blend() returned values in [{low:.4g}, {high:.4g}], outside [0, 1]")
         _check_untouched(self, inputs, before)

@@ -238,8 +238,8 @@ def register(plugin: object, name: str | None = None) -> str:
         plugin_name = pm.register(plugin, name=name)
         pm.check_pending()
     except (ValueError, pluggy.PluginValidationError) as exc:
-        if name is not None and pm.has_plugin(name) and pm.get_plugin(name) is plugin:
-            pm.unregister(name=name)
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)
         raise PluginError(f"cannot register plugin {name or plugin!r}: {exc}", plugin=name) from exc
     _reset_registry()
     return plugin_name or ""
@@ -277,11 +277,18 @@ def _implementations(hook_name: str) -> list[tuple[str, pluggy.HookCaller]]:
     return _callers[hook_name]
 
 
-def call_hook(hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+def call_hook(hook_name: str, *, on_error: Callable[[TfvError], None] | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
     """Call ``hook_name`` with keyword arguments, plugin by plugin, through pluggy.
 
+    Args:
+        hook_name: a hook of :mod:`tfvsdk.hookspecs`.
+        on_error: if given, called with the error of a failing implementation, and the others still run
+            (the CLI reports and skips a plugin whose ``register_commands`` fails); else the error is raised.
+        **kwargs: the hook's arguments.
+
     Returns:
-        ``(plugin name, result)`` for every implementation, in registration order (``None`` results kept).
+        ``(plugin name, result)`` for every implementation that ran, in registration order (``None``
+        results kept).
 
     Raises:
         PluginError: an implementation raised; the error names the plugin and the hook (SDK errors keep
@@ -289,24 +296,35 @@ def call_hook(hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
     """
     results = []
     for plugin_name, caller in _implementations(hook_name):
-        with _naming(plugin_name, f"in {hook_name}", hook_name=hook_name):
-            out = caller(**kwargs)
+        try:
+            with _naming(plugin_name, f"in {hook_name}", hook_name=hook_name):
+                out = caller(**kwargs)
+        except TfvError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            continue
         results.append((plugin_name, out[0] if out else None))
     return results
 
 
 @contextlib.contextmanager
 def _naming(plugin: str, where: str, *, kind: str | None = None, name: str | None = None, hook_name: str | None = None) -> Iterator[None]:
-    """Re-raise an exception from plugin code so that its message names ``plugin``."""
+    """Re-raise an exception from plugin code so that it names ``plugin``.
+
+    ``where`` is ``"in HOOK"`` or ``"create KIND 'NAME'"``-style; an SDK error keeps its type and gets
+    ``"plugin 'p' (KIND 'NAME'): "`` or ``"plugin 'p' (in HOOK): "`` before its message.
+    """
+    label = f"plugin {plugin!r} ({kind} {name!r})" if kind and name else f"plugin {plugin!r} ({where})"
     try:
         yield
     except PluginError as exc:
         if exc.plugin is None:
             exc.plugin, exc.kind, exc.name = plugin, kind, name or hook_name
-            exc.args = (f"plugin {plugin!r} {where}: {exc}",) + exc.args[1:]
+            exc.args = (f"{label}: {exc}",) + exc.args[1:]
         raise
     except TfvError as exc:
-        exc.args = (f"plugin {plugin!r} {where}: {exc}",) + exc.args[1:]
+        exc.args = (f"{label}: {exc}",) + exc.args[1:]
         raise
     except Exception as exc:
         verb = "raised" if where.startswith("in ") else "failed to"
@@ -361,9 +379,16 @@ def components() -> dict[str, dict[str, Component]]:
     return _registry
 
 
-def available(kind: str) -> list[str]:
-    """Sorted names of the registered components of ``kind`` (see :data:`KINDS`; deprecated aliases left out)."""
-    return sorted(_components_of(kind))
+def available(kind: str, *, deprecated: bool = True) -> list[str]:
+    """Sorted names that :func:`create` accepts for ``kind`` (see :data:`KINDS`).
+
+    Args:
+        kind: the kind of component.
+        deprecated: include the deprecated aliases (they still work, with a warning); ``tfv plugins``
+            lists them apart.
+    """
+    names = set(_components_of(kind))
+    return sorted(names | set(_aliases[kind]) if deprecated else names)
 
 
 def _components_of(kind: str) -> dict[str, Component]:
@@ -388,8 +413,9 @@ def lookup(kind: str, name: str) -> Component:
         warnings.warn(f"{kind} {name!r} is a deprecated name; use {new!r}", DeprecationWarning, stacklevel=3)
         return registered[new]
     names = sorted(registered)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
+    old = _aliases.get(kind, {})
+    close = difflib.get_close_matches(name, [*names, *old], n=1)
+    hint = f"; did you mean {close[0]!r}{f' (now {old[close[0]]!r})' if close[0] in old else ''}?" if close else "."
     raise PluginError(f"unknown {kind} {name!r}{hint} Available: {', '.join(names) or 'none'}", kind=kind, name=name)
 
 

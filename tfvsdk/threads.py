@@ -3,11 +3,11 @@
 torch's intra-op pool and the rasterizer's row-band split (:mod:`tfvsdk.raster`) follow
 ``torch.get_num_threads()``; :func:`set_threads` sets it. On a machine whose cores are busy with other work,
 OpenMP workers that spin while waiting for their next task take turns with that work instead of
-computing: FINDINGS.md measured one landmark fit at 2.5 s with torch's default 2 threads vs 0.2 s with 1,
-and ``bench/threads.py`` measures it on the current code. Spinning is an OpenMP setting that the library
-reads once, when torch loads it, so :func:`prefer_passive_openmp` must run before ``import torch``; the
-``tfv`` command does that (see :func:`tfvsdk.cli.main`). A library user sets ``OMP_WAIT_POLICY=PASSIVE`` in
-the environment of their own process if they want it.
+computing (``bench/threads.py``: a 16-frame landmark fit 15.5 s at 2 threads vs 0.36 s with
+``OMP_WAIT_POLICY=PASSIVE``). Spinning is an OpenMP setting that the library reads once, when torch loads it,
+so :func:`prefer_passive_openmp` must run before ``import torch``. ``import tfvsdk`` does not import torch (its
+torch-based names load on first use), so :mod:`tfvsdk.cli` calls it first thing, before its own imports load
+torch. A library user sets ``OMP_WAIT_POLICY=PASSIVE`` in the environment of their own process if they want it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,19 @@ import os
 import sys
 
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
-DEFAULT_THREADS = 1
-"""``tfv``'s default: measured in bench/threads.py on the shared 2-core machine (see docs/guarantees.md)."""
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on: ``tfv --threads``' default.
+
+    With OpenMP waiting passively, all of them was the fastest setting measured on a busy 2-core machine
+    (bench/threads.py, one core kept busy by another process: a 16-frame landmark fit 0.36 s at 2 threads vs
+    0.93 s at 1; a training step 0.98 vs 4.3 s); with OpenMP spinning, 2 threads took 15.5 s and 52.6 s.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def prefer_passive_openmp() -> bool:

@@ -45,7 +45,7 @@ def main(out: Path, model: tfvsdk.MorphableModel) -> None:
         (256, 256),
     )
     images, _ = render_face(model, truth)
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=model)
+    rec = tfvsdk.create("reconstructor", "landmarks", model=model)
     if importlib.util.find_spec("dlib") is not None:
         fit = rec.fit(images)
         source = "dlib landmarks"

@@ -41,7 +41,7 @@ def main(photo: Path) -> None:
         print(summary.line())
         output = np.stack(list(io.iter_frames(out)))[list(PICKS)]
         driving = np.stack(list(io.iter_frames(driver)))[list(PICKS)]
-    fit = tfvsdk.create("reconstructor", "3ddfa").fit(io.to_tensor([io.read_rgb(photo)]))
+    fit = tfvsdk.create("reconstructor", "landmarks").fit(io.to_tensor([io.read_rgb(photo)]))
     still = _crop_around_face(io.read_rgb(photo)[None], fit)[0]
     blank = np.full_like(still, 255)
     rows = [np.concatenate([blank, *driving], 1), np.concatenate([still, *_crop_around_face(output, fit)], 1)]

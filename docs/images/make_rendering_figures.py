@@ -144,7 +144,7 @@ def labelled_strip(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
 def main(out_dir: Path) -> None:
     verts, tri, uv, sym = procedural_face()
     tex = paint_texture()
-    renderer = tfvsdk.create("renderer", "nvdiffrast")
+    renderer = tfvsdk.create("renderer", "raster")
     cam_prev = camera(verts, 0.55, 0.05, 0.00, 126.0, 130.0)
     cam_t = camera(verts, 0.20, -0.02, 0.04, 129.0, 128.0)
     v_prev = cam_prev.project(verts[None])
@@ -152,7 +152,7 @@ def main(out_dir: Path) -> None:
 
     lambert = renderer.render(v_t, tri, (SIZE, SIZE))
     textured = renderer.render(v_t, tri, (SIZE, SIZE), uv=uv, texture=tex)
-    shaded = tfvsdk.create("renderer", "nvdiffrast", shading="lambert").render(v_t, tri, (SIZE, SIZE), uv=uv, texture=tex)
+    shaded = tfvsdk.create("renderer", "raster", shading="lambert").render(v_t, tri, (SIZE, SIZE), uv=uv, texture=tex)
     ids = textured.triangle_id[0]
     rng = np.random.default_rng(0).random((len(tri) + 1, 3)) * 0.7 + 0.3
     id_colours = (rng[(ids + 1).numpy()] * (ids >= 0).numpy()[..., None] * 255).astype(np.uint8)

@@ -28,7 +28,7 @@ def main() -> None:
         faces = fidelity.load_dlib_models()
         read = {role: fidelity.read_faces(paths[role], faces) for role in ("identity", "target", "output")}
         frames = {role: fidelity.frames_of(paths[role]) for role in paths}
-        rec = tfvsdk.create("reconstructor", "3ddfa")
+        rec = tfvsdk.create("reconstructor", "landmarks")
         fits = {role: rec.fit(io.to_tensor(f), clip=len(f) > 1) for role, f in frames.items()}
     picks = range(0, fidelity.FRAMES, 3)
     blank = np.full_like(frames["identity"][0], 255)

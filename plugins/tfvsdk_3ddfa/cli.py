@@ -13,6 +13,7 @@ import torch
 import tfvsdk
 from tfvsdk import Detection, InputError, io
 from tfvsdk.data.layout import save_fits
+from tfvsdk.options import opt_option, parse_options
 
 from .overlay import draw_fit
 
@@ -47,25 +48,29 @@ def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tup
 @click.option("--model", default="default", show_default=True, help="morphable model name (tfv components model)")
 @click.option("--model-path", type=click.Path(dir_okay=False), help="file of the model (for 'sfm', 'bfm')")
 @click.option("--detector", default="dlib", show_default=True, help="landmark detector name")
-@click.option("--reconstructor", "reconstructor", type=click.Choice(["3ddfa", "3ddfa-v2"]), default="3ddfa", show_default=True,
-              help="landmark fitter, or 3DDFA_V2's regressor (the fit on --model bfm, else the fitter's start; tfv models fetch 3ddfa-v2)")
+@click.option("--reconstructor", "reconstructor", type=click.Choice(["landmarks", "3ddfa", "3ddfa-v2"]), default="landmarks",
+              show_default=True, help="landmark fitter (3ddfa: its deprecated name), or 3DDFA_V2's regressor (the fit on --model bfm, else the fitter's start; tfv models fetch 3ddfa-v2)")
 @click.option("--init", type=click.Choice(["affine", "3ddfa-v2"]), default="affine", show_default=True,
               help="starting pose of the landmark fitter: closed form from the landmarks, or 3DDFA_V2's regressed rotation")
 @click.option("--landmarks", type=click.Path(dir_okay=False), help="(frames, 68, 2) .npy landmarks in pixels to fit instead of detecting (NaN = none)")
 @click.option("--smoothness", default=2.0, show_default=True, help="temporal smoothness of video fits (0 = off)")
 @click.option("--chunk-size", default=32, show_default=True, help="frames detected per step")
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
-def fit_command(source, output, model, model_path, detector, reconstructor, init, landmarks, smoothness, chunk_size, overwrite) -> None:
+@opt_option(("model", "reconstructor", "detector"))
+def fit_command(source, output, model, model_path, detector, reconstructor, init, landmarks, smoothness, chunk_size, overwrite, opts) -> None:
     """Fit a 3D face model to an image or video: writes OUTPUT/fits.npz and an overlay picture or video.
 
     A video is fitted as one clip (one identity, smoothed pose and expression). fits.npz holds one row per
     frame in the SDK's fit-file format (tfvsdk.data.layout).
     """
     started = time.perf_counter()
+    options = parse_options(opts, {"model": model, "reconstructor": reconstructor, "detector": detector})
     info = io.probe(source)
     out = Path(output)
     if not out.exists():
-        out.mkdir(parents=False)
+        if not out.parent.is_dir():
+            raise InputError(f"{out.parent}: output folder does not exist")
+        out.mkdir()
     fits_path = io.check_output(out / "fits.npz", overwrite=overwrite, inputs=(source,))
     picture_path = io.check_output(out / ("overlay.png" if info.is_image else "overlay.mp4"), overwrite=overwrite,
                                    inputs=(source,), kind="image" if info.is_image else "video")
@@ -77,13 +82,15 @@ def fit_command(source, output, model, model_path, detector, reconstructor, init
             raise InputError(f"--landmarks: {landmarks}: not a readable .npy array ({exc})") from None
         if given.ndim != 3 or given.shape[1:] != (68, 2):
             raise InputError(f"--landmarks: expected an array of shape (frames, 68, 2), got {given.shape}")
+    landmarks_from = tfvsdk.create("detector", detector, **options["detector"]) if options["detector"] else detector
     if reconstructor == "3ddfa-v2":
         if init != "affine":
-            raise click.UsageError("--init applies to --reconstructor 3ddfa; 3ddfa-v2 starts the fitter with its own pose")
+            raise click.UsageError("--init applies to --reconstructor landmarks; 3ddfa-v2 starts the fitter with its own pose")
         config = {"model": model, "model_path": model_path} if model == "bfm" else {"model": model, "model_path": model_path, "smoothness": smoothness}
     else:
-        config = {"model": tfvsdk.create("model", model, path=model_path) if model_path else model, "smoothness": smoothness, "init": init}
-    rec = tfvsdk.create("reconstructor", reconstructor, detector=detector, **config)
+        morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}), **options["model"])
+        config = {"model": morphable, "smoothness": smoothness, "init": init}
+    rec = tfvsdk.create("reconstructor", reconstructor, detector=landmarks_from, **config, **options["reconstructor"])
     morphable = rec.model
     chunks = _chunks(info.path, chunk_size, given, info.size)
     if info.is_image:

@@ -1,4 +1,4 @@
-"""The ``3ddfa`` reconstructor: fits a morphable model to 68 landmarks per image or per clip (paper §3.2).
+"""The ``landmarks`` reconstructor (formerly ``3ddfa``): fits a morphable model to 68 landmarks per image or per clip (paper §3.2).
 
 The paper reconstructs every frame with 3DDFA into identity α_id, expression α_exp and pose C. This
 reconstructor reaches the same quantities for any :class:`~tfvsdk.MorphableModel` by fitting the model to
@@ -54,7 +54,7 @@ class TDDFAReconstructor(Reconstructor):
             landmarks). Used by :meth:`fit` and :meth:`fit_video`, which have the images.
 
     Example:
-        >>> rec = tfvsdk.create("reconstructor", "3ddfa", model=my_model)  # doctest: +SKIP
+        >>> rec = tfvsdk.create("reconstructor", "landmarks", model=my_model)  # doctest: +SKIP
         >>> fit = rec.fit_landmarks(tfvsdk.Detection(landmarks, found, (256, 256)))  # doctest: +SKIP
     """
 

@@ -16,14 +16,13 @@ A clip (``clip=True``, :meth:`fit_video`) shares one identity: on the BFM the me
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 import tfvsdk
 from tfvsdk import Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
-from tfvsdk.checks import check_tensor
 
 from .artefacts import REGRESSOR
 from .reconstructor import TDDFAReconstructor, _interpolate_missing, tracked
@@ -113,11 +112,10 @@ class TDDFAV2Reconstructor(Reconstructor):
             self._detector = tfvsdk.create("detector", self._detector_spec)
         return self._detector
 
-    def fit(self, images: torch.Tensor, *, clip: bool = False, detection: Detection | None = None) -> FaceFit:
-        """Fit (B, 3, H, W) images in [0, 1] (landmarks detected unless ``detection`` is given)."""
+    def _fit(self, images: torch.Tensor, *, clip: bool, detection: Detection | None) -> FaceFit:
+        """Fit checked images (landmarks detected unless ``detection`` is given)."""
         if self.fitter is not None:
             return self.fitter.fit(images, clip=clip, detection=detection)
-        check_tensor("images", images, (None, 3, None, None))
         if detection is None:
             if clip:
                 self.detector.reset()
@@ -125,8 +123,8 @@ class TDDFAV2Reconstructor(Reconstructor):
         fit = self.regressor.fit(images, detection, whitened=self.whitened)
         return _one_identity(fit) if clip else fit
 
-    def fit_video(self, chunks: Iterable[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
-        """Fit a clip streamed in chunks (landmarks tracked across chunks), with one identity."""
+    def _fit_video(self, chunks: Iterator[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
+        """Fit checked chunks of a clip (landmarks tracked across chunks), with one identity."""
         if self.fitter is not None:
             return self.fitter.fit_video(chunks)
         fits = []

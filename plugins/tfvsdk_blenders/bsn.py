@@ -52,10 +52,12 @@ def _check_network_fits_file(path: Path, g: GeneratorConfig, d: DiscriminatorCon
 
     Every down-sampling layer, residual block and discriminator layer owns at least one tensor, so their
     counts are first bounded by the file's number of tensors; the networks are then built on torch's
-    ``meta`` device (shapes only, no memory) and their values counted against the file's.
+    ``meta`` device (shapes only, no memory) and their values counted against the file's: more than twice
+    as many, plus 2**20 (:data:`tfvsdk.pretrained.SIZE_SLACK`), is refused (a file that only misses or misshapes some tensors is
+    left to :meth:`BSNBlender.load`, whose message names them).
 
     Raises:
-        ModelFileError: the metadata asks for more tensors or values than the file holds.
+        ModelFileError: the metadata asks for far more layers or values than the file holds.
     """
     tensors, values = stored_values(path)
     layers = g.n_down + g.n_res_blocks + (d.n_layers * d.n_scales if d is not None else 0)

@@ -1,18 +1,22 @@
-"""Built-in plugin: the ``nvdiffrast`` renderer (nvdiffrast on CUDA, the SDK's own rasterizer elsewhere)."""
+"""Built-in plugin: the ``raster`` renderer (the SDK's own rasterizer; nvdiffrast on CUDA when installed).
+
+``nvdiffrast`` is its deprecated former name.
+"""
 
 from __future__ import annotations
 
 import tfvsdk
 
-from .renderer import NvdiffrastRenderer
+from .renderer import NvdiffrastRenderer, RasterRenderer
 
-__all__ = ["NvdiffrastRenderer"]
+__all__ = ["NvdiffrastRenderer", "RasterRenderer"]
 
 
 @tfvsdk.hookimpl
 def register_renderers(register):
     register(
-        "nvdiffrast",
-        NvdiffrastRenderer,
-        description="rasterizer with nvdiffrast's semantics: nvdiffrast on CUDA, the SDK's numba/PyTorch kernels elsewhere",
+        "raster",
+        RasterRenderer,
+        description="rasterizer with nvdiffrast's semantics: the SDK's numba/PyTorch kernels, nvdiffrast on CUDA (backend=auto|torch|cuda)",
+        aliases=("nvdiffrast",),
     )

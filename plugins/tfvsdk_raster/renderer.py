@@ -1,4 +1,4 @@
-"""The ``nvdiffrast`` renderer: R = P(S, T^i, C^p) of eq. 3 for meshes already projected to screen space."""
+"""The ``raster`` renderer: R = P(S, T^i, C^p) of eq. 3 for meshes already projected to screen space."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _colour(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
     return values
 
 
-class NvdiffrastRenderer(tfvsdk.Renderer):
+class RasterRenderer(tfvsdk.Renderer):
     """Rasterizes a screen-space mesh with :mod:`tfvsdk.raster` (nvdiffrast.torch on CUDA when installed).
 
     The image is the texture looked up through the interpolated ``uv`` (bilinear, clamped at the texture's
@@ -135,6 +135,10 @@ class NvdiffrastRenderer(tfvsdk.Renderer):
         cosine = (normals * self.light.to(normals)).sum(-1, keepdim=True).clamp(min=0)
         return self.ambient + (1 - self.ambient) * cosine
 
+
+
+NvdiffrastRenderer = RasterRenderer
+"""Deprecated name of :class:`RasterRenderer` (registered as ``nvdiffrast`` before it was ``raster``)."""
 
 class _CoveredPixels:
     """The covered pixels of a (B, H, W) mask, packed per item, so that per-pixel work on (B, M, C) values

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 import tfvsdk
+from tfvsdk.options import opt_option, parse_options
 
 
 @click.command()
@@ -19,7 +20,7 @@ import tfvsdk
 @click.option("--per-identity", default=1, show_default=True, help="images per identity")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--model", default="default", show_default=True, help="morphable model (tfv models)")
-@click.option("--renderer", default="nvdiffrast", show_default=True)
+@click.option("--renderer", default="raster", show_default=True)
 def synth(out: str, images: int, videos: int, frames: int, size: int, per_identity: int, seed: int, model: str, renderer: str) -> None:
     """Write a synthetic dataset with ground-truth fits (faces of the morphable model)."""
     from tfvsdk.data.synth import SynthConfig, synthesize
@@ -36,22 +37,24 @@ def synth(out: str, images: int, videos: int, frames: int, size: int, per_identi
 @click.option("--size", default=128, show_default=True, help="crop side, pixels")
 @click.option("--identity", type=click.Choice(["file", "folder"]), default="file", show_default=True,
               help="every file its own identity, or the first folder level below SRC")
-@click.option("--detector", default="dlib", show_default=True, help="landmark detector (tfv components detector)")
-@click.option("--reconstructor", default="3ddfa", show_default=True)
+@click.option("--detector", default="dlib", show_default=True, help="landmark detector (tfv plugins --kind detector)")
+@click.option("--reconstructor", default="landmarks", show_default=True)
 @click.option("--crop-scale", default=1.8, show_default=True, help="crop side / landmark box side")
 @click.option("--crop-shift", default=-0.08, show_default=True, help="vertical crop offset / side (negative = up)")
 @click.option("--max-frames", default=0, show_default=True, help="frames per clip at most (0 = all)")
+@opt_option(("detector", "reconstructor"))
 def prepare(src: str, out: str, kind: str, size: int, identity: str, detector: str, reconstructor: str,
-            crop_scale: float, crop_shift: float, max_frames: int) -> None:
+            crop_scale: float, crop_shift: float, max_frames: int, opts: tuple[str, ...]) -> None:
     """Detect, crop/align and fit the images or clips under SRC into the training layout in OUT."""
     from tfvsdk.data.prepare import prepare as run
 
+    options = parse_options(opts, {"detector": detector, "reconstructor": reconstructor})
     manifest = run(
         src,
         out,
         kind=kind,
-        detector=tfvsdk.create("detector", detector),
-        reconstructor=tfvsdk.create("reconstructor", reconstructor),
+        detector=tfvsdk.create("detector", detector, **options["detector"]),
+        reconstructor=tfvsdk.create("reconstructor", reconstructor, **options["reconstructor"]),
         progress=True,
         size=size,
         identity=identity,
@@ -72,6 +75,7 @@ def prepare(src: str, out: str, kind: str, size: int, identity: str, detector: s
 @click.option("--no-resume", is_flag=True, help="sets run.resume = false (start over even if a checkpoint exists)")
 def train(config_path: str, max_steps: int | None, every: int | None, out: str | None, no_resume: bool) -> None:
     """Train a blender as the config says (torchrun-compatible: one process per GPU/CPU shard)."""
+    from tfvsdk.checks import check_device
     from tfvsdk.train import Trainer, load_config
 
     config = load_config(config_path)
@@ -84,6 +88,8 @@ def train(config_path: str, max_steps: int | None, every: int | None, out: str |
         run.out = out
     if no_resume:
         run.resume = False
+    if run.device == "cuda":
+        check_device(f"{config_path}: run.device", "cuda")
     trainer = Trainer(config)
     try:
         metrics = trainer.fit()

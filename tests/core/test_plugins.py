@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -174,6 +177,142 @@ def test_tfv_plugins_json_lists_the_default_plugins(fresh_plugins):
     assert all(info[name]["builtin"] for name in fresh_plugins.DEFAULT_PLUGINS)
     components = {kind: set(names) for p in info.values() for kind, names in p["components"].items()}
     assert components["model"] >= {"default", "sfm", "bfm"}
-    assert components["reconstructor"] >= {"3ddfa"} and components["renderer"] >= {"nvdiffrast"}
+    assert components["reconstructor"] >= {"landmarks"} and components["renderer"] >= {"raster"}
+    deprecated = {kind: set(names) for p in info.values() for kind, names in p["deprecated_names"].items()}
+    assert deprecated["reconstructor"] >= {"3ddfa"} and deprecated["renderer"] >= {"nvdiffrast"}
     assert components["blender"] >= {"bsn", "classical"} and components["composer"] >= {"swap", "reenact", "remix"}
     assert components["detector"] >= {"dlib"}
+
+
+def _fake_distribution(folder, name: str, module: str, source: str, version: str = "0.1") -> None:
+    """An installed distribution ``name`` whose ``tfvsdk`` entry point is the module ``module``."""
+    (folder / f"{module}.py").write_text(source)
+    dist = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[tfvsdk]\n{module} = {module}\n")
+
+
+def _tfv(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = "import sys; from tfvsdk.cli import main; main(sys.argv[1:])"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def broken_distribution(tmp_path):
+    """An environment in which the distribution 'tfv-broken' declares an entry point that cannot import."""
+    _fake_distribution(tmp_path, "tfv-broken", "tfv_broken", "import a_module_that_is_not_installed\n", "2.0")
+    env = {k: v for k, v in os.environ.items() if k != "TFVSDK_DISABLE_PLUGIN_AUTOLOAD"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_an_entry_point_that_cannot_import_is_named_and_skipped_by_tfv(broken_distribution):
+    help_ = _tfv("--help", env=broken_distribution)
+    assert help_.returncode == 0 and "swap" in help_.stdout, help_.stderr
+    assert "plugin 'tfv_broken'" in help_.stderr and "ModuleNotFoundError" in help_.stderr
+    listing = _tfv("plugins", env=broken_distribution)
+    assert listing.returncode == 0, listing.stderr
+    assert "tfv_broken (version 2.0): FAILED to load, skipped: tfv_broken: ModuleNotFoundError" in listing.stdout
+    info = {p["name"]: p for p in json.loads(_tfv("plugins", "--json", env=broken_distribution).stdout)}
+    assert "a_module_that_is_not_installed" in info["tfv_broken"]["error"] and info["tfvsdk_blenders"]["error"] is None
+
+
+def test_failed_plugins_are_reported_in_python_too(broken_distribution, monkeypatch, fresh_plugins):
+    monkeypatch.syspath_prepend(broken_distribution["PYTHONPATH"].split(os.pathsep)[0])
+    monkeypatch.delenv("TFVSDK_DISABLE_PLUGIN_AUTOLOAD")
+    fresh_plugins.reset()
+    assert "classical" in tfvsdk.available("blender")
+    (failure,) = fresh_plugins.failed_plugins()
+    assert (failure.name, failure.distribution, failure.version) == ("tfv_broken", "tfv-broken", "2.0")
+
+
+@pytest.mark.parametrize(
+    ("env", "loaded"),
+    [
+        ({"TFVSDK_DISABLE_PLUGINS": "flat"}, False),
+        ({"TFVSDK_PLUGINS": "someone-else"}, False),
+        ({"TFVSDK_PLUGINS": "tfv-flat"}, True),  # the distribution's name works as well as the entry point's
+        ({"TFVSDK_PLUGINS": "flat,other"}, True),
+    ],
+)
+def test_allow_and_block_lists_choose_the_entry_point_plugins(installed_third_party_plugin, monkeypatch, env, loaded):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    installed_third_party_plugin.reset()
+    assert ("flat" in tfvsdk.available("renderer")) is loaded
+
+
+def test_the_block_list_can_leave_out_a_built_in_plugin(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("TFVSDK_DISABLE_PLUGINS", "tfvsdk_dlib")
+    fresh_plugins.reset()
+    assert tfvsdk.available("detector") == []
+
+
+def test_tfv_plugins_trace_logs_each_hook_call_per_plugin():
+    env = dict(os.environ)
+    result = _tfv("plugins", "--kind", "blender", "--trace", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "hook register_blenders(register) -> tfvsdk_blenders: ok in" in result.stderr
+    traced = _tfv("plugins", env={**env, "TFVSDK_TRACE_HOOKS": "1"})
+    assert "hook register_renderers(register) -> tfvsdk_raster: ok" in traced.stderr
+
+
+class InputErrorFactory:
+    @tfvsdk.hookimpl
+    def register_blenders(self, register):
+        def picky(strength: float = 1.0):
+            raise tfvsdk.InputError(f"strength: expected <= 1, got {strength}")
+
+        register("picky", picky)
+
+
+def test_an_sdk_error_from_a_factory_keeps_its_type_and_names_the_plugin(fresh_plugins):
+    fresh_plugins.register(InputErrorFactory(), name="picky-plugin")
+    with pytest.raises(tfvsdk.InputError, match=r"^plugin 'picky-plugin' \(blender 'picky'\): strength: expected <= 1"):
+        tfvsdk.create("blender", "picky", strength=2.0)
+    with pytest.raises(tfvsdk.InputError, match=r"has no setting 'strenght'; did you mean 'strength'\?"):
+        tfvsdk.create("blender", "picky", strenght=2.0)
+
+
+class RaisingLosses:
+    @tfvsdk.hookimpl
+    def training_losses(self, outputs):
+        raise ValueError("no such tensor")
+
+
+def test_a_raising_behaviour_hook_names_the_plugin(fresh_plugins):
+    fresh_plugins.register(RaisingLosses(), name="losses-plugin")
+    with pytest.raises(PluginError, match=r"plugin 'losses-plugin' raised in training_losses: ValueError") as info:
+        fresh_plugins.call_hook("training_losses", trainer=None, sample=None, outputs=None)
+    assert (info.value.plugin, info.value.name) == ("losses-plugin", "training_losses")
+
+
+class NoArgumentRegistration:
+    @tfvsdk.hookimpl
+    def register_blenders(self):
+        self.called = True
+
+
+def test_registration_hooks_are_called_through_pluggy_with_only_the_arguments_they_take(fresh_plugins):
+    plugin = NoArgumentRegistration()
+    fresh_plugins.register(plugin, name="no-register-argument")
+    tfvsdk.available("blender")
+    assert plugin.called
+
+
+def test_a_deprecated_name_still_builds_the_component_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="renderer 'nvdiffrast' is a deprecated name; use 'raster'"):
+        renderer = tfvsdk.create("renderer", "nvdiffrast")
+    assert type(renderer).__name__ == "RasterRenderer"
+    with pytest.warns(DeprecationWarning, match="reconstructor '3ddfa' is a deprecated name; use 'landmarks'"):
+        tfvsdk.create("reconstructor", "3ddfa")
+
+
+def test_opt_values_are_checked_before_anything_runs(tmp_path):
+    env = dict(os.environ)
+    args = ["swap", "--identity", "a.png", "--target", "b.mp4", "-o", str(tmp_path / "o.mp4")]
+    typo = _tfv(*args, "--opt", "blender.feathr=0.1", env=env)
+    assert typo.returncode == 1 and "has no setting 'feathr'; did you mean 'feather'?" in typo.stderr
+    kind = _tfv(*args, "--opt", "blendr.feather=0.1", env=env)
+    assert kind.returncode == 1 and "this command builds no 'blendr'; did you mean 'blender'?" in kind.stderr

@@ -49,7 +49,7 @@ def test_face_pixels_are_where_the_fit_renders_the_face(synth):
     """The fit is the ground truth of the picture: its rendered mask separates face from background."""
     images = ImageFolder(synth)
     model = tfvsdk.create("model", "default")
-    renderer = tfvsdk.create("renderer", "nvdiffrast")
+    renderer = tfvsdk.create("renderer", "raster")
     for index in range(3):
         fit, image = images.fit(index), images.image(index)
         vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))

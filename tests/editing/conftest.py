@@ -9,12 +9,8 @@ from tfvsdk.demo import synth_clips
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Editing runs many small tensor operations; one intra-op thread is faster on the shared 2-core CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every editing test runs on one torch thread (see the root conftest's ``one_thread``)."""
 
 
 @pytest.fixture(scope="session")

@@ -100,3 +100,17 @@ def test_a_network_blender_by_name_without_weights_is_refused():
     with pytest.raises(tfvsdk.InputError, match=r"blender 'bsn' is a network and no trained weights were given"):
         Editor("swap", blender="bsn")
     Editor("swap", blender=tfvsdk.create("blender", "bsn"))  # an instance is used as given
+
+
+class HalfSize(tfvsdk.Blender):
+    """A broken blender: it returns the frames at half their size."""
+
+    def _blend(self, rendered, appearance, hint, mask):
+        return appearance[..., ::2, ::2]
+
+
+def test_a_blender_breaking_its_contract_is_named_instead_of_failing_deep_in_the_editor(clips, out_dir):
+    editor = Editor("swap", blender=HalfSize())
+    landmarks = {"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks}
+    with pytest.raises(tfvsdk.PluginError, match=r"HalfSize broke its contract: blend\(\) returned shape \(\d+, 3, 48, 48\), expected"):
+        editor.run({"identity": clips["alice"].path, "target": clips["bob"].path}, out_dir / "out.mp4", landmarks=landmarks)

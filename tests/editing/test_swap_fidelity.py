@@ -124,7 +124,7 @@ def test_the_output_opens_its_mouth_with_the_target(faces):
 def test_fitting_the_output_again_gives_the_target_pose_and_expression(swap):
     pytest.importorskip("dlib")
     paths, model = swap
-    rec = tfvsdk.create("reconstructor", "3ddfa")
+    rec = tfvsdk.create("reconstructor", "landmarks")
 
     def estimate(path) -> tfvsdk.FaceFit:
         frames = frames_of(path)

@@ -94,3 +94,10 @@ def test_a_manifest_lists_runs_with_defaults_and_folders(tmp_path):
 def test_spread_frames_keep_both_ends():
     assert spread_frames(48, 4).tolist() == [0, 16, 31, 47]
     assert spread_frames(3, 16).tolist() == [0, 1, 2]
+
+
+def test_pose_and_expression_sources_can_differ(swaps, evaluator, scored):
+    only_pose = evaluator.evaluate(swaps["smoothed"], pose=swaps["bob"]).summary
+
+    assert only_pose["e_pose"] == pytest.approx(scored["smoothed"].summary["e_pose"])
+    assert only_pose["e_exp"] is None and "expression" in only_pose["unavailable"]["e_exp"]

@@ -7,7 +7,7 @@ import pytest
 
 from tfvsdk.cli import main
 
-from conftest import STAGES, inject, partial_files
+from fault_helpers import STAGES, inject, partial_files
 
 
 def swap(sources, out, *extra):

@@ -8,7 +8,7 @@ import pytest
 from tfvsdk.cli import main
 from tfvsdk.data.synth import SynthConfig, synthesize
 
-from conftest import STAGES, inject, partial_files
+from fault_helpers import STAGES, inject, partial_files
 
 
 @pytest.fixture(scope="module")

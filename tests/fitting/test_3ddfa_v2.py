@@ -102,7 +102,7 @@ def test_on_other_models_the_regressor_starts_the_landmark_fitter(builtin, stats
     fit = rec.fit(images, detection=detection)
     assert torch.allclose(called[0], start) and fit.alpha_id.shape[1] == builtin.id_basis.shape[1]
     with pytest.raises(tfvsdk.InputError, match="init: expected 'affine', '3ddfa-v2'"):
-        tfvsdk.create("reconstructor", "3ddfa", model=builtin, init="magic")
+        tfvsdk.create("reconstructor", "landmarks", model=builtin, init="magic")
 
 
 def test_pose_for_a_given_rotation_is_the_least_squares_scale_and_offset():
@@ -159,7 +159,7 @@ def test_released_regressor_agrees_with_the_landmark_fitter_on_a_photo(builtin):
     detection = tfvsdk.create("detector", "dlib").detect(frames)
     assert detection.found.all()
     regressed = euler_from_rotation(PoseRegressor().rotations(frames, detection)).rad2deg()
-    fitted = euler_from_rotation(tfvsdk.create("reconstructor", "3ddfa", model=builtin).fit_landmarks(detection).camera.rotation.double()).rad2deg()
+    fitted = euler_from_rotation(tfvsdk.create("reconstructor", "landmarks", model=builtin).fit_landmarks(detection).camera.rotation.double()).rad2deg()
     yaw, pitch, roll = (regressed - fitted).unbind(-1)
     assert yaw.abs().max() < 3.0, yaw
     assert roll.abs().max() < 2.0, roll

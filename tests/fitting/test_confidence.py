@@ -19,7 +19,7 @@ def test_the_spread_predicts_the_rotation_error_and_flags_frames_missing_landmar
     landmarks[48:, 17:60] = float("nan")  # brows, nose, eyes and outer lips lost: the jaw and inner lips remain
     landmarks[63] = float("nan")
     found = torch.isfinite(landmarks).all(-1).any(-1)
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=model, landmark_noise=0.01, exp_std=0.5)
+    rec = tfvsdk.create("reconstructor", "landmarks", model=model, landmark_noise=0.01, exp_std=0.5)
     fit = rec.fit_landmarks(tfvsdk.Detection(landmarks, found, truth.image_size))
 
     spread, unreliable = pose_confidence(rec, fit, max_degrees=1.5)
@@ -36,7 +36,7 @@ def test_the_spread_predicts_the_rotation_error_and_flags_frames_missing_landmar
 def test_the_spread_at_the_fit_is_close_to_the_spread_at_the_truth(model):
     truth = random_fits(model, 16, seed=2, exp_scale=0.5, max_yaw=30)
     landmarks = synthetic_landmarks(model, truth, noise=0.5, seed=2)
-    rec = tfvsdk.create("reconstructor", "3ddfa", model=model, exp_std=0.5)
+    rec = tfvsdk.create("reconstructor", "landmarks", model=model, exp_std=0.5)
     fit = rec.fit_landmarks(tfvsdk.Detection(landmarks, torch.ones(16, dtype=torch.bool), truth.image_size))
 
     at_truth = posterior_rotation_spread(model, truth, landmarks, noise=0.5, exp_std=0.5)

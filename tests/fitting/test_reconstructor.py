@@ -16,7 +16,7 @@ from fitting_helpers import posterior_rotation_spread, random_fits, synthetic_la
 
 def reconstructor(model: tfvsdk.MorphableModel, **config) -> tfvsdk.Reconstructor:
     config.setdefault("landmark_noise", 0.01)
-    return tfvsdk.create("reconstructor", "3ddfa", model=model, **config)
+    return tfvsdk.create("reconstructor", "landmarks", model=model, **config)
 
 
 def detection(landmarks: torch.Tensor, image_size=(256, 256)) -> tfvsdk.Detection:

@@ -30,7 +30,7 @@ def rigid_pair(face_mesh):
     verts, tri, uv, _ = face_mesh
     cam_prev = camera(verts, 0.10, 0.05, 0.00, 126.0, 130.0)
     cam_t = camera(verts, 0.16, -0.02, 0.04, 130.0, 127.5)
-    renderer = tfvsdk.create("renderer", "nvdiffrast")
+    renderer = tfvsdk.create("renderer", "raster")
     tex = smooth_texture()
     r_prev = renderer.render(cam_prev.project(verts[None]), tri, SIZE, uv=uv, texture=tex)
     r_t = renderer.render(cam_t.project(verts[None]), tri, SIZE, uv=uv, texture=tex)
@@ -69,7 +69,7 @@ def test_a_triangle_moving_behind_another_is_marked_invisible():
     front = torch.tensor([[40.0, 30.0, 10.0], [70.0, 30.0, 10.0], [55.0, 80.0, 10.0]])
     shift = torch.tensor([6.0, 0.0, 0.0])
     tri = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6]])
-    renderer = tfvsdk.create("renderer", "nvdiffrast")
+    renderer = tfvsdk.create("renderer", "raster")
     r_prev = renderer.render(torch.cat([quad, front])[None], tri, (120, 120))
     r_t = renderer.render(torch.cat([quad + shift, front])[None], tri, (120, 120))
     flow, visible = flow3d(r_t, r_prev, tri)
@@ -165,7 +165,7 @@ def test_batched_flow_matches_per_item(rigid_pair):
 
 def test_bad_inputs_raise_input_error(rigid_pair):
     r_t, r_prev, tri, _, _ = rigid_pair
-    small = tfvsdk.create("renderer", "nvdiffrast").render(r_prev.vertices, tri, (64, 64))
+    small = tfvsdk.create("renderer", "raster").render(r_prev.vertices, tri, (64, 64))
     with pytest.raises(InputError, match="image size"):
         flow3d(r_t, small, tri)
     with pytest.raises(InputError, match="frames"):

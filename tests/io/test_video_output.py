@@ -8,7 +8,6 @@ import stat
 import subprocess
 import uuid
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -32,17 +31,6 @@ def umask_022():
     old = os.umask(0o022)
     yield
     os.umask(old)
-
-
-@pytest.fixture
-def with_audio(tmp_path):
-    path = tmp_path / "with_audio.mp4"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-         "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )
-    return path
 
 
 def test_one_audio_track_gives_one_video_and_one_audio_stream(tmp_path, with_audio):

@@ -55,7 +55,7 @@ def moving_face():
     )
     found = torch.tensor([True, True, True, False])
     fits = tfvsdk.FaceFit(torch.zeros(n, model.n_id), torch.zeros(n, model.n_exp), camera, (96, 96), found=found)
-    return fits, model, tfvsdk.create("renderer", "nvdiffrast")
+    return fits, model, tfvsdk.create("renderer", "raster")
 
 
 def test_fit_flows_follow_the_fitted_motion_and_skip_frames_without_a_face(moving_face):

@@ -16,12 +16,12 @@ from tfvsdk.testing import check_renderer
 @pytest.mark.parametrize("kernel", ["numba", "torch"])
 def test_renderer_keeps_the_renderer_contract(kernel, monkeypatch):
     monkeypatch.setenv(KERNEL_ENV, kernel)
-    check_renderer(tfvsdk.create("renderer", "nvdiffrast"))
+    check_renderer(tfvsdk.create("renderer", "raster"))
 
 
 def test_renderer_is_registered_with_a_description():
     assert "nvdiffrast" in tfvsdk.available("renderer")
-    assert isinstance(tfvsdk.create("renderer", "nvdiffrast", backend="torch"), tfvsdk.Renderer)
+    assert isinstance(tfvsdk.create("renderer", "raster", backend="torch"), tfvsdk.Renderer)
 
 
 def test_texture_maps_without_flip_texel_centres_onto_pixel_centres():
@@ -31,7 +31,7 @@ def test_texture_maps_without_flip_texel_centres_onto_pixel_centres():
     triangles = torch.tensor([[0, 1, 2], [0, 2, 3]])
     uv = torch.tensor([[0, 0], [1, 0], [1, 1], [0, 1.0]])
     tex = torch.rand(1, 3, h, w)
-    out = tfvsdk.create("renderer", "nvdiffrast").render(vertices, triangles, (h, w), uv=uv, texture=tex)
+    out = tfvsdk.create("renderer", "raster").render(vertices, triangles, (h, w), uv=uv, texture=tex)
     assert out.mask.all()
     assert torch.allclose(out.image, tex, atol=1e-5)
 
@@ -42,7 +42,7 @@ def test_buffers_follow_the_rendering_conventions(bump):
         torch.tensor([0.4]), torch.zeros(1), torch.zeros(1), scale=torch.tensor([0.9]), translation=torch.tensor([[128.0, 128.0]])
     )
     screen = cam.project(verts[None])
-    out = tfvsdk.create("renderer", "nvdiffrast", background=(0.2, 0.4, 0.6)).render(screen, tri, (256, 256))
+    out = tfvsdk.create("renderer", "raster", background=(0.2, 0.4, 0.6)).render(screen, tri, (256, 256))
     covered = out.mask[:, 0] > 0
     assert torch.equal(covered, out.triangle_id >= 0)
     assert torch.isneginf(out.depth[:, 0][~covered]).all()
@@ -62,7 +62,7 @@ def test_nearer_surface_wins_in_screen_depth():
     vertices = torch.tensor([[[x, y, 5.0] for x, y in square] + [[x, y, 9.0] for x, y in square]])
     triangles = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
     for order in (triangles, triangles.flip(0)):
-        out = tfvsdk.create("renderer", "nvdiffrast").render(vertices, order, (32, 32))
+        out = tfvsdk.create("renderer", "raster").render(vertices, order, (32, 32))
         covered = out.mask[0, 0] > 0
         assert torch.allclose(out.depth[0, 0][covered], torch.tensor(9.0))
 
@@ -77,13 +77,13 @@ def test_lambert_shading_darkens_toward_the_outline():
     c, d = idx[1:, :-1].flatten(), idx[1:, 1:].flatten()
     triangles = torch.cat([torch.stack([a, b, d], 1), torch.stack([a, d, c], 1)])
     screen = (sphere * 100 + torch.tensor([128.0, 128.0, 0.0]))[None]
-    renderer = tfvsdk.create("renderer", "nvdiffrast", light=(0, 0, 1), ambient=0.2)
+    renderer = tfvsdk.create("renderer", "raster", light=(0, 0, 1), ambient=0.2)
     image = renderer.render(screen, triangles, (256, 256)).image[0, 0]
     assert image[128, 128] > 0.75 and image[128, 128] <= 0.8 + 1e-6
     assert image[128, 226] < 0.35
     assert image[128, 40] < image[128, 80] < image[128, 128]
     assert image[image > 0].min() >= 0.2 * 0.8 - 1e-6
-    flat = tfvsdk.create("renderer", "nvdiffrast", shading="none").render(screen, triangles, (256, 256)).image
+    flat = tfvsdk.create("renderer", "raster", shading="none").render(screen, triangles, (256, 256)).image
     assert torch.allclose(flat[0, :, 128, 128], torch.tensor(0.8))
 
 
@@ -91,20 +91,20 @@ def test_gradients_reach_vertices_and_texture(bump):
     verts, tri, uv, _ = bump
     screen = (verts * 0.8 + torch.tensor([128.0, 128.0, 0.0]))[None].requires_grad_(True)
     tex = torch.rand(1, 3, 16, 16, requires_grad=True)
-    out = tfvsdk.create("renderer", "nvdiffrast", shading="lambert").render(screen, tri, (128, 128), uv=uv, texture=tex)
+    out = tfvsdk.create("renderer", "raster", shading="lambert").render(screen, tri, (128, 128), uv=uv, texture=tex)
     (out.image * torch.rand_like(out.image)).sum().backward()
     assert screen.grad.abs().sum() > 0 and tex.grad.abs().sum() > 0
 
 
 def test_bad_configuration_and_inputs_raise_input_error():
     with pytest.raises(InputError, match="shading"):
-        tfvsdk.create("renderer", "nvdiffrast", shading="phong")
+        tfvsdk.create("renderer", "raster", shading="phong")
     with pytest.raises(InputError, match="background"):
-        tfvsdk.create("renderer", "nvdiffrast", background=2.0)
-    renderer = tfvsdk.create("renderer", "nvdiffrast")
+        tfvsdk.create("renderer", "raster", background=2.0)
+    renderer = tfvsdk.create("renderer", "raster")
     vertices = torch.zeros(1, 3, 3)
     triangles = torch.tensor([[0, 1, 2]])
     with pytest.raises(InputError, match="uv"):
         renderer.render(vertices, triangles, (8, 8), texture=torch.zeros(1, 3, 4, 4))
     with pytest.raises(InputError, match="cuda"):
-        tfvsdk.create("renderer", "nvdiffrast", backend="cuda").render(vertices, triangles, (8, 8))
+        tfvsdk.create("renderer", "raster", backend="cuda").render(vertices, triangles, (8, 8))

@@ -58,7 +58,7 @@ def screen_vertices(verts: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def test_rendered_image_and_its_gradients_equal_the_full_frame_computation(bump, dtype, config, texture_batch, texture_grad):
     """With and without a texture needing gradients (the renderer samples it at every pixel only then)."""
     verts, tri, uv, _ = bump
-    renderer = tfvsdk.create("renderer", "nvdiffrast", **config)
+    renderer = tfvsdk.create("renderer", "raster", **config)
     channels = 1 if "albedo" in config else 3
     weights = torch.randn(3, channels, *SIZE, generator=torch.Generator().manual_seed(texture_batch), dtype=dtype)
     results = []

@@ -29,7 +29,7 @@ def view(verts: torch.Tensor, yaw: float) -> torch.Tensor:
 
 
 def render(screen, tri, uv, tex):
-    return tfvsdk.create("renderer", "nvdiffrast").render(screen, tri, (256, 256), uv=uv, texture=tex).image
+    return tfvsdk.create("renderer", "raster").render(screen, tri, (256, 256), uv=uv, texture=tex).image
 
 
 def test_visible_texels_are_recovered_from_a_frontal_render(bump):
@@ -49,7 +49,7 @@ def test_a_margin_keeps_background_at_a_misfit_outline_out_of_the_texture(bump):
 
     verts, tri, uv, _ = bump
     screen = view(verts, 0.0)
-    covered = tfvsdk.create("renderer", "nvdiffrast").render(screen, tri, (256, 256)).mask
+    covered = tfvsdk.create("renderer", "raster").render(screen, tri, (256, 256)).mask
     face = 1 - F.max_pool2d(1 - covered, 7, stride=1, padding=3)  # the true face: 3 px inside the outline
     image = face.expand(1, 3, -1, -1).contiguous()
     for margin, clean in ((0, False), (4, True)):

@@ -73,7 +73,7 @@ class SynthConfig:
     seed: int = attrs.field(default=0, validator=non_negative_int)
     model: str = "default"
     model_config: dict = attrs.field(factory=dict, hash=False)
-    renderer: str = "nvdiffrast"
+    renderer: str = "raster"
     id_std: float = 0.8
     exp_std: float = 0.6
     supersample: int = attrs.field(default=2, validator=positive_int)

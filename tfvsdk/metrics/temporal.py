@@ -57,14 +57,16 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
     """3-D flows (eq. 9–14) between consecutive frames of a clip's fits.
 
     The face ``S = S̄ + A_id α_id + A_exp α_exp`` (eq. 2) of every frame is projected with its camera and
-    rendered once; :func:`tfvsdk.flow.flow3d` then gives the flow of each pair. Pairs in which either frame has
-    no face (``found`` False on a :class:`~tfvsdk.FaceFit`) get an all-zero mask.
+    rendered once, into the box that holds the faces of all frames (the flow is zero outside the face, and a
+    displacement does not change with the crop); :func:`tfvsdk.flow.flow3d` then gives the flow of each pair.
+    Pairs in which either frame has no face (``found`` False on a :class:`~tfvsdk.FaceFit`) get an all-zero
+    mask.
 
     Args:
         fits: per-frame coefficients of T ≥ 2 consecutive frames: a :class:`~tfvsdk.FaceFit` or a
             :class:`~tfvsdk.Composition` (anything with ``alpha_id``, ``alpha_exp``, ``camera``, ``image_size``).
         model: the :class:`~tfvsdk.MorphableModel` the coefficients belong to.
-        renderer: a :class:`~tfvsdk.Renderer` (e.g. ``tfvsdk.create("renderer", "nvdiffrast")``).
+        renderer: a :class:`~tfvsdk.Renderer` (e.g. ``tfvsdk.create("renderer", "raster")``).
         depth_tolerance: τ of eq. 11 and 13, pixels.
 
     Returns:
@@ -72,13 +74,26 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
     """
     if fits.camera.batch_size < 2:
         raise InputError(f"fits: expected at least 2 frames, got {fits.camera.batch_size}")
+    height, width = fits.image_size
     vertices = fits.camera.project(model.shape(fits.alpha_id, fits.alpha_exp))
-    rendering = renderer.render(vertices, model.triangles, fits.image_size)
-    flows, masks = flow3d(_rows(rendering, slice(1, None)), _rows(rendering, slice(None, -1)), model.triangles, depth_tolerance=depth_tolerance)
     found = getattr(fits, "found", None)
+    inside = vertices[found] if found is not None and bool(found.any()) else vertices
+    low = inside[..., :2].detach().flatten(0, 1).amin(0).floor().clamp(min=0)
+    high = inside[..., :2].detach().flatten(0, 1).amax(0).ceil().add(1)
+    x0, y0 = (int(v) for v in low.tolist())
+    x1, y1 = min(int(high[0]), width), min(int(high[1]), height)
+    flows = vertices.new_zeros(len(vertices) - 1, 2, height, width)
+    masks = vertices.new_zeros(len(vertices) - 1, 1, height, width)
+    if x1 > x0 and y1 > y0:
+        shift = vertices.new_tensor([x0, y0, 0.0])
+        rendering = renderer.render(vertices - shift, model.triangles, (y1 - y0, x1 - x0))
+        crop_flows, crop_masks = flow3d(
+            _rows(rendering, slice(1, None)), _rows(rendering, slice(None, -1)), model.triangles, depth_tolerance=depth_tolerance
+        )
+        flows[..., y0:y1, x0:x1] = crop_flows
+        masks[..., y0:y1, x0:x1] = crop_masks
     if found is not None:
-        both = (found[1:] & found[:-1]).to(masks.dtype)
-        masks = masks * both.view(-1, 1, 1, 1)
+        masks = masks * (found[1:] & found[:-1]).to(masks.dtype).view(-1, 1, 1, 1)
     return flows, masks
 
 

@@ -1,19 +1,43 @@
 """Contract checks: call them from a plugin's tests to verify a component keeps its interface's contract.
 
-Each check raises ``AssertionError`` with a message saying which part of the contract failed (these are
-test helpers, so plain assertions are the right tool here).
+Each check raises ``AssertionError`` with a message that names the component (its plugin and registered
+name when it was built with :func:`tfvsdk.create`) and the part of the contract that failed; an SDK error
+the component raises on valid inputs (e.g. the interface's own output checks) becomes such an
+``AssertionError`` too. These are test helpers, so plain assertions are the right tool here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
 
 from ..camera import Camera
-from ..interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from ..errors import TfvError
+from ..interfaces import Blender, LandmarkDetector, Reconstructor, Renderer, TaskComposer, TrainableBlender
+from ..plugins import create_pretrained, describe, origin
+from ..pretrained import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, read_config
 from ..records import Composition, Detection, FaceFit, Rendering
+
+
+@contextlib.contextmanager
+def _contract(component: object) -> Iterator[str]:
+    """Yield the component's description; turn its SDK errors and failed assertions into AssertionErrors
+    that start with it."""
+    who = describe(component)
+    try:
+        yield who
+    except AssertionError as exc:
+        message = str(exc)
+        raise AssertionError(message if message.startswith(who) else f"{who}: {message}") from exc
+    except TfvError as exc:
+        message = str(exc)
+        raise AssertionError(message if who in message else f"{who}: {message}") from exc
 
 
 def _reference_coverage(vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +75,13 @@ def check_renderer(renderer: Renderer, *, tolerance: float = 1e-4) -> Rendering:
     triangles = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6]])
     uv = torch.tensor([[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9], [0.3, 0.3], [0.7, 0.4], [0.4, 0.8]])
     texture = torch.rand(1, 3, 8, 8, requires_grad=True)
+    with _contract(renderer):
+        return _check_rendering(renderer, vertices, triangles, size, uv, texture, tolerance)
+
+
+def _check_rendering(
+    renderer: Renderer, vertices: torch.Tensor, triangles: torch.Tensor, size: tuple[int, int], uv: torch.Tensor, texture: torch.Tensor, tolerance: float
+) -> Rendering:
     out = renderer.render(vertices, triangles, size, uv=uv, texture=texture)
     assert isinstance(out, Rendering), f"render() returned {type(out).__name__}, not a Rendering"
     assert out.image.shape == (1, 3, *size), f"image shape {tuple(out.image.shape)}"
@@ -74,31 +105,127 @@ def check_renderer(renderer: Renderer, *, tolerance: float = 1e-4) -> Rendering:
     return out
 
 
-def check_reconstructor(reconstructor: Reconstructor, images: torch.Tensor) -> FaceFit:
-    """Fit ``images`` (B, 3, H, W) and check the :class:`FaceFit`: batch, coefficient sizes, image size."""
-    fit = reconstructor.fit(images)
+def check_reconstructor(
+    reconstructor: Reconstructor, images: torch.Tensor, *, detection: Detection | None = None, clip: bool = False
+) -> FaceFit:
+    """Fit ``images`` (B, 3, H, W) and check the :class:`FaceFit`: batch, coefficient sizes, image size; with
+    ``clip=True`` (for images that are consecutive frames of one face, B > 1) also fit them as one clip and
+    check that the fit shares one identity.
+
+    Args:
+        reconstructor: the reconstructor under test.
+        images: (B, 3, H, W) images in [0, 1] (consecutive frames of one face when ``clip``).
+        detection: their landmarks, for a landmark-driven reconstructor that should not detect.
+        clip: also check the clip fit (α_id rows equal).
+
+    Returns:
+        The per-image fit.
+    """
     b, _, h, w = images.shape
-    model = reconstructor.model
-    assert isinstance(fit, FaceFit), f"fit() returned {type(fit).__name__}, not a FaceFit"
-    assert fit.batch_size == b, f"fit has batch {fit.batch_size}, expected {b}"
-    assert fit.alpha_id.shape == (b, model.n_id), f"alpha_id shape {tuple(fit.alpha_id.shape)}"
-    assert fit.alpha_exp.shape == (b, model.n_exp), f"alpha_exp shape {tuple(fit.alpha_exp.shape)}"
-    assert fit.image_size == (h, w), f"image_size {fit.image_size}, expected {(h, w)}"
-    return fit
+    with _contract(reconstructor):
+        model = reconstructor.model
+        fits = {"fit()": reconstructor.fit(images, detection=detection)}
+        if clip and b > 1:
+            fits["fit(clip=True)"] = reconstructor.fit(images, clip=True, detection=detection)
+        for call, fit in fits.items():
+            assert isinstance(fit, FaceFit), f"{call} returned {type(fit).__name__}, not a FaceFit"
+            assert fit.batch_size == b, f"{call} has batch {fit.batch_size}, expected {b}"
+            assert fit.alpha_id.shape == (b, model.n_id), f"{call} alpha_id shape {tuple(fit.alpha_id.shape)}"
+            assert fit.alpha_exp.shape == (b, model.n_exp), f"{call} alpha_exp shape {tuple(fit.alpha_exp.shape)}"
+            assert fit.image_size == (h, w), f"{call} image_size {fit.image_size}, expected {(h, w)}"
+        if "fit(clip=True)" in fits:
+            shared = fits["fit(clip=True)"].alpha_id
+            assert torch.allclose(shared, shared[:1].expand_as(shared), rtol=1e-5, atol=1e-6), (
+                "fit(clip=True) must share one identity across the clip, but its alpha_id rows differ"
+            )
+        return fits["fit()"]
 
 
-def check_blender(blender: Blender, size: tuple[int, int] = (32, 32), batch: int = 2) -> torch.Tensor:
-    """Blend random inputs and check the output's shape, finiteness and range [0, 1]."""
-    g = torch.Generator().manual_seed(0)
+def _blend_inputs(batch: int, size: tuple[int, int], seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
     h, w = size
     mask = (torch.rand(batch, 1, h, w, generator=g) > 0.5).float()
+    mask[..., h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 1
     appearance = torch.rand(batch, 3, h, w, generator=g)
     rendered = torch.rand(batch, 3, h, w, generator=g) * mask
-    out = blender.blend(rendered, appearance, appearance * (1 - mask), mask)
-    assert out.shape == (batch, 3, h, w), f"output shape {tuple(out.shape)}, expected {(batch, 3, h, w)}"
-    assert torch.isfinite(out).all(), "output has NaN or infinite values"
-    assert out.min() >= 0 and out.max() <= 1, f"output range [{out.min():.3g}, {out.max():.3g}] outside [0, 1]"
+    return rendered, appearance, appearance * (1 - mask), mask
+
+
+def check_blender(blender: Blender, size: tuple[int, int] = (32, 32), batch: int = 2, *, tolerance: float = 1e-4) -> torch.Tensor:
+    """Blend random inputs and check the output: shape, dtype (float32 in, float32 out), finiteness, range
+    [0, 1]; that the inputs are left unchanged; that each batch item's output depends on that item alone
+    (blending the items one at a time gives the same, within ``tolerance``); and that the output depends on
+    the rendered face (a different R inside the mask changes it: not a constant picture)."""
+    inputs = _blend_inputs(batch, size)
+    copies = [x.clone() for x in inputs]
+    h, w = size
+    with _contract(blender), torch.no_grad():
+        out = blender.blend(*inputs)
+        assert isinstance(out, torch.Tensor), f"blend() returned {type(out).__name__}, not a tensor"
+        assert out.shape == (batch, 3, h, w), f"output shape {tuple(out.shape)}, expected {(batch, 3, h, w)}"
+        assert out.dtype == torch.float32, f"output dtype {out.dtype} for float32 inputs"
+        assert torch.isfinite(out).all(), "output has NaN or infinite values"
+        assert out.min() >= 0 and out.max() <= 1, f"output range [{out.min():.3g}, {out.max():.3g}] outside [0, 1]"
+        names = ("rendered", "appearance", "hint", "mask")
+        changed = [n for n, x, c in zip(names, inputs, copies) if not torch.equal(x, c)]
+        assert not changed, f"blend() modified its inputs {changed}"
+        one_by_one = torch.cat([blender.blend(*(x[i : i + 1] for x in copies)) for i in range(batch)])
+        mixing = (one_by_one - out).abs().max().item()
+        assert mixing <= tolerance, f"batch items are not independent: blending them one at a time differs by {mixing:.3g}"
+        other = _blend_inputs(batch, size, seed=1)[0] * copies[3]
+        moved = (blender.blend(other, *copies[1:]) - out).abs().max().item()
+        assert moved > tolerance, "the output does not depend on the rendered face (a constant or pass-through blender)"
     return out
+
+
+def check_trainable_blender(blender: TrainableBlender, size: tuple[int, int] = (32, 32), batch: int = 2, *, tolerance: float = 1e-5) -> None:
+    """Check a :class:`~tfvsdk.TrainableBlender`: the :func:`check_blender` contract; E and D as the trainer
+    uses them (E(image, hint) a (B, …) tensor, D(image) a list of (B, 1, h, w) logit maps, gradients reaching
+    the generator's and D's parameters); and a ``save_pretrained`` folder (config.json with the format
+    version + model.safetensors) that ``from_pretrained`` — and, for a component built by name,
+    ``create_pretrained`` — restores to the same outputs."""
+    assert isinstance(blender, TrainableBlender), f"{describe(blender)}: not a tfvsdk.TrainableBlender"
+    check_blender(blender, size, batch)
+    rendered, appearance, hint, mask = _blend_inputs(batch, size)
+    with _contract(blender):
+        assert blender.trainable, "trainable must be True"
+        d = blender.enable_discriminator()
+        assert isinstance(blender.embedder, torch.nn.Module), "embedder must be an nn.Module"
+        was_training = blender.training
+        blender.train()
+        out = blender.blend(rendered, appearance, hint, mask)
+        code = blender.embedder(appearance, hint)
+        assert isinstance(code, torch.Tensor) and code.shape[0] == batch, "embedder(image, hint) must return a (B, ...) tensor"
+        logits = d(out)
+        assert isinstance(logits, (list, tuple)) and logits, "discriminator(image) must return a non-empty list of logit maps"
+        for k, item in enumerate(logits):
+            assert isinstance(item, torch.Tensor) and item.dim() == 4 and item.shape[:2] == (batch, 1), (
+                f"discriminator output {k} must be (B, 1, h, w), got {getattr(item, 'shape', type(item).__name__)}"
+            )
+        d_ids = {id(p) for p in d.parameters()}
+        generator = [p for p in blender.parameters() if id(p) not in d_ids and p.requires_grad]
+        (out.mean() + code.float().mean() + sum(item.mean() for item in logits)).backward()
+        assert generator and any(p.grad is not None and p.grad.abs().sum() > 0 for p in generator), "no gradient reaches the generator's parameters"
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters()), "no gradient reaches the discriminator's parameters"
+        blender.zero_grad(set_to_none=True)
+        blender.train(was_training)
+        blender.eval()
+        with tempfile.TemporaryDirectory() as folder, torch.no_grad():
+            saved = blender.save_pretrained(os.path.join(folder, "blender"))
+            files = sorted(p.name for p in saved.iterdir())
+            assert files == sorted([CONFIG_FILE, WEIGHTS_FILE]), f"save_pretrained() wrote {files}"
+            read_config(saved)
+            assert json.loads((saved / CONFIG_FILE).read_text())["format_version"] == FORMAT_VERSION
+            expected = blender.blend(rendered, appearance, hint, mask)
+            restored = [type(blender).from_pretrained(saved)]
+            comp = origin(blender)
+            if comp is not None:
+                restored.append(create_pretrained(comp.kind, comp.name, saved))
+            for again in restored:
+                again.eval()
+                difference = (again.blend(rendered, appearance, hint, mask) - expected).abs().max().item()
+                assert difference <= tolerance, f"a blender restored from save_pretrained() differs by {difference:.3g}"
+        blender.train(was_training)
 
 
 def _distinct_fits(roles: tuple[str, ...], n_id: int, n_exp: int, batch: int) -> dict[str, FaceFit]:
@@ -134,8 +261,15 @@ def check_composer(
             ``scale``, ``rotation``, ``translation``, ``texture_role``, ``appearance_role``, ``hint_role``
             to the role that must supply it.
     """
+    with _contract(composer):
+        return _check_composition(composer, expected, n_id, n_exp, batch)
+
+
+def _check_composition(composer: TaskComposer, expected: Mapping[str, str] | None, n_id: int, n_exp: int, batch: int) -> Composition:
     roles = tuple(composer.roles)
     assert roles and len(set(roles)) == len(roles), f"roles must be distinct names, got {roles}"
+    assert composer.timeline_role in roles, f"timeline_role {composer.timeline_role!r} is not one of the roles {roles}"
+    assert tuple(type(composer).roles) == roles, "roles must be a class attribute (each role is a --ROLE option of the task's command)"
     fits = _distinct_fits(roles, n_id, n_exp, batch)
     comp = composer.compose(fits)
     assert isinstance(comp, Composition), f"compose() returned {type(comp).__name__}, not a Composition"
@@ -166,12 +300,14 @@ def check_composer(
 
 def check_detector(detector: LandmarkDetector, images: torch.Tensor) -> Detection:
     """Detect on ``images`` and check: one row per image, bool ``found``, NaN landmarks where not found."""
-    det = detector.detect(images)
     b, _, h, w = images.shape
-    assert isinstance(det, Detection), f"detect() returned {type(det).__name__}, not a Detection"
-    assert det.found.shape == (b,), f"found has shape {tuple(det.found.shape)}, expected ({b},)"
-    assert det.image_size == (h, w), f"image_size {det.image_size}, expected {(h, w)}"
-    missing = ~det.found
-    assert torch.isnan(det.landmarks[missing]).all(), "landmarks must be NaN where no face was found"
-    assert torch.isfinite(det.landmarks[det.found]).all(), "landmarks must be finite where a face was found"
-    return det
+    with _contract(detector):
+        det = detector.detect(images)
+        assert isinstance(det, Detection), f"detect() returned {type(det).__name__}, not a Detection"
+        assert det.found.shape == (b,), f"found has shape {tuple(det.found.shape)}, expected ({b},)"
+        assert det.image_size == (h, w), f"image_size {det.image_size}, expected {(h, w)}"
+        missing = ~det.found
+        assert torch.isnan(det.landmarks[missing]).all(), "landmarks must be NaN where no face was found"
+        assert not torch.isinf(det.landmarks).any(), "landmarks must never be infinite"
+        assert torch.isfinite(det.landmarks[det.found]).any(-1).any(-1).all(), "a found face must have some finite landmarks"
+        return det

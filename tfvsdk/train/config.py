@@ -101,7 +101,7 @@ class ComponentsConfig:
         reconstructor_config: its keyword config.
         renderer: renderer plugin that draws R and M̂ (eq. 3).
         renderer_config: its keyword config.
-        blender: the trained blender; must be trainable (``Blender.trainable``, an ``nn.Module``).
+        blender: the trained blender; must be a :class:`~tfvsdk.TrainableBlender`.
         blender_config: its keyword config (for ``bsn``: the preset, ``norm = "adain"`` for "w/o BSN", …).
         composer: composer that chooses identity/expression/pose/texture/appearance from the roles.
         composer_config: its keyword config.
@@ -114,7 +114,7 @@ class ComponentsConfig:
     model_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
     reconstructor: str = ""
     reconstructor_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
-    renderer: str = "nvdiffrast"
+    renderer: str = "raster"
     renderer_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
     blender: str = "bsn"
     blender_config: dict[str, Any] = attrs.field(factory=dict, converter=_table)
