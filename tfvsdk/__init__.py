@@ -42,6 +42,7 @@ _LAZY = {
     "create": ".plugins",
     "Composition": ".records",
     "Detection": ".records",
+    "Faces": ".records",
     "FaceFit": ".records",
     "Rendering": ".records",
 }
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     )
     from .morphable import MorphableModel
     from .plugins import available, create
-    from .records import Composition, Detection, FaceFit, Rendering
+    from .records import Composition, Detection, Faces, FaceFit, Rendering
 
 
 def __getattr__(name: str) -> Any:
@@ -89,6 +90,7 @@ __all__ = [
     "Camera",
     "Composition",
     "Detection",
+    "Faces",
     "FaceFit",
     "IdentityEmbedder",
     "InputError",

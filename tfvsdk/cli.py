@@ -170,14 +170,14 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
             smoothing=smoothing,
             length=length,
             device=device,
+            face_detector=face_detector,
         )
         sources = {r: paths[r.replace("-", "_")] for r in roles}
-        given = _landmark_files(landmarks, roles)
-        faces = _chosen_faces(editor.composer.timeline_role, sources, given, face, face_ref, all_faces, face_detector)
-        if faces is None:
-            click.echo(editor.run(sources, output, overwrite=overwrite, landmarks=given, progress=True).line())
-            return
-        _edit_each_face(editor, sources, output, overwrite, given, faces)
+        summary = editor.run(
+            sources, output, overwrite=overwrite, landmarks=_landmark_files(landmarks, roles), progress=True,
+            face=face, face_ref=face_ref, all_faces=all_faces,
+        )
+        click.echo(summary.line())
 
     params: list[click.Parameter] = [
         click.Option([f"--{r}"], required=True, type=click.Path(dir_okay=False), help=f"the {r} image or video")
@@ -198,58 +198,19 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
         click.Option(["--tone"], type=click.Choice(["identity", "target"]),
                      help="classical blender: keep the identity's skin tone or take the target's (default: target)"),
-        click.Option(["--face"], type=click.IntRange(min=0), help="edit only this face of the output-following video (0 = leftmost in its first frame)"),
-        click.Option(["--face-ref"], type=click.Path(dir_okay=False), help="edit only the face nearest the identity in this photo"),
-        click.Option(["--all-faces"], is_flag=True, help="edit every face of the output-following video, one after another"),
-        click.Option(["--face-detector"], default="dlib", show_default=True, help="detector for --face/--face-ref/--all-faces (dlib, dlib-cnn)"),
+        click.Option(["--face"], type=click.IntRange(min=0), metavar="N",
+                     help="edit only face N of the edited video (0 = leftmost in the first frame with a face)"),
+        click.Option(["--face-ref"], type=click.Path(dir_okay=False), metavar="PHOTO",
+                     help="edit only the face most like the person in PHOTO (identity descriptor)"),
+        click.Option(["--all-faces"], is_flag=True, help="edit every face of the edited video"),
+        click.Option(["--face-detector"], default="dlib", show_default=True,
+                     help="detector that finds every face for --face/--face-ref/--all-faces (dlib-cnn: turned and small faces, slow)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
         click.Option(["--device"], default="cpu", show_default=True, callback=_device_option, help="torch device"),
     ]
     params.append(opt_parameter(("composer", "reconstructor", "renderer", "blender")))
     text = f"{description[:1].upper()}{description[1:]}." if description else f"Run the {name} task."
     return click.Command(name, callback=run, params=params, help=text)
-
-
-def _chosen_faces(role: str, sources: dict[str, str], given: dict[str, np.ndarray], face: int | None,
-                  face_ref: str | None, all_faces: bool, detector_name: str) -> list[np.ndarray] | None:
-    """The landmarks of each face to edit in the ``role`` video (tfvsdk.faces), or None for the default (the
-    reconstructor's own detection of one face)."""
-    if sum((face is not None, face_ref is not None, all_faces)) > 1:
-        raise click.UsageError("use only one of --face, --face-ref and --all-faces")
-    if face is None and face_ref is None and not all_faces:
-        return None
-    if role in given:
-        raise click.UsageError(f"--landmarks {role}=... already chooses the face of the {role} video")
-    from . import faces, plugins
-
-    detector = plugins.create("detector", detector_name)
-    if all_faces:
-        return faces.every_face_landmarks(sources[role], detector)
-    return [faces.face_landmarks(sources[role], detector, face=face, reference=face_ref)]
-
-
-def _edit_each_face(editor, sources: dict[str, str], output: str, overwrite: bool, given: dict[str, np.ndarray],
-                    faces: list[np.ndarray]) -> None:
-    """One edit per face, each pass reading the previous pass's output (intermediate files beside ``output``,
-    removed at the end)."""
-    from pathlib import Path
-
-    role = editor.composer.timeline_role
-    final = Path(output)
-    current, made = sources[role], []
-    try:
-        for i, points in enumerate(faces):
-            last = i == len(faces) - 1
-            out = final if last else final.with_name(f".{final.stem}.face{i}{final.suffix}")
-            summary = editor.run({**sources, role: current}, out, overwrite=overwrite or not last,
-                                 landmarks={**given, role: points}, progress=True)
-            click.echo(f"face {i}: {summary.line()}")
-            if not last:
-                made.append(out)
-            current = str(out)
-    finally:
-        for path in made:
-            path.unlink(missing_ok=True)
 
 
 @cli.command("demo")

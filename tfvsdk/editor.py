@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ import torch
 
 from . import io, plugins
 from .checks import check_device
-from .errors import InputError, NoFaceError
-from .interfaces import Blender, Reconstructor, Renderer, TaskComposer
+from .errors import InputError, NoFaceError, PluginError
+from .faces import FaceChoice, choose_faces, face_regions, reference_descriptor, scan_faces
+from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
@@ -44,7 +45,8 @@ class EditSummary:
         output: the written file.
         frames: number of output frames.
         fps: output frame rate (None for an image output).
-        missing: output frame indices where a source had no face (those frames are copied through).
+        missing: output frame indices where a source had no face (those frames are copied through); with a
+            face choice, where none of the chosen faces could be edited.
         seconds: wall-clock time of the whole edit.
     """
 
@@ -100,6 +102,10 @@ class Editor:
             appearance frame's SH light (:func:`tfvsdk.lighting.relight`). Off by default: on five real-face
             swaps it raised the identity distance D by 0.03–0.22 (docs/editing.md, "Real faces").
         device: torch device for fitting, rendering and blending.
+        face_detector: the detector (name or instance) that finds every face when :meth:`run` is given a face
+            choice (``dlib``; ``dlib-cnn`` finds turned and small faces, slowly).
+        identity_embedder: the embedder (name or instance) that tells faces apart for tracking and
+            ``face_ref``.
 
     Example:
         >>> editor = Editor("swap")  # doctest: +SKIP
@@ -122,6 +128,8 @@ class Editor:
         texture_size: int = 256,
         relight: bool = False,
         device: str | torch.device = "cpu",
+        face_detector: str | LandmarkDetector = "dlib",
+        identity_embedder: str | IdentityEmbedder = "dlib",
     ) -> None:
         if length not in LENGTH_POLICIES:
             raise InputError(f"length: expected one of {LENGTH_POLICIES}, got {length!r}")
@@ -148,7 +156,8 @@ class Editor:
         self.texture_size = texture_size
         self.relight = relight
         self.model = self.reconstructor.model.to(self.device)
-        self._texture_state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._face_tools = (face_detector, identity_embedder)
+        self._texture_state: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- pass 1: fitting -------------------------------------------------------------------------------
 
@@ -223,7 +232,7 @@ class Editor:
             images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
-    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
+    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0) -> torch.Tensor:
         """(B or 1, 4, S, S) UV textures T^i of the texture source's frames (eq. 3,
         :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the unseen
         mouth interior (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`).
@@ -232,9 +241,11 @@ class Editor:
         0.5) are its own; the others keep the colour of their most confident view so far (confidence times
         the view's resolution; the first chunk's frames seed that memory), unless the frame's own completed
         colour is more confident. Unlike an
-        average over frames, this never blends misregistered views of the same texel into a ghost.
+        average over frames, this never blends misregistered views of the same texel into a ghost. ``face`` numbers
+        the chosen faces of a source with several (each keeps its own texture memory).
         """
-        cached = self._texture_state.get(source.role)
+        key = (source.role, face)
+        cached = self._texture_state.get(key)
         if source.info.is_image and cached is not None:
             return cached[0]
         model = self.model
@@ -244,7 +255,7 @@ class Editor:
         textures = torch.cat([unwrapped.texture, unwrapped.mouth], 1)
         confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
         if source.info.is_image:
-            self._texture_state[source.role] = (textures, confidence)
+            self._texture_state[key] = (textures, confidence)
             return textures
         if cached is None:
             best = confidence.argmax(0, keepdim=True)
@@ -256,7 +267,7 @@ class Editor:
             memory = torch.where(own, texture, memory)
             known = torch.where(own, conf, known)
             out.append(memory)
-        self._texture_state[source.role] = (memory, known)
+        self._texture_state[key] = (memory, known)
         return torch.cat(out)
 
     def run(
@@ -267,6 +278,9 @@ class Editor:
         overwrite: bool = False,
         landmarks: Mapping[str, np.ndarray] | None = None,
         progress: bool = False,
+        face: int | None = None,
+        face_ref: str | os.PathLike | None = None,
+        all_faces: bool = False,
     ) -> EditSummary:
         """Edit: read ``sources`` (one image or video per role of the task) and write ``output``.
 
@@ -277,15 +291,25 @@ class Editor:
             landmarks: optional precomputed landmarks per role, (frames, 68, 2) pixels, NaN = no face; the
                 reconstructor uses them instead of detecting.
             progress: show progress bars over the frames of each pass (stderr).
+            face: edit only this face of the edited source (the composer's :attr:`~TaskComposer.edited_role`,
+                e.g. the swap's target): 0 = leftmost in the first frame that shows a face.
+            face_ref: edit only the face nearest in identity to the face of this photo.
+            all_faces: edit every face of the edited source.
+
+        Without ``face``, ``face_ref`` or ``all_faces`` the edited source's face is the reconstructor's (its
+        detector's largest face, tracked). With one of them, every face is detected in every frame and
+        tracked (:mod:`tfvsdk.tracking`); each chosen face is fitted and edited on its own, and every pixel
+        outside the chosen faces' rendered masks is the input's. Other sources use their largest face.
 
         Everything that can be checked is checked before the first frame is fitted: every source exists and
         its first frame decodes, the landmark arrays have the right shape, and the output name is a writable
         format of the right kind (a video unless the timeline source is an image) in a writable folder.
 
         Raises:
-            InputError: a missing/unreadable/truncated source, wrong roles, an existing output, an output
+            InputError: a missing/unreadable/truncated source or face reference, more than one face choice, a
+                face number beyond the faces of the first frame, wrong roles, an existing output, an output
                 name of the wrong format, a missing or read-only output folder.
-            NoFaceError: a source with no face at all.
+            NoFaceError: a source with no face at all (or a face reference with none).
             OutputError: the output could not be written or verified (e.g. the disk is full), or without
                 ``overwrite`` a file appeared at the output path during the run; the output path is untouched.
         """
@@ -297,12 +321,21 @@ class Editor:
         landmarks = dict(landmarks or {})
         for role, rows in landmarks.items():
             _check_landmarks(role, rows)
+        choice = FaceChoice.from_options(face, face_ref, all_faces)
         infos = {role: io.probe(sources[role]) for role in roles}
+        if face_ref is not None:
+            io.probe(face_ref)
         timeline = infos[self.composer.timeline_role]
         image_output = timeline.is_image and io.is_image_path(output)
-        out = io.check_output(output, overwrite=overwrite, inputs=tuple(sources.values()),
-                              kind="image" if image_output else "video")
-        fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles}
+        inputs = (*sources.values(), *([face_ref] if face_ref is not None else []))
+        out = io.check_output(output, overwrite=overwrite, inputs=inputs, kind="image" if image_output else "video")
+        edited = self.composer.edited_role if choice is not None else None
+        if edited is not None and edited in landmarks:
+            raise InputError(f"landmarks[{edited!r}]: give the edited source's landmarks or a face choice, not both")
+        chosen, others = self._chosen_faces(infos[edited], choice) if edited is not None else ([], [])
+        fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
+        faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
+        fitted = faces[0]
 
         fps_out = timeline.fps or 25.0
         counts = {r: (s.info.fps, s.fit.batch_size) for r, s in fitted.items()}
@@ -319,7 +352,12 @@ class Editor:
         try:
             for start in range(0, n_out, self.chunk_size):
                 ks = np.arange(start, min(start + self.chunk_size, n_out))
-                frames = self._edit_chunk(ks, fitted, index_of, cursors, missing)
+                frames, decoded, edited_any = None, {}, np.zeros(len(ks), bool)
+                for number, face_sources in enumerate(faces):
+                    frames, found = self._edit_chunk(ks, face_sources, index_of, cursors, decoded, base=frames, face=number,
+                                                     only_masks=choice is not None, keep=others)
+                    edited_any |= found
+                missing.extend(int(k) for k in ks[~edited_any])
                 for frame in io.to_uint8(frames):
                     if writer is None:
                         io.write_image(out, frame, overwrite=overwrite)
@@ -345,16 +383,34 @@ class Editor:
         fitted: Mapping[str, FittedSource],
         index_of: Mapping[str, np.ndarray],
         cursors: Mapping[str, FrameCursor],
-        missing: list[int],
-    ) -> torch.Tensor:
-        """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it);
-        frames where a source has no face are the appearance frames."""
+        frames: dict[tuple[str, bool], torch.Tensor],
+        *,
+        base: torch.Tensor | None = None,
+        face: int = 0,
+        only_masks: bool = False,
+        keep: Sequence[np.ndarray] = (),
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it)
+        and the (B,) bool frames where every source had a face; the others are the appearance frames.
+
+        Args:
+            frames: decoded frames of this chunk by (role, resized), shared by the chosen faces' passes.
+            base: the frames so far (earlier chosen faces edited), in place of the appearance role's frames.
+            face: the chosen face's number (its texture memory).
+            only_masks: keep every pixel outside the rendered mask M̂ exactly the appearance frame's.
+            keep: (frames, 68, 2) landmarks of faces of the appearance source not to touch (NaN where absent):
+                their regions (:func:`tfvsdk.faces.face_regions`) are taken out of M̂.
+        """
         fits = {r: s.fit[torch.as_tensor(index_of[r][ks], device=s.fit.alpha_id.device)] for r, s in fitted.items()}
         comp = self.composer.compose(fits)
         size = comp.image_size
-        frames: dict[tuple[str, bool], torch.Tensor] = {}
+        if base is not None and comp.appearance_role != self.composer.edited_role:
+            raise PluginError(f"composer {type(self.composer).__name__}: its compositions show {comp.appearance_role!r}, "
+                              f"not its edited_role {self.composer.edited_role!r}")
 
         def frames_of(role: str, resize: bool) -> torch.Tensor:
+            if resize and base is not None and role == comp.appearance_role:
+                return base
             if (role, resize) not in frames:
                 if (role, not resize) in frames and fitted[role].info.size == size:
                     frames[(role, resize)] = frames[(role, not resize)]
@@ -364,10 +420,9 @@ class Editor:
 
         appearance = frames_of(comp.appearance_role, True)
         found = torch.stack([f.found_mask for f in fits.values()]).all(0)
-        missing.extend(int(k) for k in ks[~found.cpu().numpy()])
         if not bool(found.any()):
-            return appearance
-        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False))
+            return appearance, found.cpu().numpy()
+        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face)
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
@@ -376,10 +431,31 @@ class Editor:
             rendered = relight(rendered, appearance, normals, mask)
         mouth = rendering.image[:, 3:4] * mask
         rendered = rendered + mouth * (appearance - rendered)
+        if len(keep):
+            rows = index_of[comp.appearance_role][ks]
+            h, w = fitted[comp.appearance_role].info.size
+            scale = np.array([size[1] / w, size[0] / h], np.float32)
+            kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
+            mask = mask * (1 - kept.view(len(keep), len(ks), 1, *size).amax(0))
         hint = frames_of(comp.hint_role, True) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, appearance, hint, mask)
-        return torch.where(found[:, None, None, None], blended, appearance)
+        if only_masks:
+            blended = torch.where(mask > 0, blended, appearance)
+        return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
+
+    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
+        of the faces it does not pick."""
+        detector = _component("detector", self._face_tools[0], None)
+        embedder = _component("identity_embedder", self._face_tools[1], None)
+        with plugins.reporting(detector, f"finding every face in {info.path}"):
+            tracks = scan_faces(info.path, detector, embedder)
+            reference = reference_descriptor(choice.reference, detector, embedder) if choice.reference is not None else None
+        chosen = choose_faces(tracks, choice, reference, source=str(info.path))
+        logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
+        rest = [track for track in tracks if not any(track is c for c in chosen)]
+        return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
 
 
 def _check_landmarks(role: str, landmarks: np.ndarray | None) -> None:

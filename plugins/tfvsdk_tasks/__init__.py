@@ -30,6 +30,10 @@ class _ChoosingComposer(TaskComposer):
     texture_from: ClassVar[str]
     appearance_from: ClassVar[str]
 
+    @property
+    def edited_role(self) -> str:
+        return self.appearance_from
+
     def _compose(self, fits: Mapping[str, FaceFit]) -> Composition:
         pose = fits[self.pose_from]
         return Composition(

@@ -32,3 +32,18 @@ def test_smooth_fit_returns_valid_rotations_and_keeps_missing_frames():
     out = smooth_fit(fit, 2.0)  # Camera validation checks orthonormality
     assert torch.equal(out.alpha_exp[3], fit.alpha_exp[3])
     assert out.camera.euler()[:, 0][found].std() < yaw[found].std()
+
+
+def test_a_steady_motion_is_kept_at_the_ends_and_beside_missing_frames():
+    track = torch.arange(16, dtype=torch.float64)[:, None] * 13.0
+    weights = torch.ones(16, dtype=torch.float64)
+    weights[5:8] = 0
+    smoothed = gaussian_smooth(track, 2.0, weights, linear=True)
+    kept = weights > 0
+    assert torch.allclose(smoothed[kept], track[kept], atol=1e-9)
+    noisy = track + torch.randn(16, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    g = torch.exp(-0.5 * (torch.arange(-6, 7, dtype=torch.float64) / 2.0) ** 2)
+    plain = torch.stack([(g * noisy[t - 6 : t + 7, 0]).sum() / g.sum() for t in range(6, 10)])
+    assert torch.allclose(gaussian_smooth(noisy, 2.0, linear=True)[6:10, 0], plain, atol=1e-9)  # a full window: the filter
+    assert torch.allclose(gaussian_smooth(noisy, 2.0)[6:10, 0], plain, atol=1e-9)
+    assert not torch.allclose(gaussian_smooth(track, 2.0, weights)[kept], track[kept], atol=1.0)  # the filter lags

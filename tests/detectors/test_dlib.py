@@ -1,15 +1,18 @@
-"""The ``dlib`` landmark detector: install hint, detection on rendered faces, tracking on videos."""
+"""The ``dlib`` and ``dlib-cnn`` landmark detectors: install hint, detection on rendered faces, tracking on
+videos, every face of an image (``detect_all``) and the astronaut's real face."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import tfvsdk
+from tfvsdk import io
 from tfvsdk.testing.contracts import check_detector
 
 from fitting_helpers import render_face, turning_head
@@ -56,8 +59,8 @@ def test_tracks_a_video_and_reports_frames_without_a_face(sfm, monkeypatch):
     images[5:7] = 0.4
     detector = tfvsdk.create("detector", "dlib", redetect_every=0)
     calls = []
-    hog = detector._faces
-    monkeypatch.setattr(detector, "_faces", lambda image, upsample: calls.append(1) or hog(image, upsample))
+    hog = detector._face_boxes
+    monkeypatch.setattr(detector, "_face_boxes", lambda image: calls.append(1) or hog(image))
 
     first = detector.detect(images[:4], video=True)
     rest = detector.detect(images[4:], video=True)
@@ -102,19 +105,43 @@ def test_tracked_landmarks_stay_on_a_turning_face(seed, index):
     assert 0.8 < float(size.min()) and float(size.max()) < 1.2
 
 
-@needs_dlib
-def test_the_cnn_detector_finds_the_astronaut_and_the_box_methods_agree_with_detect():
-    skimage_data = pytest.importorskip("skimage.data")
-    photo = np.ascontiguousarray(skimage_data.astronaut()[20:276, 100:356])
-    hog, cnn = tfvsdk.create("detector", "dlib"), tfvsdk.create("detector", "dlib-cnn", upsample=0)
-    image = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
-    assert bool(check_detector(cnn, image).found.all())
+ASTRONAUT = Path(__file__).resolve().parents[1] / "assets" / "astronaut_face.png"
 
-    (box,) = cnn.detect_boxes(photo)
-    points = cnn.landmarks_at(photo, box)
-    hog_points = hog.detect(image).landmarks[0].numpy()
-    assert np.abs(points.mean(0) - hog_points.mean(0)).max() < 6  # the same face, within a few pixels
-    same = np.linalg.norm(hog.describe(photo, hog.detect_boxes(photo)[0]) - cnn.describe(photo, box))
-    assert same < 0.3
-    with pytest.raises(tfvsdk.InputError, match="detector"):
-        tfvsdk.create("detector", "dlib", detector="mtcnn")
+
+def test_cnn_missing_extra_gives_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    with pytest.raises(tfvsdk.PluginError, match=r"pip install 'tfvsdk\[faces\]'"):
+        tfvsdk.create("detector", "dlib-cnn")
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return tfvsdk.create("detector", "dlib-cnn")
+
+
+@needs_dlib
+def test_cnn_finds_the_astronaut_beside_an_empty_frame_and_agrees_with_hog(cnn):
+    photo = io.to_tensor([io.read_rgb(ASTRONAUT)])
+    images = torch.cat([photo, torch.full_like(photo, 0.4)])
+    faces = cnn.detect_all(images)
+    assert [len(f) for f in faces] == [1, 0]
+    hog = tfvsdk.create("detector", "dlib").detect_all(photo)[0]
+    centre = lambda f: (f.boxes[0, :2] + f.boxes[0, 2:]) / 2  # noqa: E731
+    assert (centre(faces[0]) - centre(hog)).abs().max() < 0.15 * (hog.boxes[0, 2] - hog.boxes[0, 0])
+    assert (faces[0].landmarks - hog.landmarks).norm(dim=-1).median() < 4.0
+    detection = check_detector(cnn, images)
+    assert detection.found.tolist() == [True, False]
+
+
+@needs_dlib
+def test_cnn_reports_several_faces_largest_first(cnn):
+    photo = io.to_tensor([io.read_rgb(ASTRONAUT)])
+    large = torch.nn.functional.interpolate(photo, scale_factor=1.5, mode="bilinear", align_corners=False).clamp(0, 1)
+    pair = torch.full((1, 3, 384, 640), 0.5)
+    pair[..., :256, :256] = photo
+    pair[..., :, 256:] = large
+    faces = cnn.detect_all(pair)[0]
+    assert len(faces) == 2
+    sides = faces.boxes[:, 2] - faces.boxes[:, 0]
+    assert sides[0] > 1.2 * sides[1] and faces.boxes[0, 0] > 256 > faces.boxes[1, 2]
+    assert torch.isfinite(faces.landmarks).all() and faces.landmarks.shape == (2, 68, 2)

@@ -87,10 +87,3 @@ def test_tfv_swap_tone_reaches_the_classical_blender(clips, tmp_path):
         assert result.exit_code == 0, result.output
     frames = {tone: np.stack(list(io.iter_frames(path))).astype(int) for tone, path in outputs.items()}
     assert np.abs(frames["identity"] - frames["target"]).max() > 10
-
-
-def test_only_one_way_of_choosing_a_face(clips, tmp_path):
-    result = invoke("swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path),
-                    "-o", str(tmp_path / "x.mp4"), "--face", "0", "--all-faces")
-    assert result.exit_code == 2
-    assert "only one of --face, --face-ref and --all-faces" in result.output
