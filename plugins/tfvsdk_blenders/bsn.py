@@ -88,7 +88,8 @@ class BSNBlender(tfvsdk.TrainableBlender):
         with_discriminator: also build D (needed for training): 3 stride-2 layers, first-layer width equal
             to G's base width (32 small, 64 paper as pix2pixHD), unless ``weights`` holds a D configuration.
         scales: K, the discriminator's number of scales.
-        generator_config: G's full configuration (:class:`tfvsdk.nn.GeneratorConfig` fields), instead of
+        generator_config: G's full configuration (:class:`tfvsdk.nn.GeneratorConfig` fields; without
+            ``output`` it is read as ``"direct"``, the only G before that field existed), instead of
             ``preset``; what :meth:`get_config` records.
         discriminator_config: D's full configuration (:class:`tfvsdk.nn.DiscriminatorConfig` fields),
             instead of ``scales``.
@@ -116,7 +117,8 @@ class BSNBlender(tfvsdk.TrainableBlender):
         super().__init__()
         stored = self._stored_configs(Path(weights)) if weights is not None and preset is None else None
         if generator_config is not None:
-            stored = (_config(GeneratorConfig, generator_config, "generator_config"), None)
+            # A configuration recorded before G had an ``output`` field is the direct (sigmoid) G.
+            stored = (_config(GeneratorConfig, {"output": "direct", **generator_config}, "generator_config"), None)
         if stored is not None:
             g_config = attrs.evolve(stored[0], norm=norm) if norm else stored[0]
         else:
@@ -149,7 +151,8 @@ class BSNBlender(tfvsdk.TrainableBlender):
         if metadata.get("format") != FORMAT:
             return None
         try:
-            g = GeneratorConfig(**json.loads(metadata["generator"]))
+            # Files written before G had an ``output`` field hold the direct (sigmoid) G.
+            g = GeneratorConfig(**{"output": "direct", **json.loads(metadata["generator"])})
             # Files written before D had a ``norm`` field hold pix2pixHD's instance-norm D.
             d = DiscriminatorConfig(**{"norm": "instance", **json.loads(metadata["discriminator"])}) if "discriminator" in metadata else None
         except (KeyError, TypeError, ValueError) as exc:

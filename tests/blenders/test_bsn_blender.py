@@ -69,6 +69,25 @@ def test_training_and_inference_files_load_into_each_other(tmp_path):
     assert resumed.discriminator is not None
 
 
+def test_files_and_configurations_from_before_the_output_option_load_as_the_direct_generator(tmp_path):
+    torch.manual_seed(0)
+    old = tfvsdk.create("blender", "bsn", generator_config={"output": "direct"})
+    path = tmp_path / "old.safetensors"
+    old.save(path)
+    with safetensors.safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    generator = json.loads(metadata["generator"])
+    del generator["output"]
+    metadata["generator"] = json.dumps(generator)
+    safetensors.torch.save_file(safetensors.torch.load_file(str(path)), str(path), metadata=metadata)
+    loaded = tfvsdk.create("blender", "bsn", weights=path)
+    assert loaded.generator.config.output == "direct"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.blend(*inputs()), old.blend(*inputs()), rtol=0, atol=0)
+    assert tfvsdk.create("blender", "bsn", generator_config=generator).generator.config.output == "direct"
+    assert tfvsdk.create("blender", "bsn").generator.config.output == "residual"
+
+
 def test_a_tensor_of_the_wrong_shape_is_a_model_file_error(tmp_path):
     blender = tfvsdk.create("blender", "bsn")
     path = tmp_path / "bad.safetensors"

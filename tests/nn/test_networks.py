@@ -36,9 +36,10 @@ TINY = GeneratorConfig(base_channels=4, n_down=2, n_res_blocks=1, embed_channels
     w=st.integers(TINY.min_size, 40),
     norm=st.sampled_from(["bsn", "adain"]),
     hint_input=st.booleans(),
+    output=st.sampled_from(["residual", "direct"]),
 )
-def test_generator_output_has_the_input_size_and_lies_in_the_unit_interval(batch, h, w, norm, hint_input):
-    config = attrs.evolve(TINY, norm=norm, hint_input=hint_input)
+def test_generator_output_has_the_input_size_and_lies_in_the_unit_interval(batch, h, w, norm, hint_input, output):
+    config = attrs.evolve(TINY, norm=norm, hint_input=hint_input, output=output if hint_input else "direct")
     embedder, generator = build(config)
     rendered, appearance, hint, mask = sample(batch, h, w)
     p = embedder(appearance, hint)
@@ -68,11 +69,14 @@ def test_paper_preset_is_johnson_sized():
     assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in generator.modules())
 
 
+@pytest.mark.parametrize("output", ["residual", "direct"])
 @pytest.mark.parametrize("norm", ["bsn", "adain"])
-def test_gradients_reach_every_parameter_of_e_and_g(norm):
+def test_gradients_reach_every_parameter_of_e_and_g(norm, output):
     torch.manual_seed(0)
-    config = GeneratorConfig.preset("small", norm=norm)
+    config = GeneratorConfig.preset("small", norm=norm, output=output)
     embedder, generator = build(config)
+    if output == "residual":  # a trained residual tail: at step 0 it is zero and only the tail gets gradients
+        torch.nn.init.normal_(generator.tail.weight, std=0.01)
     rendered, appearance, hint, mask = sample(2, 32, 32)
     y = generator(rendered, embedder(appearance, hint), mask, hint)
     loss = reconstruction_loss(y, appearance, torch.tensor([True, True])) + appearance_loss(
@@ -84,12 +88,40 @@ def test_gradients_reach_every_parameter_of_e_and_g(norm):
         assert parameter.grad.abs().sum() > 0, f"{name} has a zero gradient"
 
 
+@pytest.mark.parametrize("norm", ["bsn", "adain"])
+def test_a_fresh_residual_generator_outputs_the_composite_of_r_and_the_hint(norm):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", norm=norm))
+    assert generator.config.output == "residual"
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    soft_mask = torch.nn.functional.avg_pool2d(mask, 5, stride=1, padding=2)
+    y = generator(rendered, embedder(appearance, hint), soft_mask, hint)
+    composite = soft_mask * rendered + (1 - soft_mask) * hint
+    torch.testing.assert_close(y, composite, rtol=0, atol=1e-6)
+
+
+def test_a_direct_generator_does_not_copy_the_composite():
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", output="direct"))
+    rendered, appearance, hint, mask = sample(1, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    assert (y - (mask * rendered + (1 - mask) * hint)).abs().mean() > 0.05
+
+
+def test_the_residual_output_needs_the_hint_input():
+    with pytest.raises(InputError, match="hint_input"):
+        GeneratorConfig(hint_input=False)
+    with pytest.raises(InputError, match="output"):
+        GeneratorConfig(output="sigmoid")
+    assert GeneratorConfig(hint_input=False, output="direct").output == "direct"
+
+
 def test_bsn_sees_the_face_mask_but_the_adain_ablation_does_not_need_it():
     torch.manual_seed(0)
     rendered, appearance, hint, mask = sample(1, 32, 32)
     other_mask = (torch.rand_like(mask) > 0.5).float()
     for norm, changes in (("bsn", True), ("adain", False)):
-        config = GeneratorConfig.preset("small", norm=norm, hint_input=False)
+        config = GeneratorConfig.preset("small", norm=norm, hint_input=False, output="direct")
         embedder, generator = build(config)
         p = embedder(appearance, hint)
         with torch.no_grad():

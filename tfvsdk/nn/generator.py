@@ -12,15 +12,28 @@ mask M̂. Architecture for a preset with base channels c, n_down = 2 (the shippe
 | down ×n_down | conv 3×3 s2, BSN, ReLU | 2c, 4c | ⌈H/2⌉, ⌈H/4⌉ |
 | residual ×n_res_blocks | [conv 3×3 (reflect), BSN, ReLU, conv 3×3 (reflect), BSN] + skip | 4c | ⌈H/4⌉ |
 | up ×n_down | nearest upsampling to the matching encoder size, conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
-| tail | conv 7×7 s1 (reflect), sigmoid | 3 | H × W |
+| tail | conv 7×7 s1 (reflect); ``output="residual"``: Y = clamp(C + tanh(·), 0, 1), ``"direct"``: sigmoid | 3 | H × W |
 
 Interpretations: the paper writes G(R, P, M̂); BSN passes only per-channel statistics of P, which cannot
 carry the spatial layout (hair, scene) that Y must keep, so by default G also reads the hint M as input
 channels (``hint_input=True``; the "auxiliary appearance hint" that §1 says the network fuses). Set
 ``hint_input=False`` for the literal G(R, P, M̂). Upsampling is nearest-neighbour + convolution (Johnson
 uses fractionally strided convolutions; this avoids their checkerboard artefacts) to the exact size of the
-matching encoder level, so any H, W ≥ 2^n_down + 1 works without padding. The output is a sigmoid, so Y is
-in [0, 1].
+matching encoder level, so any H, W ≥ 2^n_down + 1 works without padding.
+
+Output (``GeneratorConfig.output``): §3.3 says G(R, P, M̂) *synthesises* Y. With ``output="direct"`` (the
+literal reading, and what weights files saved before this option hold) the tail's sigmoid is Y, so G has
+to build the whole frame — background, hair, face — from scratch through BSN layers; on a CPU budget of a
+few hundred steps it only reaches a blur. With ``output="residual"`` (the default for new networks) G
+synthesises Y *relative to the naive composite* C = M̂·R + (1 − M̂)·M (the rendered face pasted into the
+hint M): Y = clamp(C + tanh(tail), 0, 1), the tail convolution initialised at zero so that a fresh G outputs
+exactly C. This is the residual formulation of image blending / harmonisation and inpainting networks
+(e.g. Tsai et al., "Deep Image Harmonization", CVPR 2017, which predicts the harmonised image from the
+cut-and-paste composite; Wu et al., "GP-GAN", 2019, blends from the copy-paste image). It is still G(R, P,
+M̂) synthesising Y — C is a fixed function of G's inputs R, M̂ (and the hint M) — only parameterised so
+that "copy the face and the background" costs nothing and training spends its steps on the seam,
+colour and lighting. The residual output needs the hint, so it requires ``hint_input=True``. Y is in
+[0, 1] either way.
 """
 
 from __future__ import annotations
@@ -42,6 +55,16 @@ def _norm_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise InputError(f"GeneratorConfig.norm: expected one of {NORM_KINDS}, got {value!r}")
 
 
+OUTPUT_KINDS: tuple[str, ...] = ("residual", "direct")
+
+
+def _output_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in OUTPUT_KINDS:
+        raise InputError(f"GeneratorConfig.output: expected one of {OUTPUT_KINDS}, got {value!r}")
+    if value == "residual" and not instance.hint_input:
+        raise InputError("GeneratorConfig.output: 'residual' composites R into the hint M, so it needs hint_input=True")
+
+
 MAX_CHANNELS = 4096
 MAX_DOWN = 8
 MAX_RES_BLOCKS = 64
@@ -58,6 +81,8 @@ class GeneratorConfig:
         embed_channels: channels of the appearance embedding P.
         norm: ``"bsn"`` (eq. 4) or ``"adain"`` (the paper's "w/o BSN" ablation).
         hint_input: G reads the hint M as input channels (see the module docstring).
+        output: ``"residual"`` (Y = clamp(C + tanh(·)), C the composite M̂·R + (1 − M̂)·M; a fresh G
+            outputs C) or ``"direct"`` (Y = sigmoid(·), what weights files without this field hold).
 
     Sizes are bounded (channels ≤ 4096, ``n_down`` ≤ 8, ``n_res_blocks`` ≤ 64, far above any trained network)
     so that a damaged or hostile weights file cannot ask for terabytes before anything is checked.
@@ -69,6 +94,7 @@ class GeneratorConfig:
     embed_channels: int = attrs.field(default=128, validator=[positive_int, at_most(MAX_CHANNELS)])
     norm: str = attrs.field(default="bsn", validator=_norm_kind)
     hint_input: bool = True
+    output: str = attrs.field(default="residual", validator=_output_kind)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {"base_channels": 32, "n_down": 2, "n_res_blocks": 3, "embed_channels": 128},
@@ -143,6 +169,9 @@ class Generator(nn.Module):
             _ConvNorm(c * 2 ** (k + 1), c * 2**k, 3, 1, config) for k in reversed(range(config.n_down))
         )
         self.tail = nn.Conv2d(c, 3, 7, padding=3, padding_mode="reflect")
+        if config.output == "residual":
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(
         self, rendered: torch.Tensor, p: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor | None = None
@@ -181,4 +210,7 @@ class Generator(nn.Module):
             x = block(x, p, mask)
         for layer in self.up:
             x = layer(F.interpolate(x, size=skip_sizes.pop(), mode="nearest"), p, mask)
-        return torch.sigmoid(self.tail(x))
+        if self.config.output == "direct":
+            return torch.sigmoid(self.tail(x))
+        composite = mask * rendered + (1 - mask) * hint
+        return (composite + torch.tanh(self.tail(x))).clamp(0, 1)
