@@ -93,8 +93,11 @@ def mimic(clips: Path, out: Path, *extra: str) -> str:
 
 
 def test_tfv_mimic_edits_a_video_with_the_blender_and_its_settings(clips, tmp_path):
+    weights = tmp_path / "untrained"
+    tfvsdk.create("blender", "unet-lite", width=8).save_pretrained(weights)  # tfv refuses a network without weights
     out = tmp_path / "mimic.mp4"
-    line = mimic(clips, out, "--blender", "unet-lite", "--opt", "blender.width=8", "--opt", "renderer.backend=torch")
+    line = mimic(clips, out, "--blender", "unet-lite", "--blender-weights", str(weights), "--opt", "blender.width=8",
+                 "--opt", "renderer.backend=torch")
     assert "6 frames" in line and out.stat().st_size > 0
 
 
