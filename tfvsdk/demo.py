@@ -187,13 +187,18 @@ def run_demo(
         The report (also written as ``report.json``).
 
     Raises:
-        InputError: ``out`` already holds a file the demo writes, and ``overwrite`` is false (nothing is written).
+        InputError: ``out`` already holds a file the demo writes, and ``overwrite`` is false, or ``smoothing``
+            is negative (nothing is written).
+        PluginError: an unknown ``blender``, or one that cannot be built (a network blender without weights);
+            nothing is written.
     """
     root = Path(out)
     existing = [path for path in demo_outputs(root) if path.exists()]
     if existing and not overwrite:
         names = ", ".join(str(path.relative_to(root)) for path in existing)
         raise InputError(f"{root}: already holds {names}; choose another folder or overwrite (tfv demo --overwrite)")
+    for task in TASKS:  # the blender name and σ are checked before any clip is synthesised
+        Editor(task, blender=blender, smoothing=smoothing)
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
     renderer = create("renderer", "raster")

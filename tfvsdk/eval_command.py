@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
+from . import io
 from .errors import InputError
 from .eval_report import plot_curves, write_csv, write_json
-from .evaluate import FLOWS, EvalConfig, Evaluation, Evaluator, load_manifest
+from .evaluate import FLOWS, EvalConfig, Evaluation, Evaluator, Run, load_manifest
 
 SHOWN = ("e_tmp", "e_id", "e_pose", "e_exp", "ssim", "fid")
 
@@ -32,6 +33,34 @@ def _line(name: str, summary: dict[str, Any]) -> str:
     return f"{name}: {summary['frames']} frames in {summary['seconds']:.1f} s; " + ", ".join(parts)
 
 
+def _device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from .checks import check_device
+
+    try:
+        check_device("--device", value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--device: "), ctx=ctx, param=param) from None
+    return value
+
+
+COMPONENT_OPTIONS = {"reconstructor": "reconstructor", "renderer": "renderer", "identity_embedder": "identity_embedder"}
+"""``tfv eval`` options naming a component → its kind."""
+
+
+def _check_inputs(jobs: list[tuple[str, Path, Run | None]], sources: dict[str, str | None]) -> list[Path]:
+    """Every output and source of ``jobs`` exists and decodes (before the first is scored); returns them all."""
+    paths: dict[Path, None] = {}
+    for _, video, run in jobs:
+        paths[Path(video)] = None
+        for role in sources:
+            value = getattr(run, role) if run is not None else sources[role]
+            if value is not None:
+                paths[Path(value)] = None
+    for path in paths:
+        io.probe(path)
+    return list(paths)
+
+
 @click.command("eval")
 @click.option("--output", type=click.Path(dir_okay=False), help="the edited video to score")
 @click.option("--identity", type=click.Path(dir_okay=False), help="identity source (E_id, FID)")
@@ -45,15 +74,16 @@ def _line(name: str, summary: dict[str, Any]) -> str:
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="write per-frame CSVs into this folder")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write a PNG of E_tmp and E_id over time")
 @click.option("--flow", type=click.Choice(FLOWS), default="3d", show_default=True, help="flow of E_tmp (tvl1 needs the 'flow' extra)")
-@click.option("--flow-smoothing", default=2.0, show_default=True, help="σ in frames of the refit's smoothing for the 3-D flow")
-@click.option("--inception-weights", type=click.Path(dir_okay=False), help="FID's pt_inception-2015-12-05-6726825d.pth")
-@click.option("--max-pose-spread", default=3.0, show_default=True, help="flag frames whose pose spread exceeds this (degrees)")
-@click.option("--identity-frames", default=8, show_default=True, help="output frames given an identity vector, spread evenly (0 = all)")
+@click.option("--flow-smoothing", default=2.0, show_default=True, type=click.FloatRange(min=0), help="σ in frames of the refit's smoothing for the 3-D flow")
+@click.option("--inception-weights", type=click.Path(exists=True, dir_okay=False), help="FID's pt_inception-2015-12-05-6726825d.pth")
+@click.option("--max-pose-spread", default=3.0, show_default=True, type=click.FloatRange(min=0), help="flag frames whose pose spread exceeds this (degrees)")
+@click.option("--identity-frames", default=8, show_default=True, type=click.IntRange(min=0), help="output frames given an identity vector, spread evenly (0 = all)")
 @click.option("--reconstructor", default="landmarks", show_default=True, help="reconstructor refitting output and target")
 @click.option("--renderer", default="raster", show_default=True, help="renderer of the 3-D flow")
 @click.option("--identity-embedder", default="dlib", show_default=True, help="identity embedder of E_id")
-@click.option("--device", default="cpu", show_default=True, help="torch device")
-def eval_command(output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
+@click.option("--device", default="cpu", show_default=True, callback=_device_option, help="torch device")
+@click.pass_context
+def eval_command(ctx: click.Context, output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
                  expression: str | None, manifest: str | None,
                  as_json: bool, json_file: str | None, csv_dir: str | None, plot: str | None, flow: str, flow_smoothing: float,
                  inception_weights: str | None, max_pose_spread: float, identity_frames: int, reconstructor: str, renderer: str,
@@ -68,16 +98,25 @@ def eval_command(output: str | None, identity: str | None, target: str | None, r
                         flow_smoothing=flow_smoothing, inception_weights=inception_weights, max_pose_spread=max_pose_spread,
                         identity_frames=identity_frames,
                         device=device)
-    evaluator = Evaluator(config)
+    # Everything that can be checked is checked before the first video is scored: inputs decode, the
+    # report paths are writable, the components named on the command line exist, the Inception file loads.
     if manifest is not None:
         jobs = [(name, video, run) for run in load_manifest(manifest) for name, video in run.videos()]
     else:
         jobs = [(Path(output).stem, Path(output), None)]
+    sources = {"identity": identity, "target": target, "reference": reference, "pose": pose, "expression": expression}
+    inputs = _check_inputs(jobs, sources)
+    for path, kind in ((json_file, None), (plot, "image")):
+        if path is not None:
+            io.check_output(path, overwrite=True, inputs=tuple(inputs), kind=kind)
+    evaluator = Evaluator(config)
+    given = [kind for option, kind in COMPONENT_OPTIONS.items()
+             if ctx.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT]
+    evaluator.prepare(given, inception=inception_weights is not None)
     if csv_dir is not None and not Path(csv_dir).is_dir():
         Path(csv_dir).mkdir(parents=True)
     results: list[tuple[str, Evaluation]] = []
     for name, video, run in jobs:
-        sources = {"identity": identity, "target": target, "reference": reference, "pose": pose, "expression": expression}
         if run is not None:
             sources = {role: getattr(run, role) for role in sources}
         result = evaluator.evaluate(video, progress=True, **sources)
@@ -93,6 +132,4 @@ def eval_command(output: str | None, identity: str | None, target: str | None, r
     if json_file is not None:
         write_json(json_file, data)
     if plot is not None:
-        if not Path(plot).parent.is_dir():
-            raise InputError(f"{plot}: folder does not exist")
         plot_curves(plot, results)

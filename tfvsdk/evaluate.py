@@ -32,7 +32,7 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from . import io, metrics, plugins
+from .checks import check_device
 from .errors import InputError, ModelFileError, NoFaceError, PluginError
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
@@ -62,6 +63,15 @@ def _flow(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise InputError(f"{attribute.name}: expected >= 0, got {value}")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not value >= 1:
+        raise InputError(f"{attribute.name}: expected >= 1, got {value}")
+
+
+def _device(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    check_device(attribute.name, value)
 
 
 @attrs.frozen
@@ -90,10 +100,10 @@ class EvalConfig:
     flow_smoothing: float = attrs.field(default=2.0, validator=_non_negative)
     inception_weights: str | None = None
     max_pose_spread: float = attrs.field(default=3.0, validator=_non_negative)
-    identity_frames: int = 8
-    reference_frames: int = 4
-    chunk_size: int = 16
-    device: str = "cpu"
+    identity_frames: int = attrs.field(default=8, validator=_non_negative)
+    reference_frames: int = attrs.field(default=4, validator=_non_negative)
+    chunk_size: int = attrs.field(default=16, validator=_positive)
+    device: str = attrs.field(default="cpu", validator=_device)
 
 
 @attrs.frozen
@@ -191,6 +201,27 @@ class Evaluator:
         if kind not in self._components:
             self._components[kind] = plugins.create(kind, name)
         return self._components[kind]
+
+    def prepare(self, kinds: Iterable[str] = ("reconstructor", "renderer", "identity_embedder"), *, inception: bool = False) -> None:
+        """Build the components of ``kinds`` (and FID's network when ``inception``) now, so that a misspelt
+        name or a wrong weights file fails before any video is read rather than as an unavailable metric.
+
+        Args:
+            kinds: among ``"reconstructor"``, ``"renderer"``, ``"identity_embedder"``.
+            inception: load :attr:`EvalConfig.inception_weights` (its SHA-256 is checked).
+
+        Raises:
+            PluginError: an unknown component name, or a factory that fails.
+            ModelFileError: the Inception weights file is missing, is not the published file, or does not load.
+        """
+        names = {"reconstructor": self.config.reconstructor, "renderer": self.config.renderer,
+                 "identity_embedder": self.config.identity_embedder}
+        for kind in kinds:
+            self._component(kind, names[kind])
+        if inception:
+            if self.config.inception_weights is None:
+                raise ModelFileError("no Inception weights file configured (EvalConfig.inception_weights)")
+            self._inception()
 
     @property
     def reconstructor(self) -> Any:
@@ -314,6 +345,9 @@ class Evaluator:
         for p in {Path(p) for p in named.values() if p is not None}:
             decoded[p] = Video.read(p)
         sources = {role: decoded[Path(p)] for role, p in named.items() if p is not None}
+        if "reference" in sources and sources["reference"].frames.shape[1:3] != out.frames.shape[1:3]:
+            ref = sources["reference"]
+            raise InputError(f"{ref.path}: frames of {ref.frames.shape[1:3]}, the output's are {out.frames.shape[1:3]}")
         job = _Job(out, sources)
         job.summary.update({
             "output": str(out.path), "frames": job.count, "fps": out.fps, "size": list(job.size),
@@ -431,8 +465,6 @@ class Evaluator:
                 job.unavailable[key] = "no reference (ground truth) given (--reference)"
             return
         ref = job.sources["reference"]
-        if ref.frames.shape[1:3] != job.size:
-            raise InputError(f"{ref.path}: frames of {ref.frames.shape[1:3]}, the output's are {job.size}")
         truth = ref.frames[ref.aligned(job.output.fps, job.count)]
         for part in _chunks(job.count, c.chunk_size):
             x, y = _tensor(job.output.frames[part], c.device), _tensor(truth[part], c.device)

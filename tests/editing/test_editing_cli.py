@@ -54,6 +54,19 @@ def test_tfv_demo_keeps_files_it_would_replace_unless_overwrite(tmp_path, capsys
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--blender", "nope"], "Error: unknown blender 'nope'. Available: bsn, classical"),
+    (["--blender", "bsn"], "Error: blender 'bsn' is a network and no trained weights were given"),
+])
+def test_tfv_demo_checks_its_blender_before_synthesising_anything(tmp_path, capsys, extra, message):
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(out), "--size", "48", "--frames", "4", "--no-eval", *extra])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(message)
+    assert not out.exists()
+
+
 def test_tfv_swap_with_precomputed_landmarks(clips, tmp_path, capsys):
     np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
     np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
