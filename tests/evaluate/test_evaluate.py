@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 import torch
 
+import tfvsdk
 from tfvsdk import io
 from tfvsdk.errors import InputError
 from tfvsdk.evaluate import EvalConfig, Evaluator, load_manifest, spread_frames
@@ -101,3 +103,39 @@ def test_pose_and_expression_sources_can_differ(swaps, evaluator, scored):
 
     assert only_pose["e_pose"] == pytest.approx(scored["smoothed"].summary["e_pose"])
     assert only_pose["e_exp"] is None and "expression" in only_pose["unavailable"]["e_exp"]
+
+
+class MeanColour(tfvsdk.IdentityEmbedder):
+    """A deliberately crude second descriptor: each image's mean colour, centred on grey."""
+
+    dim = 3
+
+    def embed(self, images, *, detection=None, video=False):
+        return images.mean((2, 3)) - 0.5
+
+
+class MeanColourPlugin:
+    @tfvsdk.hookimpl
+    def register_identity_embedders(self, register):
+        register("mean-colour", MeanColour, description="mean colour, centred on grey")
+
+
+def unit_mean_colours(path, picks):
+    frames = np.stack(list(io.iter_frames(path)))[picks].astype(np.float64) / 255
+    vectors = frames.mean((1, 2)) - 0.5
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_second_identity_descriptor_is_a_plugin(swaps, fresh_plugins):
+    fresh_plugins.register(MeanColourPlugin(), name="mean-colour-plugin")
+    evaluator = Evaluator(attrs.evolve(FAST, identity_embedder="mean-colour"))
+    evaluator.prepare(["identity_embedder"])  # a registered name: no error before the work
+
+    result = evaluator.evaluate(swaps["smoothed"], identity=swaps["alice"])
+
+    reference = unit_mean_colours(swaps["alice"], spread_frames(16, FAST.reference_frames)).mean(0)
+    reference /= np.linalg.norm(reference)
+    picks = spread_frames(16, FAST.identity_frames)
+    expected = 1 - unit_mean_colours(swaps["smoothed"], picks) @ reference
+    assert result.frames["e_id"][picks] == pytest.approx(expected, abs=1e-5)
+    assert result.summary["e_id"] == pytest.approx(expected.mean(), abs=1e-5) and "e_id" not in result.summary["unavailable"]
