@@ -53,8 +53,8 @@ def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tup
 @click.option("--init", type=click.Choice(["affine", "3ddfa-v2"]), default="affine", show_default=True,
               help="starting pose of the landmark fitter: closed form from the landmarks, or 3DDFA_V2's regressed rotation")
 @click.option("--landmarks", type=click.Path(dir_okay=False), help="(frames, 68, 2) .npy landmarks in pixels to fit instead of detecting (NaN = none)")
-@click.option("--smoothness", default=2.0, show_default=True, help="temporal smoothness of video fits (0 = off)")
-@click.option("--chunk-size", default=32, show_default=True, help="frames detected per step")
+@click.option("--smoothness", default=2.0, show_default=True, type=click.FloatRange(min=0), help="temporal smoothness of video fits (0 = off)")
+@click.option("--chunk-size", default=32, show_default=True, type=click.IntRange(min=1), help="frames detected per step")
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
 @opt_option(("model", "reconstructor", "detector"))
 def fit_command(source, output, model, model_path, detector, reconstructor, init, landmarks, smoothness, chunk_size, overwrite, opts) -> None:

@@ -70,3 +70,14 @@ def test_fits_a_video_from_given_landmarks(sfm, sfm_path, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", str(source), "-o", str(tmp_path / "out2"), "--landmarks", str(tmp_path / "bad.npy"), *model_args(sfm_path)])
     assert "expected an array of shape (frames, 68, 2)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--chunk-size", "0"), ("--smoothness", "-1")])
+def test_out_of_range_options_name_the_flag_before_fitting(sfm_path, tmp_path, capsys, option, value):
+    source = tmp_path / "face.png"
+    iio.imwrite(source, np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", str(source), "-o", str(tmp_path / "out"), *model_args(sfm_path), option, value])
+    assert exit_info.value.code in (1, 2)
+    assert option.removeprefix("--") in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
