@@ -34,14 +34,14 @@ def synth(out: str, images: int, videos: int, frames: int, size: int, per_identi
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--kind", type=click.Choice(["images", "videos"]), required=True, help="what SRC holds")
-@click.option("--size", default=128, show_default=True, help="crop side, pixels")
+@click.option("--size", default=128, show_default=True, type=click.IntRange(min=1), help="crop side, pixels")
 @click.option("--identity", type=click.Choice(["file", "folder"]), default="file", show_default=True,
               help="every file its own identity, or the first folder level below SRC")
 @click.option("--detector", default="dlib", show_default=True, help="landmark detector (tfv plugins --kind detector)")
 @click.option("--reconstructor", default="landmarks", show_default=True)
-@click.option("--crop-scale", default=1.8, show_default=True, help="crop side / landmark box side")
+@click.option("--crop-scale", default=1.8, show_default=True, type=click.FloatRange(min=0, min_open=True), help="crop side / landmark box side")
 @click.option("--crop-shift", default=-0.08, show_default=True, help="vertical crop offset / side (negative = up)")
-@click.option("--max-frames", default=0, show_default=True, help="frames per clip at most (0 = all)")
+@click.option("--max-frames", default=0, show_default=True, type=click.IntRange(min=0), help="frames per clip at most (0 = all)")
 @opt_option(("detector", "reconstructor"))
 def prepare(src: str, out: str, kind: str, size: int, identity: str, detector: str, reconstructor: str,
             crop_scale: float, crop_shift: float, max_frames: int, opts: tuple[str, ...]) -> None:

@@ -123,3 +123,31 @@ def test_prepare_into_a_dataset_of_another_size_is_refused(tmp_path):
     prepare(src, tmp_path / "out", kind="images", detector=SquareDetector(), reconstructor=CentroidReconstructor(), size=32)
     with pytest.raises(tfvsdk.InputError, match="another folder"):
         prepare(src, tmp_path / "out", kind="images", detector=SquareDetector(), reconstructor=CentroidReconstructor(), size=48)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"size": 0}, "size: expected an integer > 0, got 0"),
+    ({"crop_scale": -1.0}, "crop_scale: expected a value > 0, got -1.0"),
+    ({"crop_shift": float("nan")}, "crop_shift: expected a finite number"),
+    ({"max_frames": -1}, "max_frames: expected an integer ≥ 0, got -1"),
+    ({"batch_size": 0}, "batch_size: expected an integer > 0"),
+])
+def test_settings_out_of_range_are_refused_before_any_input_is_read(tmp_path, setting, message):
+    src = tmp_path / "src"
+    src.mkdir()
+    iio.imwrite(src / "a.png", square(80, 100, 20, 10, 30))
+    with pytest.raises(tfvsdk.InputError, match=message):
+        prepare(src, tmp_path / "out", kind="images", detector=SquareDetector(), reconstructor=CentroidReconstructor(), **setting)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--size", "0"), ("--crop-scale", "-1"), ("--max-frames", "-1")])
+def test_tfv_prepare_names_the_flag_out_of_range(tmp_path, capsys, option, value):
+    from tfvsdk.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prepare", str(src), str(tmp_path / "out"), "--kind", "images", option, value])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{option}'")

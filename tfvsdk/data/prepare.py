@@ -27,6 +27,7 @@ inputs prepared before, so an interrupted preparation continues where it stopped
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import io
+from ..checks import check_number
 from ..errors import InputError, TfvError
 from ..interfaces import LandmarkDetector, Reconstructor
 from ..records import Detection, FaceFit
@@ -114,6 +116,10 @@ class Preparer:
         crop_shift: see :func:`crop_box`.
         batch_size: crops fitted per call of the reconstructor.
         max_frames: at most this many frames per clip (0 = all).
+
+    Raises:
+        InputError: a setting out of range (``size``, ``batch_size`` ≥ 1; ``crop_scale`` > 0; ``max_frames``
+            ≥ 0; ``crop_shift`` finite), or ``out`` holds a dataset of another crop size or model.
     """
 
     def __init__(
@@ -131,6 +137,12 @@ class Preparer:
     ) -> None:
         if identity not in ("file", "folder"):
             raise InputError(f"identity: expected 'file' or 'folder', got {identity!r}")
+        check_number("size", size, integer=True)
+        check_number("crop_scale", crop_scale)
+        if not isinstance(crop_shift, (int, float)) or isinstance(crop_shift, bool) or not math.isfinite(crop_shift):
+            raise InputError(f"crop_shift: expected a finite number, got {crop_shift!r}")
+        check_number("batch_size", batch_size, integer=True)
+        check_number("max_frames", max_frames, allow_zero=True, integer=True)
         self.out = Path(out)
         self.detector = detector
         self.reconstructor = reconstructor
