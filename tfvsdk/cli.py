@@ -215,8 +215,8 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 
 @cli.command("demo")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder for the videos and report")
-@click.option("--size", default=160, show_default=True, help="frame side in pixels")
-@click.option("--frames", default=48, show_default=True, help="frames per clip")
+@click.option("--size", default=160, show_default=True, type=click.IntRange(min=1), help="frame side in pixels")
+@click.option("--frames", default=48, show_default=True, type=click.IntRange(min=2), help="frames per clip")
 @click.option("--blender", default="classical", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace the outputs of an earlier demo in the folder")

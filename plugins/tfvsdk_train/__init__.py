@@ -13,12 +13,12 @@ from tfvsdk.options import opt_option, parse_options
 
 @click.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="dataset folder to create")
-@click.option("--images", default=64, show_default=True, help="still images (the image part)")
-@click.option("--videos", default=8, show_default=True, help="clips (the video part)")
-@click.option("--frames", default=16, show_default=True, help="frames per clip")
-@click.option("--size", default=64, show_default=True, help="image side, pixels")
-@click.option("--per-identity", default=1, show_default=True, help="images per identity")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--images", default=64, show_default=True, type=click.IntRange(min=0), help="still images (the image part)")
+@click.option("--videos", default=8, show_default=True, type=click.IntRange(min=0), help="clips (the video part)")
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(min=1), help="frames per clip")
+@click.option("--size", default=64, show_default=True, type=click.IntRange(min=1), help="image side, pixels")
+@click.option("--per-identity", default=1, show_default=True, type=click.IntRange(min=1), help="images per identity")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--model", default="default", show_default=True, help="morphable model (tfv models)")
 @click.option("--renderer", default="raster", show_default=True)
 def synth(out: str, images: int, videos: int, frames: int, size: int, per_identity: int, seed: int, model: str, renderer: str) -> None:

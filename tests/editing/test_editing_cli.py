@@ -67,6 +67,18 @@ def test_tfv_demo_checks_its_blender_before_synthesising_anything(tmp_path, caps
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("command", "option", "value"), [
+    ("demo", "--frames", "1"), ("demo", "--size", "0"), ("synth", "--size", "-1"), ("synth", "--images", "-3"),
+])
+def test_sizes_and_counts_out_of_range_name_the_flag(tmp_path, capsys, command, option, value):
+    _add_plugin_commands()
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--out", str(tmp_path / "out"), option, value])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{option}'")
+    assert not (tmp_path / "out").exists()
+
+
 def test_tfv_swap_with_precomputed_landmarks(clips, tmp_path, capsys):
     np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
     np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
