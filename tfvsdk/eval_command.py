@@ -61,6 +61,27 @@ def _check_inputs(jobs: list[tuple[str, Path, Run | None]], sources: dict[str, s
     return list(paths)
 
 
+def _fid_folders(folders: tuple[str, str], weights: str | None, device: str, as_json: bool, json_file: str | None) -> None:
+    """``tfv eval --fid-folders A B``: FID and KID over every frame under two folders."""
+    from .metrics import folder_distances, frame_files, load_inception
+
+    if weights is None:
+        raise click.UsageError("--fid-folders needs --inception-weights pt_inception-2015-12-05-6726825d.pth")
+    for folder in folders:
+        frame_files(folder)
+    if json_file is not None:
+        io.check_output(json_file, overwrite=True, kind=None)
+    network = load_inception(weights).to(device)
+    data = {"first": folders[0], "second": folders[1], **folder_distances(*folders, network, device=device, progress=True)}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(f"{folders[0]} vs {folders[1]}: FID {data['fid']:.4g}, KID {data['kid']:.4g} ± {data['kid_std']:.2g} "
+                   f"({data['samples'][0]} and {data['samples'][1]} frames)")
+    if json_file is not None:
+        write_json(json_file, data)
+
+
 @click.command("eval")
 @click.option("--output", type=click.Path(dir_okay=False), help="the edited video to score")
 @click.option("--identity", type=click.Path(dir_okay=False), help="identity source (E_id, FID)")
@@ -69,6 +90,8 @@ def _check_inputs(jobs: list[tuple[str, Path, Run | None]], sources: dict[str, s
 @click.option("--pose", type=click.Path(dir_okay=False), help="pose source when not --target (E_pose)")
 @click.option("--expression", type=click.Path(dir_okay=False), help="expression source when not --target (E_exp)")
 @click.option("--manifest", type=click.Path(dir_okay=False), help="runs.toml listing many outputs (instead of --output)")
+@click.option("--fid-folders", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
+              help="instead of --output/--manifest: FID and KID between the frames under two folders (needs --inception-weights)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--json-file", type=click.Path(dir_okay=False), help="also write the JSON summary to this file")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="write per-frame CSVs into this folder")
@@ -84,14 +107,19 @@ def _check_inputs(jobs: list[tuple[str, Path, Run | None]], sources: dict[str, s
 @click.option("--device", default="cpu", show_default=True, callback=_device_option, help="torch device")
 @click.pass_context
 def eval_command(ctx: click.Context, output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
-                 expression: str | None, manifest: str | None,
+                 expression: str | None, manifest: str | None, fid_folders: tuple[str, str] | None,
                  as_json: bool, json_file: str | None, csv_dir: str | None, plot: str | None, flow: str, flow_smoothing: float,
                  inception_weights: str | None, max_pose_spread: float, identity_frames: int, reconstructor: str, renderer: str,
                  identity_embedder: str, device: str) -> None:
     """Score an edited video with the paper's metrics (E_tmp, E_id, E_pose, E_exp, SSIM, FID); a metric
     without its input is null, with the reason under "unavailable"."""
+    if fid_folders:
+        if output is not None or manifest is not None:
+            raise click.UsageError("--fid-folders scores two folders; it does not go with --output or --manifest")
+        _fid_folders(fid_folders, inception_weights, device, as_json, json_file)
+        return
     if (output is None) == (manifest is None):
-        raise click.UsageError("give either --output (one video) or --manifest (runs.toml)")
+        raise click.UsageError("give either --output (one video), --manifest (runs.toml) or --fid-folders A B")
     if manifest is not None and any(v is not None for v in (identity, target, reference, pose, expression)):
         raise click.UsageError("sources go into the manifest's runs when --manifest is used")
     config = EvalConfig(reconstructor=reconstructor, renderer=renderer, identity_embedder=identity_embedder, flow=flow,

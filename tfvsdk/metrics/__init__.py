@@ -7,7 +7,8 @@
 * :mod:`.pose` — E_pose and E_exp from refits: rotation angle, Euler-angle errors, expression and landmark
   distances; :func:`pose_confidence` flags frames whose fitted pose is not determined by the image.
 * :mod:`.distribution` — FID (Fréchet distance) and KID between feature sets; :mod:`.inception` — FID's
-  Inception-v3 features from the user's weights file (SHA-256 checked, never downloaded).
+  Inception-v3 features from the user's weights file (SHA-256 checked, never downloaded); :mod:`.folders` —
+  FID and KID over folders of frames (images and videos).
 * :mod:`.photometric` — photometric error (masked MAE in 0–255, the face MAE with a face mask) and PSNR.
 
 Every function takes batch-first tensors and returns one value per image (or frame pair), so a video's
@@ -17,6 +18,7 @@ per-frame curve and its mean come from the same call.
 from __future__ import annotations
 
 from .distribution import feature_statistics, frechet_distance, kernel_distance
+from .folders import folder_distances, folder_features, frame_files
 from .identity import identity_distance, reference_embedding
 from .inception import FID_INCEPTION_SHA256, InceptionFeatures, load_inception
 from .photometric import photometric_error, psnr
@@ -31,6 +33,9 @@ __all__ = [
     "expression_distance",
     "feature_statistics",
     "fit_flows",
+    "folder_distances",
+    "folder_features",
+    "frame_files",
     "frechet_distance",
     "gaussian_window",
     "identity_distance",
