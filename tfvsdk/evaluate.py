@@ -211,12 +211,15 @@ class Evaluator:
             inception: load :attr:`EvalConfig.inception_weights` (its SHA-256 is checked).
 
         Raises:
+            InputError: a kind not listed above.
             PluginError: an unknown component name, or a factory that fails.
             ModelFileError: the Inception weights file is missing, is not the published file, or does not load.
         """
         names = {"reconstructor": self.config.reconstructor, "renderer": self.config.renderer,
                  "identity_embedder": self.config.identity_embedder}
         for kind in kinds:
+            if kind not in names:
+                raise InputError(f"kinds: expected some of {sorted(names)}, got {kind!r}")
             self._component(kind, names[kind])
         if inception:
             if self.config.inception_weights is None:
