@@ -203,6 +203,9 @@ def check_output(
         kind: ``"video"`` or ``"image"``: the suffix must name a format of that kind (``.mp4``, ``.mov``,
             ``.mkv``, ``.m4v``; or an image suffix); None accepts any suffix.
 
+    The partial files that killed runs left in the folder are deleted here, once per process and folder
+    (:func:`tfvsdk.publish.clean_leftovers_once`, a warning for each).
+
     Raises:
         InputError: the output exists (and ``overwrite`` is False), is one of the inputs, has a suffix that is
             not a writable format of ``kind``, or its folder is missing or not writable.
@@ -224,6 +227,7 @@ def check_output(
         raise InputError(f"{folder}: output folder does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{folder}: output folder is not writable")
+    publish.clean_leftovers_once(folder)
     return out
 
 

@@ -13,8 +13,8 @@ encoders choose their format from it). It is then flushed to disk (``fsync``), c
 The folder is fsynced after publishing. If anything fails, or the process is interrupted (an exception,
 ``KeyboardInterrupt``; ``tfv`` turns SIGTERM and SIGHUP into one), the partial file is deleted and the final
 name is untouched. A process killed outright (SIGKILL, power loss) can leave a partial file; its name says
-which process wrote it, and the next :class:`AtomicFile` opened in that folder deletes the partial files of
-processes that no longer run (logging each one).
+which process wrote it, and the next :func:`tfvsdk.io.check_output` or :class:`AtomicFile` in that folder
+(:func:`clean_leftovers_once`) deletes the partial files of processes that no longer run (logging each one).
 
 Example:
     >>> from tfvsdk.publish import AtomicFile, write_bytes
@@ -91,6 +91,18 @@ def clean_leftovers(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def clean_leftovers_once(folder: str | os.PathLike) -> list[Path]:
+    """:func:`clean_leftovers` the first time a process asks for ``folder`` (later calls do nothing): what
+    :class:`AtomicFile` does, and what :func:`tfvsdk.io.check_output` does before any work so that the
+    warnings come before progress bars."""
+    key = Path(folder).resolve()
+    if key in _cleaned_folders:
+        return []
+    removed = clean_leftovers(folder)
+    _cleaned_folders.add(key)
+    return removed
+
+
 def _umask() -> int:
     with contextlib.suppress(OSError, ValueError):
         with open("/proc/self/status") as status:
@@ -162,9 +174,7 @@ class AtomicFile:
         self.overwrite = overwrite
         self.verify = verify
         folder = self.final.parent
-        if folder.resolve() not in _cleaned_folders:
-            clean_leftovers(folder)
-            _cleaned_folders.add(folder.resolve())
+        clean_leftovers_once(folder)
         self.path = partial_path(self.final)
         try:
             _create_empty(self.path)

@@ -119,3 +119,28 @@ def test_a_second_name_is_a_link_to_the_same_file(tmp_path):
     assert (tmp_path / "step-1.pt").read_bytes() == b"state"
     assert os.stat(tmp_path / "step-1.pt").st_ino == os.stat(tmp_path / "last.pt").st_ino
     assert names(tmp_path) == ["last.pt", "step-1.pt"]
+
+
+def dead_pid():
+    """A process id that no process has now (a child that has exited and been reaped)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_checking_an_output_cleans_the_folder_before_any_work_once(tmp_path, caplog):
+    from tfvsdk import io
+
+    leftover = tmp_path / f".out.mp4.{dead_pid()}-0badc0de{publish.PARTIAL_MARK}.mp4"
+    leftover.write_bytes(b"half a video")
+    with caplog.at_level("WARNING", logger="tfvsdk.publish"):
+        io.check_output(tmp_path / "out.mp4", kind="video")
+    assert names(tmp_path) == []
+    assert [r.getMessage() for r in caplog.records] == [f"removed {leftover}, left by an interrupted run (process {leftover_pid(leftover)})"]
+
+    leftover.write_bytes(b"another, after the folder was cleaned")
+    assert publish.clean_leftovers_once(tmp_path) == []  # once per process and folder
+    assert publish.clean_leftovers(tmp_path) == [leftover]
+
+
+def leftover_pid(path):
+    return publish.leftover_owner(path)
