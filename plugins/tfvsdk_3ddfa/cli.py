@@ -45,7 +45,7 @@ def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tup
 @click.command("fit")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="output folder (created if missing)")
-@click.option("--model", default="default", show_default=True, help="morphable model name (tfv components model)")
+@click.option("--model", default="default", show_default=True, help="morphable model name (tfv plugins --kind model)")
 @click.option("--model-path", type=click.Path(dir_okay=False), help="file of the model (for 'sfm', 'bfm')")
 @click.option("--detector", default="dlib", show_default=True, help="landmark detector name")
 @click.option("--reconstructor", "reconstructor", type=click.Choice(["landmarks", "3ddfa", "3ddfa-v2"]), default="landmarks",
