@@ -31,7 +31,7 @@ def head(synth: Synthesizer, person: int, yaw: float, zoom: float) -> tuple[torc
     angles = torch.tensor([[math.radians(yaw), 0.0, 0.0]])
     fit = synth._fit(alpha_id, torch.zeros(1, synth.model.n_exp), synth.cameras(angles, torch.tensor([zoom]), torch.zeros(1, 2)))
     image = synth.render(fit, tone, synth._light(g, 1), backgrounds(1, synth.config.size, g))
-    points = fit.camera.project(synth.model.shape(fit.alpha_id, fit.alpha_exp))[0, :, :2].numpy()
+    points = tfvsdk.morphable.vertices(synth.model, fit)[0, :, :2].numpy()
     return image, np.concatenate([points.min(0), points.max(0)])
 
 

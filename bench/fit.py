@@ -1,4 +1,4 @@
-"""Benchmark: landmark fitting speed and accuracy of the ``3ddfa`` reconstructor, beside eos.
+"""Benchmark: landmark fitting speed and accuracy of the ``landmarks`` reconstructor, beside eos.
 
 For each model (the built-in one, and the SFM when its file exists) a batch of frames with known faces
 (α_id ~ N(0, I), α_exp = |N(0, 0.5²)| — non-negative, as eos fits blendshape weights ≥ 0 —, yaw ±30°,
@@ -35,11 +35,12 @@ import numpy as np
 import torch
 
 import tfvsdk
+from tfvsdk.metrics import rotation_angle
 from tfvsdk.morphable import vertices
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fitting"))  # one synthesis of test landmarks for tests and bench
-from fitting_helpers import random_fits, rotation_error_degrees, synthetic_landmarks  # noqa: E402
+from fitting_helpers import random_fits, synthetic_landmarks  # noqa: E402
 
 PHOTO = ROOT / "tests" / "assets" / "astronaut_face.png"
 DEFAULT_SFM = ROOT.parent / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"
@@ -54,7 +55,7 @@ def metrics(model: tfvsdk.MorphableModel, projected: np.ndarray, rotation: torch
     return {
         "rmse_input": float(np.sqrt(((projected[:, has] - noisy[:, has]) ** 2).sum(-1).mean())),
         "rmse_truth": float(np.sqrt(((projected[:, has] - clean[:, has]) ** 2).sum(-1).mean())),
-        "rotation": float(rotation_error_degrees(rotation, truth.camera.rotation).mean()),
+        "rotation": float(rotation_angle(rotation, truth.camera.rotation).mean()),
     }
 
 
@@ -238,7 +239,7 @@ def main() -> None:
         noisy = synthetic_landmarks(model, truth, noise=0.5, seed=1).numpy()
         clean = synthetic_landmarks(model, truth, noise=0.0).numpy()
         seconds, projected, rotation = run_ours(model, noisy, truth, args.repeats)
-        rows.append((name, "tfvsdk 3ddfa (batch)", seconds, metrics(model, projected, rotation, noisy, clean, truth)))
+        rows.append((name, "tfvsdk landmarks (batch)", seconds, metrics(model, projected, rotation, noisy, clean, truth)))
         if eos is not None:
             seconds, projected, rotation = run_eos(eos, model, noisy, truth)
             rows.append((name, "eos fit_shape_and_pose", seconds, metrics(model, projected, rotation, noisy, clean, truth)))

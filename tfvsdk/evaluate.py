@@ -79,7 +79,7 @@ class EvalConfig:
     """How :class:`Evaluator` scores (every ``tfv eval`` option maps to a field).
 
     Attributes:
-        reconstructor: reconstructor refitting the output and the target (``tfv components reconstructor``).
+        reconstructor: reconstructor refitting the output and the target (``tfv plugins --kind reconstructor``).
         renderer: renderer of the 3-D flow.
         identity_embedder: identity embedder of E_id.
         flow: ``"3d"`` or ``"tvl1"`` (the ``flow`` extra), the flow of E_tmp.

@@ -20,8 +20,9 @@ How eq. 9–15 are read here (frame t's pixel grid; screen space as in :mod:`tfv
   lives on frame t's grid, the warp that is well defined is backward sampling: :func:`warp` samples
   Y^{t−1} at ``q − F(q)`` (differentiable bilinear sampling), which brings frame t−1 onto frame t's grid,
   and :func:`temporal_loss` compares it with Y^t — the same correspondence the paper's equation expresses,
-  evaluated on the grid where F is defined. The mean runs over the visible pixels (S^t · S^{t−1} = 1) and
-  the channels only; the loss is a mean of squares (not its root).
+  evaluated on the grid where F is defined. The paper's norm is taken as a root mean square over the
+  visible pixels (S^t · S^{t−1} = 1) and the channels: an L2 norm divided by the square root of the number
+  of values it sums, so that its gradient is of the L1 terms' order (docs/training.md, "Loss scales").
 """
 
 from __future__ import annotations

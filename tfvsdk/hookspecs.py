@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import torch
 
     from .data.samples import TrainingBatch
+    from .models.records import Artefact
     from .train.trainer import StepOutputs, Trainer
 
 hookspec = pluggy.HookspecMarker("tfvsdk")
@@ -46,6 +47,13 @@ class Register(Protocol):
             description: one line for ``tfv plugins``.
             aliases: old names that still build the component with a ``DeprecationWarning``.
         """
+
+
+class ArtefactRegister(Protocol):
+    """The callable ``register_model_artefacts`` receives."""
+
+    def __call__(self, artefact: Artefact) -> None:
+        """Register one downloadable or importable model artefact (its name unique across plugins)."""
 
 
 @hookspec
@@ -85,7 +93,7 @@ def register_identity_embedders(register: Register) -> None:
 
 
 @hookspec
-def register_model_artefacts(register: Any) -> None:
+def register_model_artefacts(register: ArtefactRegister) -> None:
     """Register downloadable model files (:class:`~tfvsdk.models.Artefact`): ``register(artefact)``."""
 
 

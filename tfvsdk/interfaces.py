@@ -175,9 +175,9 @@ grew by ~2.4 MB per 16-frame chunk at 128²); joined every few chunks, the holes
 class Reconstructor(abc.ABC):
     """Fits a 3DMM to images (paper §3.2): identity α_id, expression α_exp and camera C per image.
 
-    Contract: ``fit`` returns a :class:`FaceFit` with batch B, coefficients sized for :attr:`model`, the
-    images' size, and ``found`` False for images where no face was found (never dropped, never an exception
-    for a partially empty batch). With ``clip=True`` the images are consecutive frames of one person and the
+    Contract: ``fit`` returns a :class:`FaceFit` with batch B, coefficients sized for :attr:`model` and of its
+    dtype (:meth:`~tfvsdk.MorphableModel.shape` needs them so), the images' size, and ``found`` False for
+    images where no face was found (never dropped, never an exception for a partially empty batch). With ``clip=True`` the images are consecutive frames of one person and the
     fit shares one identity across them (α_id rows equal). A landmark-driven reconstructor uses
     ``detection`` when it is given instead of detecting landmarks itself (precomputed or annotated
     landmarks); others may ignore it. Implement :meth:`_fit` (and :meth:`_fit_video` to share one identity
@@ -291,6 +291,9 @@ class Reconstructor(abc.ABC):
         wrong = {k: v for k, v in actual.items() if v != expected[k]}
         if wrong:
             raise _broken(self, f"{call} returned a fit with {wrong}; expected {({k: expected[k] for k in wrong})}")
+        dtypes = {"alpha_id": fit.alpha_id.dtype, "alpha_exp": fit.alpha_exp.dtype}
+        if any(d != model.id_basis.dtype for d in dtypes.values()):
+            raise _broken(self, f"{call} returned coefficients of dtype {dtypes} for a model of dtype {model.id_basis.dtype}")
         if clip and fit.batch_size > 1 and not torch.allclose(fit.alpha_id, fit.alpha_id[:1].expand_as(fit.alpha_id), rtol=1e-5, atol=1e-6):
             raise _broken(self, f"{call} of a clip must share one identity, but its alpha_id rows differ")
 

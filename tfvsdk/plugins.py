@@ -198,7 +198,8 @@ def failed_plugins() -> list[FailedPlugin]:
 def trace_hooks(enabled: bool = True) -> None:
     """Log every hook call from now on (as ``TFVSDK_TRACE_HOOKS=1`` does), to the ``tfvsdk.hooks`` logger.
 
-    A stderr handler at DEBUG level is attached to that logger if it has none.
+    A stderr handler at DEBUG level is attached to that logger if it has none (and the logger then stops
+    propagating, so that a root handler does not print each line again).
     """
     global _tracing
     _tracing = enabled
@@ -211,6 +212,7 @@ def _monitor(pm: pluggy.PluginManager) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("hook %(message)s"))
         trace_logger.addHandler(handler)
+        trace_logger.propagate = False  # else a root handler (tfv's logging setup) prints every line twice
     trace_logger.setLevel(logging.DEBUG)
     started: list[float] = []
 

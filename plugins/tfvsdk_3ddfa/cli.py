@@ -12,6 +12,7 @@ import torch
 
 import tfvsdk
 from tfvsdk import Detection, InputError, io
+from tfvsdk import plugins as registry
 from tfvsdk.data.layout import save_fits
 from tfvsdk.options import opt_option, parse_options
 
@@ -42,14 +43,35 @@ def _chunks(path: Path, size: int, landmarks: np.ndarray | None, image_size: tup
         yield emit()
 
 
+def _reconstructor_config(component: registry.Component, model: str, model_path: str | None, model_options: dict,
+                          detector: object, detector_given: bool, smoothness: float, init: str) -> dict:
+    """The settings ``tfv fit`` gives a reconstructor other than 3ddfa-v2: the model, the detector, the
+    smoothness and the start, each only if its factory takes it; a non-default option it cannot take is an
+    error rather than ignored."""
+    known = registry.settings(component)
+    takes = (lambda key: True) if known is None else (lambda key: key in known)
+    config: dict = {}
+    if takes("model"):
+        config["model"] = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}), **model_options)
+    for key, value, given in (("detector", detector, detector_given), ("smoothness", smoothness, smoothness != 2.0), ("init", init, init != "affine")):
+        if takes(key):
+            config[key] = value
+        elif given:
+            raise click.UsageError(f"--{key}: reconstructor {component.name!r} (plugin {component.plugin!r}) has no setting {key!r}")
+    if "model" not in config and (model != "default" or model_path or model_options):
+        raise click.UsageError(f"--model: reconstructor {component.name!r} (plugin {component.plugin!r}) has no setting 'model'")
+    return config
+
+
 @click.command("fit")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="output folder (created if missing)")
-@click.option("--model", default="default", show_default=True, help="morphable model name (tfv components model)")
+@click.option("--model", default="default", show_default=True, help="morphable model name (tfv plugins --kind model)")
 @click.option("--model-path", type=click.Path(dir_okay=False), help="file of the model (for 'sfm', 'bfm')")
 @click.option("--detector", default="dlib", show_default=True, help="landmark detector name")
-@click.option("--reconstructor", "reconstructor", type=click.Choice(["landmarks", "3ddfa", "3ddfa-v2"]), default="landmarks",
-              show_default=True, help="landmark fitter (3ddfa: its deprecated name), or 3DDFA_V2's regressor (the fit on --model bfm, else the fitter's start; tfv models fetch 3ddfa-v2)")
+@click.option("--reconstructor", "reconstructor", default="landmarks", show_default=True,
+              help="any registered reconstructor (tfv plugins --kind reconstructor): landmarks, the landmark fitter; 3ddfa-v2, "
+                   "3DDFA_V2's regressor (the fit on --model bfm, else the fitter's start; tfv models fetch 3ddfa-v2)")
 @click.option("--init", type=click.Choice(["affine", "3ddfa-v2"]), default="affine", show_default=True,
               help="starting pose of the landmark fitter: closed form from the landmarks, or 3DDFA_V2's regressed rotation")
 @click.option("--landmarks", type=click.Path(dir_okay=False), help="(frames, 68, 2) .npy landmarks in pixels to fit instead of detecting (NaN = none)")
@@ -83,14 +105,16 @@ def fit_command(source, output, model, model_path, detector, reconstructor, init
         if given.ndim != 3 or given.shape[1:] != (68, 2):
             raise InputError(f"--landmarks: expected an array of shape (frames, 68, 2), got {given.shape}")
     landmarks_from = tfvsdk.create("detector", detector, **options["detector"]) if options["detector"] else detector
-    if reconstructor == "3ddfa-v2":
+    component = registry.lookup("reconstructor", reconstructor)
+    if component.name == "3ddfa-v2":
         if init != "affine":
             raise click.UsageError("--init applies to --reconstructor landmarks; 3ddfa-v2 starts the fitter with its own pose")
         config = {"model": model, "model_path": model_path} if model == "bfm" else {"model": model, "model_path": model_path, "smoothness": smoothness}
+        config["detector"] = landmarks_from
     else:
-        morphable = tfvsdk.create("model", model, **({"path": model_path} if model_path else {}), **options["model"])
-        config = {"model": morphable, "smoothness": smoothness, "init": init}
-    rec = tfvsdk.create("reconstructor", reconstructor, detector=landmarks_from, **config, **options["reconstructor"])
+        detector_given = detector != "dlib" or bool(options["detector"])
+        config = _reconstructor_config(component, model, model_path, options["model"], landmarks_from, detector_given, smoothness, init)
+    rec = tfvsdk.create("reconstructor", component.name, **config, **options["reconstructor"])
     morphable = rec.model
     chunks = _chunks(info.path, chunk_size, given, info.size)
     if info.is_image:

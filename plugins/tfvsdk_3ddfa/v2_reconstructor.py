@@ -121,7 +121,7 @@ class TDDFAV2Reconstructor(Reconstructor):
                 self.detector.reset()
             detection = self.detector.detect(images, video=clip)
         fit = self.regressor.fit(images, detection, whitened=self.whitened)
-        return _one_identity(fit) if clip else fit
+        return self._as_model(_one_identity(fit) if clip else fit)
 
     def _fit_video(self, chunks: Iterator[tuple[torch.Tensor, Detection | None]]) -> FaceFit:
         """Fit checked chunks of a clip (landmarks tracked across chunks), with one identity."""
@@ -132,7 +132,14 @@ class TDDFAV2Reconstructor(Reconstructor):
             fits.append(self.regressor.fit(images, detection, whitened=self.whitened))
         if not fits:
             raise InputError("fit_video: the clip has no frames")
-        return _one_identity(FaceFit.cat(fits))
+        return self._as_model(_one_identity(FaceFit.cat(fits)))
+
+    def _as_model(self, fit: FaceFit) -> FaceFit:
+        """The regressor's float64 fit in the model's dtype (coefficients and camera), as the contract asks."""
+        dtype = self._model.id_basis.dtype
+        cam = fit.camera
+        camera = tfvsdk.Camera(cam.scale.to(dtype), cam.rotation.to(dtype), cam.translation.to(dtype))
+        return FaceFit(fit.alpha_id.to(dtype), fit.alpha_exp.to(dtype), camera, fit.image_size, landmarks=fit.landmarks, found=fit.found)
 
 
 def _one_identity(fit: FaceFit) -> FaceFit:

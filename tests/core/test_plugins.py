@@ -254,6 +254,7 @@ def test_tfv_plugins_trace_logs_each_hook_call_per_plugin():
     result = _tfv("plugins", "--kind", "blender", "--trace", env=env)
     assert result.returncode == 0, result.stderr
     assert "hook register_blenders(register) -> tfvsdk_blenders: ok in" in result.stderr
+    assert result.stderr.count("register_blenders(register) -> tfvsdk_blenders") == 1, result.stderr  # not again through the root logger
     traced = _tfv("plugins", env={**env, "TFVSDK_TRACE_HOOKS": "1"})
     assert "hook register_renderers(register) -> tfvsdk_raster: ok" in traced.stderr
 

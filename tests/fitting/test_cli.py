@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import tfvsdk
 from tfvsdk import io
 from tfvsdk.cli import main
 from tfvsdk.data.layout import load_fits
@@ -70,6 +71,51 @@ def test_fits_a_video_from_given_landmarks(sfm, sfm_path, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", str(source), "-o", str(tmp_path / "out2"), "--landmarks", str(tmp_path / "bad.npy"), *model_args(sfm_path)])
     assert "expected an array of shape (frames, 68, 2)" in capsys.readouterr().err
+
+
+class Centroid(tfvsdk.Reconstructor):
+    """A third-party reconstructor taking only a model: the landmarks' centroid places the mean face."""
+
+    def __init__(self, model: tfvsdk.MorphableModel | None = None) -> None:
+        self._model = model if model is not None else tfvsdk.create("model", "default")
+
+    @property
+    def model(self):
+        return self._model
+
+    def _fit(self, images, *, clip, detection):
+        if detection is None:
+            raise tfvsdk.InputError("centroid: needs landmarks (--landmarks)")
+        b = images.shape[0]
+        zeros = torch.zeros(b)
+        camera = tfvsdk.Camera.from_euler(zeros, zeros, zeros, scale=torch.ones(b), translation=detection.landmarks.nanmean(1))
+        return tfvsdk.FaceFit(torch.zeros(b, self.model.n_id), torch.zeros(b, self.model.n_exp), camera, tuple(images.shape[-2:]),
+                              found=detection.found)
+
+
+class CentroidPlugin:
+    @tfvsdk.hookimpl
+    def register_reconstructors(self, register):
+        register("centroid", Centroid)
+
+
+def test_fit_takes_any_registered_reconstructor_and_refuses_options_it_cannot_take(tmp_path, capsys, fresh_plugins):
+    fresh_plugins.register(CentroidPlugin(), name="centroid-plugin")
+    source = tmp_path / "face.png"
+    iio.imwrite(source, (np.random.default_rng(0).random((64, 80, 3)) * 255).astype(np.uint8))
+    np.save(tmp_path / "landmarks.npy", (20 + 30 * np.random.default_rng(1).random((1, 68, 2))).astype(np.float32))
+    args = ["fit", str(source), "-o", str(tmp_path / "out"), "--landmarks", str(tmp_path / "landmarks.npy")]
+    main([*args, "--reconstructor", "centroid"])
+    assert "face in 1" in capsys.readouterr().out
+    fit = load_fits(tmp_path / "out" / "fits.npz")
+    assert fit.alpha_id.shape == (1, tfvsdk.create("model", "default").n_id)
+
+    with pytest.raises(SystemExit):
+        main([*args, "--overwrite", "--reconstructor", "centroid", "--init", "3ddfa-v2"])
+    assert "--init: reconstructor 'centroid' (plugin 'centroid-plugin') has no setting 'init'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--overwrite", "--reconstructor", "landmark"])
+    assert "unknown reconstructor 'landmark'; did you mean 'landmarks'?" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("option", "value"), [("--chunk-size", "0"), ("--smoothness", "-1")])

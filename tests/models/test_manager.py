@@ -235,3 +235,40 @@ def test_concurrent_processes_download_once(server, home):
     assert len({out.strip() for out, _ in outputs}) == 1
     assert served.requests == [("/weights.bin", None)]
     assert (home / "models" / "demo" / "weights.bin").read_bytes() == body
+
+
+class RaisingArtefacts:
+    @tfvsdk.hookimpl
+    def register_model_artefacts(self, register):
+        register("not an artefact")
+
+
+class NoArgument:
+    @tfvsdk.hookimpl
+    def register_model_artefacts(self):
+        raise KeyError("lost")
+
+
+@pytest.mark.parametrize(("plugin", "message"), [
+    (RaisingArtefacts(), r"^plugin 'bad-artefacts' registered a str, not a tfvsdk.models.Artefact"),
+    (NoArgument(), r"^plugin 'bad-artefacts' raised in register_model_artefacts: KeyError\('lost'\)"),
+])
+def test_a_failing_artefact_hook_names_its_plugin(fresh_plugins, plugin, message):
+    """The hook goes through the plugin manager's one call path (pluggy, keyword arguments, named errors)."""
+    fresh_plugins.register(plugin, name="bad-artefacts")
+    with pytest.raises(tfvsdk.PluginError, match=message) as info:
+        models.artefacts()
+    assert info.value.plugin == "bad-artefacts"
+
+
+def test_a_duplicate_artefact_is_a_startup_error_naming_both_plugins(fresh_plugins):
+    from tfvsdk_models.artefacts import BFM
+
+    class Again:
+        @tfvsdk.hookimpl
+        def register_model_artefacts(self, register):
+            register(BFM)
+
+    fresh_plugins.register(Again(), name="again")
+    with pytest.raises(tfvsdk.StartupError, match="model artefact 'bfm' is registered by both plugin 'tfvsdk_models' and plugin 'again'"):
+        models.artefacts()

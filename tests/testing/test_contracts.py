@@ -259,6 +259,17 @@ def test_a_clip_fit_with_different_identity_rows_fails_the_kit():
         check_reconstructor(FromLandmarks(shared=False), torch.rand(3, 3, 64, 64), detection=_detection(), clip=True)
 
 
+class Float64Coefficients(FromLandmarks):
+    def _fit(self, images, *, clip, detection):
+        fit = super()._fit(images, clip=clip, detection=detection)
+        return FaceFit(fit.alpha_id.double(), fit.alpha_exp.double(), fit.camera, fit.image_size)
+
+
+def test_coefficients_of_another_dtype_than_the_model_fail_the_kit():
+    with pytest.raises(AssertionError, match=r"Float64Coefficients broke its contract: fit\(\) returned coefficients of dtype .*float64.* for a model of dtype torch.float32"):
+        check_reconstructor(Float64Coefficients(), torch.rand(3, 3, 64, 64), detection=_detection())
+
+
 # -- the kit without hypothesis ---------------------------------------------------------------------------
 
 WITHOUT_HYPOTHESIS = """

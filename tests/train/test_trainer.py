@@ -192,3 +192,14 @@ def test_held_out_clips_are_never_trained_on_and_evaluated_during_fit(synth_root
     assert classical["eval/face_mae"] < last["eval/face_mae"], "an untrained network is worse than the classical paste"
     swap = trainer.evaluate_clips(identities=[0])
     assert set(swap) == {"eval/e_tmp"} and swap["eval/e_tmp"] >= 0
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused_before_anything_is_loaded(synth_root, tmp_path):
+    trainer = Trainer(make_config(synth_root, tmp_path))
+    state = trainer.state_dict()
+    assert state["format_version"] == 1
+    before = {k: v.clone() for k, v in trainer.components.blender.state_dict().items()}
+    newer = {**state, "format_version": 2, "blender": {k: v + 1 for k, v in before.items()}}
+    with pytest.raises(tfvsdk.ModelFileError, match="checkpoint format_version 2; this tfvsdk reads versions up to 1"):
+        trainer.load_state_dict(newer)
+    assert all(torch.equal(v, before[k]) for k, v in trainer.components.blender.state_dict().items())

@@ -23,6 +23,7 @@ import torch
 from ..checks import check_range, check_tensor
 from ..errors import InputError, PluginError
 from ..flow import check_video_flows, flow3d, temporal_error
+from ..morphable.model import vertices as screen_vertices
 from ..records import Rendering
 
 __all__ = ["fit_flows", "temporal_error", "tvl1_flows", "warping_errors"]
@@ -75,7 +76,7 @@ def fit_flows(fits: Any, model: Any, renderer: Any, *, depth_tolerance: float = 
     if fits.camera.batch_size < 2:
         raise InputError(f"fits: expected at least 2 frames, got {fits.camera.batch_size}")
     height, width = fits.image_size
-    vertices = fits.camera.project(model.shape(fits.alpha_id, fits.alpha_exp))
+    vertices = screen_vertices(model, fits)
     found = getattr(fits, "found", None)
     inside = vertices[found] if found is not None and bool(found.any()) else vertices
     low = inside[..., :2].detach().flatten(0, 1).amin(0).floor().clamp(min=0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from ..errors import PluginError, StartupError, TfvError
-from ..plugins import get_plugin_manager
+from .. import plugins
+from ..errors import PluginError, StartupError
 from .records import Artefact
 
 HOOK = "register_model_artefacts"
@@ -14,28 +14,31 @@ HOOK = "register_model_artefacts"
 def artefacts() -> dict[str, Artefact]:
     """Every registered artefact, ``{name: Artefact}``, sorted by name.
 
+    The hook is called through :mod:`tfvsdk.plugins` like every other hook (pluggy, keyword arguments,
+    hook tracing), plugin by plugin, so an error names the plugin.
+
     Raises:
         StartupError: two plugins register the same name.
         PluginError: a plugin's hook raised or registered something that is not an :class:`Artefact`.
     """
     found: dict[str, tuple[Artefact, str]] = {}
-    for impl in getattr(get_plugin_manager().hook, HOOK).get_hookimpls():
+    for plugin_name, caller in plugins._implementations(HOOK):
 
-        def register(artefact: Artefact, *, _plugin: str = impl.plugin_name) -> None:
+        def register(artefact: Artefact, *, _plugin: str = plugin_name) -> None:
             if not isinstance(artefact, Artefact):
-                raise PluginError(f"plugin {_plugin!r} registered a {type(artefact).__name__}, not a tfvsdk.models.Artefact")
+                raise PluginError(
+                    f"plugin {_plugin!r} registered a {type(artefact).__name__}, not a tfvsdk.models.Artefact",
+                    plugin=_plugin, kind="model artefact",
+                )
             if artefact.name in found:
                 raise StartupError(
-                    f"model artefact {artefact.name!r} is registered by both plugin {found[artefact.name][1]!r} and plugin {_plugin!r}"
+                    f"model artefact {artefact.name!r} is registered by both plugin {found[artefact.name][1]!r} and plugin {_plugin!r}",
+                    plugin=_plugin, kind="model artefact", name=artefact.name,
                 )
             found[artefact.name] = (artefact, _plugin)
 
-        try:
-            impl.function(**{arg: register for arg in impl.argnames})
-        except TfvError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} raised in {HOOK}: {exc!r}") from exc
+        with plugins._naming(plugin_name, f"in {HOOK}", hook_name=HOOK):
+            caller(register=register)
     return {name: found[name][0] for name in sorted(found)}
 
 
