@@ -147,7 +147,8 @@ class Editor:
         if isinstance(blender, str) and getattr(self.blender, "trainable", False) and not (blender_config or {}).get("weights"):
             raise InputError(
                 f"blender {blender!r} is a network and no trained weights were given, so it would edit with random "
-                "weights; pass its weights (--blender-weights FILE, or blender_config={'weights': FILE}), or pass a "
+                "weights; pass its trained weights (blender_config={'weights': PATH}; --blender-weights PATH on tfv's "
+                "editing commands; tfv demo edits with the classical or another untrained blender only), or pass a "
                 "blender instance to edit with it as it is"
             )
         self.smoothing = smoothing
