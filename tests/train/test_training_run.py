@@ -1,15 +1,20 @@
-"""A short synthetic training run (small preset, 64²) lowers L_rec, and L_tmp's gradient lowers L_tmp.
+"""A short synthetic training run (a small direct G, 64²) lowers L_rec, and L_tmp's gradient lowers L_tmp.
 
 Measured on fixed evaluation batches of video pairs (:meth:`Trainer.evaluate`), not on the noisy training
-batches. Two deviations from the paper's settings, both because the run must fit a CPU test budget:
+batches. Three settings differ from the defaults, because the run must fit a CPU test budget and show the
+two terms' own effect:
 
-* α (L_adv's weight) is 0.1 instead of 10. With L1 terms that are means over pixels (:mod:`tfvsdk.losses`)
-  α = 10 makes the hinge term dominate the first few hundred steps, and L_rec *rises* (0.14 → 0.45 per
-  video sample within 100 steps); 0.1 is pix2pix's L1 : GAN ratio of 100 : 1.
-* L_tmp cannot fall from the start: G is initialised to a nearly constant output, whose L_tmp is ≈ 0; it
-  grows as the outputs gain detail. Its effect is shown the way the paper's ablation does (Table 2): from
-  the same checkpoint, continuing with L_tmp gives a lower L_tmp than continuing without it. λ = 200 is
-  used because at λ = 5 the difference needs far more steps than a test can take.
+* G synthesises the frame from scratch (``output = "direct"``): the default residual G starts at the
+  composite of R and the hint, whose L_rec is already low (tests/nn checks that start), so a fall of L_rec
+  from a random start is what shows that the gradients of eq. 7 reach G and E.
+* α (L_adv's weight) is 0.1 instead of 10: the adversarial term's effect on the output is checked elsewhere
+  (tests/train/test_trainer.py, the gradient shares at the paper's weights); here it would only add noise
+  that 200 steps cannot average out.
+* L_tmp cannot fall from the start: a fresh direct G outputs a nearly constant frame, whose L_tmp is ≈ 0;
+  it grows as the outputs gain detail. Its effect is shown the way the paper's ablation does (Table 2):
+  from the same checkpoint, 40 more steps at the paper's λ = 5 give a lower L_tmp than 40 steps without it
+  (measured at one thread: 0.0044 vs 0.0072, L_rec 0.046 vs 0.043; λ = 200, which the mean-of-squares
+  L_tmp needed, now overwhelms L_rec: 0.069 vs 0.043).
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ from tfvsdk.data.synth import SynthConfig, synthesize
 from tfvsdk.train import Trainer, config_from_dict
 
 
+DIRECT_SMALL = {"base_channels": 32, "n_down": 2, "n_res_blocks": 3, "embed_channels": 128, "output": "direct"}
+"""The small G synthesising frames from scratch: these runs check that training lowers L_rec and L_tmp from a
+random start (a residual G starts at the composite, see tests/nn for it)."""
+
+
 def config(root, out, steps, temporal=5.0):
     return config_from_dict(
         {
             "data": {"root": str(root), "batch_size": 4},
-            "components": {"model": MODEL[0], "model_config": MODEL[1], "blender_config": {"preset": "small"}},
+            "components": {"model": MODEL[0], "model_config": MODEL[1], "blender_config": {"generator_config": DIRECT_SMALL}},
             "loss": {"adversarial": 0.1, "temporal": temporal},
             "run": {"out": str(out), "max_steps": steps, "every": steps, "log_every": 10, "seed": 0},
         }
@@ -46,7 +56,7 @@ def test_short_run_lowers_rec_and_tmp(tmp_path):
     assert after["eval/reconstruction"] < 0.6 * before["eval/reconstruction"], (before, after)
 
     results = {}
-    for name, weight in (("with", 200.0), ("without", 0.0)):
+    for name, weight in (("with", 5.0), ("without", 0.0)):
         shutil.copytree(tmp_path / "run", tmp_path / name)
         branch = Trainer(config(root, tmp_path / name, 240, temporal=weight))
         branch.fit(progress=False)
