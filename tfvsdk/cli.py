@@ -26,11 +26,10 @@ import numpy as np  # noqa: E402
 
 from . import __version__  # noqa: E402
 from . import plugins as registry  # noqa: E402
-from .checks import check_device  # noqa: E402
 from .errors import InputError, PluginError, TfvError  # noqa: E402
 from .eval_command import eval_command  # noqa: E402
 from .models.cli import models_command  # noqa: E402
-from .options import opt_parameter, parse_options  # noqa: E402
+from .options import device_callback, opt_parameter, parse_options  # noqa: E402
 from .plugins import KINDS, components, plugin_info  # noqa: E402
 
 
@@ -132,14 +131,6 @@ def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str
     return landmarks
 
 
-def _device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    try:
-        check_device("--device", value)
-    except InputError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--device: "), ctx=ctx, param=param) from None
-    return value
-
-
 def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.Command:
     """A command ``tfv NAME --ROLE PATH ... -o OUT`` for a registered composer."""
 
@@ -206,7 +197,7 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         click.Option(["--face-detector"], default="dlib", show_default=True,
                      help="detector that finds every face for --face/--face-ref/--all-faces (dlib-cnn: turned and small faces, slow)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),
-        click.Option(["--device"], default="cpu", show_default=True, callback=_device_option, help="torch device"),
+        click.Option(["--device"], default="cpu", show_default=True, callback=device_callback, help="torch device"),
     ]
     params.append(opt_parameter(("composer", "reconstructor", "renderer", "blender")))
     text = f"{description[:1].upper()}{description[1:]}." if description else f"Run the {name} task."

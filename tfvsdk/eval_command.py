@@ -13,6 +13,7 @@ from . import io
 from .errors import InputError
 from .eval_report import plot_curves, write_csv, write_json
 from .evaluate import FLOWS, EvalConfig, Evaluation, Evaluator, Run, load_manifest
+from .options import device_callback
 
 SHOWN = ("e_tmp", "e_id", "e_pose", "e_exp", "ssim", "fid")
 
@@ -31,16 +32,6 @@ def _finite(value: Any) -> Any:
 def _line(name: str, summary: dict[str, Any]) -> str:
     parts = [f"{key} {summary[key]:.4g}" if isinstance(summary.get(key), float) else f"{key} n/a" for key in SHOWN]
     return f"{name}: {summary['frames']} frames in {summary['seconds']:.1f} s; " + ", ".join(parts)
-
-
-def _device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from .checks import check_device
-
-    try:
-        check_device("--device", value)
-    except InputError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--device: "), ctx=ctx, param=param) from None
-    return value
 
 
 COMPONENT_OPTIONS = {"reconstructor": "reconstructor", "renderer": "renderer", "identity_embedder": "identity_embedder"}
@@ -104,7 +95,7 @@ def _fid_folders(folders: tuple[str, str], weights: str | None, device: str, as_
 @click.option("--reconstructor", default="landmarks", show_default=True, help="reconstructor refitting output and target")
 @click.option("--renderer", default="raster", show_default=True, help="renderer of the 3-D flow")
 @click.option("--identity-embedder", default="dlib", show_default=True, help="identity embedder of E_id")
-@click.option("--device", default="cpu", show_default=True, callback=_device_option, help="torch device")
+@click.option("--device", default="cpu", show_default=True, callback=device_callback, help="torch device")
 @click.pass_context
 def eval_command(ctx: click.Context, output: str | None, identity: str | None, target: str | None, reference: str | None, pose: str | None,
                  expression: str | None, manifest: str | None, fid_folders: tuple[str, str] | None,

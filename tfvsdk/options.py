@@ -74,3 +74,14 @@ def opt_parameter(kinds: Iterable[str]) -> click.Option:
 def opt_option(kinds: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """:func:`opt_parameter` as a decorator, for ``@click.command`` functions."""
     return click.option("--opt", "opts", **_opt_settings(kinds))
+
+
+def device_callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback of a ``--device`` option: the device must exist here (:func:`tfvsdk.checks.check_device`)."""
+    from .checks import check_device
+
+    try:
+        check_device("--device", value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--device: "), ctx=ctx, param=param) from None
+    return value
