@@ -201,17 +201,18 @@ def _in_polygon(
     model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int, *, brow_margin: float = 0.0
 ) -> torch.Tensor:
     """(1, K) bool: the texels whose centre lies inside the UV polygon through the given iBUG landmarks'
-    vertices (even-odd rule). ``brow_margin`` > 0 moves the brow landmarks (17–26) up, away from the eyes,
-    by that fraction of their distance to the upper eyelid of their side (landmarks 37–38, 43–44): iBUG
-    puts them on the brow's centre line, so without a margin the upper half of each brow is outside."""
+    vertices (even-odd rule). ``brow_margin`` > 0 moves the brow landmarks up (in v) by that fraction of
+    their height above the upper eyelid of their side (landmarks 37–38, 43–44): iBUG puts them on the
+    brow's centre line, so without a margin the upper half of each brow is outside. The brows' outer ends
+    (17, 26) stay, so the polygon does not reach into hair at the temples."""
     index = model.landmark_indices[list(landmarks)]
     polygon = model.uv.detach()[index.clamp(min=0)].clone()
     if brow_margin:
         uv = model.uv.detach()[model.landmark_indices.clamp(min=0)]
         for k, landmark in enumerate(landmarks):
-            if 17 <= landmark <= 26:
-                lid = uv[[37, 38]].mean(0) if landmark <= 21 else uv[[43, 44]].mean(0)
-                polygon[k] = polygon[k] + brow_margin * (polygon[k] - lid)
+            if 18 <= landmark <= 25:
+                lid = uv[[37, 38], 1].mean() if landmark <= 21 else uv[[43, 44], 1].mean()
+                polygon[k, 1] = polygon[k, 1] - brow_margin * (lid - polygon[k, 1])
     row, col = texel // size, texel % size
     u, v = (col.to(polygon.dtype) + 0.5) / size, (row.to(polygon.dtype) + 0.5) / size
     inside = torch.zeros_like(u, dtype=torch.bool)
