@@ -1,6 +1,6 @@
 """docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
-``--tone reinhard`` (or another classical-blender tone) prints the table with that tone and writes no figure.
+``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no figure.
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
 the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
