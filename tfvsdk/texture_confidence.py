@@ -11,7 +11,11 @@
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
      face's size (√ of its pixel area) inside it;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
-     a seen non-skin texel of its column counts as hair): outside the facial features (the brows-eyes-nose-mouth polygon of the model's landmarks), a
+     a seen non-skin texel of its column counts as hair, the features excepted): outside the facial
+     features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
+     ``BROW_MARGIN`` of the brow-to-eyelid distance: the iBUG brow landmarks run along the brow's centre
+     line, and without the margin the upper half of a dark brow was "hair" and so was the whole forehead
+     above it), a
      texel whose colour is not skin gets 0 (hair, a fringe, background, glasses frames). The skin colour
      model is robust statistics (median, MAD) of the log-chromaticity (log r/g, log b/g) and luminance of
      the seen texels on the cheeks (the polygons eye corner – nose – mouth corner – jaw).
@@ -43,6 +47,7 @@ from .texture import push_pull, _texels, _to_grid, unwrap_texture
 
 FEATURES = (17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 45, 54, 55, 56, 57, 58, 59, 48, 36)
 CHEEKS = ((36, 31, 48, 4, 2), (45, 35, 54, 12, 14))
+BROW_MARGIN = 0.6
 MOUTH_INTERIOR = (60, 61, 62, 63, 64, 65, 66, 67)
 
 
@@ -130,7 +135,8 @@ def face_texture(
     texel_px = face_px / (size * model.uv.detach().amax(0).sub(model.uv.detach().amin(0)).prod().sqrt())
     geometric = _to_grid(cosine * silhouette, texel, size)[:, None] * seen
 
-    features = _to_grid(_in_polygon(model, FEATURES, texel, size).expand(len(image), -1), texel, size)[:, None]
+    features = _in_polygon(model, FEATURES, texel, size, brow_margin=BROW_MARGIN)
+    features = _to_grid(features.expand(len(image), -1), texel, size)[:, None]
     cheeks = sum(_in_polygon(model, polygon, texel, size) for polygon in CHEEKS) > 0
     cheeks = _to_grid(cheeks.expand(len(image), -1), texel, size)[:, None] & (geometric > 0.5)
 
@@ -148,7 +154,7 @@ def face_texture(
     albedo = delit if delight else colour
 
     skin = _skin_likelihood(delit, cheeks, skin_tolerance)
-    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), geometric > 0, model, size)
+    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), (geometric > 0) & ~features, model, size)
     skin = torch.maximum(skin, features.to(colour.dtype))
     confidence = geometric * skin
 
@@ -191,11 +197,22 @@ def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
     return (distance * mask[:, None]).clamp(max=limit)[:, 0]
 
 
-def _in_polygon(model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int) -> torch.Tensor:
+def _in_polygon(
+    model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int, *, brow_margin: float = 0.0
+) -> torch.Tensor:
     """(1, K) bool: the texels whose centre lies inside the UV polygon through the given iBUG landmarks'
-    vertices (even-odd rule)."""
+    vertices (even-odd rule). ``brow_margin`` > 0 moves the brow landmarks up (in v) by that fraction of
+    their height above the upper eyelid of their side (landmarks 37–38, 43–44): iBUG puts them on the
+    brow's centre line, so without a margin the upper half of each brow is outside. The brows' outer ends
+    (17, 26) stay, so the polygon does not reach into hair at the temples."""
     index = model.landmark_indices[list(landmarks)]
-    polygon = model.uv.detach()[index.clamp(min=0)]
+    polygon = model.uv.detach()[index.clamp(min=0)].clone()
+    if brow_margin:
+        uv = model.uv.detach()[model.landmark_indices.clamp(min=0)]
+        for k, landmark in enumerate(landmarks):
+            if 18 <= landmark <= 25:
+                lid = uv[[37, 38], 1].mean() if landmark <= 21 else uv[[43, 44], 1].mean()
+                polygon[k, 1] = polygon[k, 1] - brow_margin * (lid - polygon[k, 1])
     row, col = texel // size, texel % size
     u, v = (col.to(polygon.dtype) + 0.5) / size, (row.to(polygon.dtype) + 0.5) / size
     inside = torch.zeros_like(u, dtype=torch.bool)

@@ -103,3 +103,30 @@ def test_the_closed_mouths_interior_is_marked_and_seen_skin_is_confident(synth):
     cheek = (model.uv[model.landmark_indices[[2, 31]]].mean(0) * 128).round().long()
     assert float(result.confidence[0, 0, cheek[1], cheek[0]]) > 0.5
     assert float(result.mouth[0, 0, cheek[1], cheek[0]]) == 0
+
+
+def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth):
+    """Dark brows drawn 4 px thick on the brow landmarks (which iBUG puts on the brow's centre line): the
+    brows' upper half stays in the texture, and the skin of the forehead above them is not taken for hair
+    (a dark brow is a feature, not the lower edge of a fringe)."""
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    points = model.landmarks(vertices)[0, :, :2]
+    yy, xx = torch.meshgrid(torch.arange(SIZE) + 0.5, torch.arange(SIZE) + 0.5, indexing="ij")
+    pixels = torch.stack([xx, yy], -1).reshape(-1, 2)
+    near = torch.zeros(SIZE * SIZE, dtype=torch.bool)
+    for side in (range(17, 22), range(22, 27)):
+        line = points[list(side)]
+        for a, b in zip(line[:-1], line[1:]):
+            t = ((pixels - a) @ (b - a) / (b - a).dot(b - a)).clamp(0, 1)
+            near |= (pixels - (a + t[:, None] * (b - a))).norm(dim=1) <= 2.0
+    brows = image.clone()
+    brows[..., near.view(SIZE, SIZE)] = torch.tensor([0.12, 0.09, 0.08]).view(3, 1)
+
+    size = 128
+    result = face_texture(brows, vertices, model, size, delight=False)
+    uv = model.uv[model.landmark_indices]
+    for landmark in (18, 19, 20, 23, 24, 25):
+        column, row = (uv[landmark] * size).long().tolist()
+        assert float(result.texture[0, :, row - 1, column].mean()) < 0.3  # above the centre line: still brow
+        assert float(result.skin[0, 0, row - 16 : row - 6, column].min()) == 1.0  # forehead skin above it
