@@ -25,7 +25,8 @@ import test_swap_fidelity as fidelity  # noqa: E402
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths, model = fidelity.make_swap(Path(tmp))
-        faces = fidelity.load_dlib_models()
+        detector = tfvsdk.create("detector", "dlib")
+        faces = detector, tfvsdk.create("identity_embedder", "dlib", detector=detector)
         read = {role: fidelity.read_faces(paths[role], faces) for role in ("identity", "target", "output")}
         frames = {role: fidelity.frames_of(paths[role]) for role in paths}
         rec = tfvsdk.create("reconstructor", "landmarks")
