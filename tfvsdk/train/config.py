@@ -149,10 +149,11 @@ class LossConfig:
         temporal: λ, weight of L_tmp (paper 5).
         use_temporal: False drops L_tmp and skips the t−1 pass entirely (the "w/o L_tmp" ablation).
         adversarial_warmup: α rises linearly from 0 to ``adversarial`` over this many first steps (0 = off).
-        adversarial_scale: ``"adaptive"`` (default) multiplies L_adv by s = ‖∇_Y(L_app + L_rec + L_tmp)‖ /
-            ‖∇_Y L_adv‖ (gradients w.r.t. the generated frames, s held constant in the backward pass; the
-            adaptive weight of Esser et al. 2021), so that α L_adv's gradient has α/1 times the norm of the
-            other terms' unweighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+        adversarial_scale: ``"adaptive"`` (default) multiplies L_adv by
+            s = ‖∇_θ(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇_θ L_adv‖), θ the parameters of G and E
+            (s held constant in the backward pass; the adaptive weight of Esser et al. 2021 taken over all of
+            G and E), so that α L_adv's gradient has α/(β + γ + λ) times the norm of the other terms'
+            weighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
         r1: weight γ of the R1 penalty (γ/2)·E‖∇_X D(X)‖² on real images added to D's loss (Mescheder et al.
             2018; 0 = off).
     """
