@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -170,9 +169,9 @@ def write_table(result: dict, docs: Path) -> None:
         raise SystemExit(f"{docs}: no {TABLE_START} … {TABLE_END} block to replace")
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    tmp = docs.with_name(f".{docs.name}.tmp")
-    tmp.write_text(f"{head}{TABLE_START}\n{markdown(result)}{TABLE_END}{tail}")
-    os.replace(tmp, docs)
+    from tfvsdk import publish
+
+    publish.write_bytes(docs, f"{head}{TABLE_START}\n{markdown(result)}{TABLE_END}{tail}".encode())
 
 
 def main() -> None:
@@ -238,10 +237,10 @@ def main() -> None:
         "studies": {study: [arm for _, arm in rows] for study, rows in STUDIES.items()},
         "arms": arms,
     }
+    from tfvsdk import publish
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    publish.write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
     print(markdown(result))
     print(f"wrote {args.out} in {result['settings']['wall_seconds']:.0f} s")
     if args.write_docs:
