@@ -130,3 +130,18 @@ def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth):
         column, row = (uv[landmark] * size).long().tolist()
         assert float(result.texture[0, :, row - 1, column].mean()) < 0.3  # above the centre line: still brow
         assert float(result.skin[0, 0, row - 16 : row - 6, column].min()) == 1.0  # forehead skin above it
+
+
+def test_a_photo_re_rendered_at_its_own_pose_keeps_its_seen_pixels(synth):
+    """A turned, side-lit head rendered back with its own texture: the texels the photo shows keep the
+    photo's colours (own view over mirror and prior), so the re-rendering matches the photo inside the face."""
+    model = synth.model
+    renderer = tfvsdk.create("renderer", "raster")
+    image, vertices = head(synth, 25.0, light=(0.9, 0.0, 0.4, 0.2))
+    texture = face_texture(image, vertices, model, 128, delight=False).texture
+    rendering = renderer.render(vertices, model.triangles, (SIZE, SIZE), uv=model.uv, texture=texture)
+    inside = -torch.nn.functional.max_pool2d(-rendering.mask, 5, stride=1, padding=2) > 0.5
+
+    error = (rendering.image[:, :3] - image).abs().mean(1, keepdim=True)[inside]
+
+    assert float(error.mean()) * 255 < 5.5
