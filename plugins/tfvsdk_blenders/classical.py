@@ -21,6 +21,13 @@ Options:
   luminance inside M̂ (Y = 0.299 R + 0.587 G + 0.114 B): the rendered face keeps its own chromaticity
   (r : g : b) — the identity's skin tone — and takes the frame's exposure. A greyscale rendering (no chroma inside M̂) has no skin tone to keep and gets
   the ``target`` transfer.
+* ``tone="target-mean"`` replaces step 1 by a transfer that keeps the rendered face's hue contrast: R is
+  shifted to the frame's per-channel mean inside M̂ and its deviations from its own mean are scaled by one
+  gain for all three channels, the ratio of the frame's to R's luminance standard deviation inside M̂,
+  clamped to [1/``max_contrast``, ``max_contrast``]. The per-channel gains of ``"target"`` reach 2–3 on real
+  photos (the frame's face region holds another person's eyes, brows and shadows; a texture from one photo
+  is smoother), which blackens the identity's dark features and tints them red on a ruddy frame; one
+  bounded gain does neither.
 * ``mode="poisson"`` replaces step 2 by gradient-domain blending (Pérez et al. 2003) on Ω = M̂ eroded by
   r pixels: Y = R' + D in Ω, where D is harmonic in Ω (ΔD = 0) and equals X − R' on Ω's outer border, so
   the paste keeps R''s gradients and meets the frame without a step. D is solved by conjugate gradients on
@@ -38,6 +45,7 @@ from tfvsdk.nn import masked_mean_std
 from tfvsdk.texture import push_pull
 
 _LUMA = (0.299, 0.587, 0.114)
+TONES: tuple[str, ...] = ("target", "identity", "target-mean")
 
 
 def feathered_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -58,6 +66,8 @@ class ClassicalBlender(tfvsdk.Blender):
     Args:
         feather: seam width as a fraction of the frame's shorter side (r above); 0.025 is 6 px at 256².
         max_gain: bound of the per-channel contrast gain of the colour transfer.
+        tone: ``"target"`` (step 1), ``"identity"`` or ``"target-mean"`` (the options above).
+        max_contrast: bound of the luminance contrast gain of ``tone="target-mean"``.
 
     Example:
         >>> blender = tfvsdk.create("blender", "classical")
@@ -70,14 +80,16 @@ class ClassicalBlender(tfvsdk.Blender):
 
     def __init__(
         self, feather: float = 0.025, max_gain: float = 3.0, *, tone: str = "target", mode: str = "feather",
-        iterations: int = 60,
+        iterations: int = 60, max_contrast: float = 1.5,
     ) -> None:
         if not 0 <= feather < 0.5:
             raise tfvsdk.InputError(f"feather: expected a fraction of the frame size in [0, 0.5), got {feather!r}")
         if not max_gain >= 1:
             raise tfvsdk.InputError(f"max_gain: expected a gain ≥ 1, got {max_gain!r}")
-        if tone not in ("identity", "target"):
-            raise tfvsdk.InputError(f"tone: expected 'identity' or 'target', got {tone!r}")
+        if tone not in TONES:
+            raise tfvsdk.InputError(f"tone: expected one of {', '.join(map(repr, TONES))}, got {tone!r}")
+        if not max_contrast >= 1:
+            raise tfvsdk.InputError(f"max_contrast: expected a gain ≥ 1, got {max_contrast!r}")
         if mode not in ("feather", "poisson"):
             raise tfvsdk.InputError(f"mode: expected 'feather' or 'poisson', got {mode!r}")
         if not isinstance(iterations, int) or iterations < 0:
@@ -87,6 +99,7 @@ class ClassicalBlender(tfvsdk.Blender):
         self.tone = tone
         self.mode = mode
         self.iterations = iterations
+        self.max_contrast = max_contrast
 
     def _blend(
         self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
@@ -102,10 +115,15 @@ class ClassicalBlender(tfvsdk.Blender):
         return torch.where(weight > 0, blended, appearance)
 
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Step 1 (or its ``tone="identity"`` variant) of the module docstring."""
+        """Step 1 (or its ``tone`` variants) of the module docstring."""
         mean_r, std_r, _ = masked_mean_std(rendered, mask)
         mean_x, std_x, _ = masked_mean_std(appearance, mask)
         luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
+        if self.tone == "target-mean":
+            _, spread_r, _ = masked_mean_std((luma * rendered).sum(1, keepdim=True), mask)
+            _, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
+            contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
+            return (rendered - mean_r) * contrast + mean_x
         if self.tone == "identity":
             chroma = (rendered - (luma * rendered).sum(1, keepdim=True)).abs()
             coloured = (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01

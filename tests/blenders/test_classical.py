@@ -169,3 +169,43 @@ def test_unknown_tone_or_mode_is_an_input_error():
         tfvsdk.create("blender", "classical", tone="sepia")
     with pytest.raises(tfvsdk.InputError, match="mode"):
         tfvsdk.create("blender", "classical", mode="laplacian")
+
+
+def test_target_mean_tone_takes_the_frames_mean_colour_and_keeps_the_faces_hue_contrast():
+    """A greyish face with dark features onto a ruddy, contrasty frame: ``"target"`` scales each channel by
+    its own gain (dark features turn red-black), ``"target-mean"`` moves the mean colour and scales the
+    deviations by one bounded luminance gain, so a dark feature stays neutral relative to the face."""
+    mask = ellipse(64, 64)
+    g = torch.Generator().manual_seed(2)
+    face = (0.6 + 0.05 * torch.randn(1, 1, 64, 64, generator=g)).expand(1, 3, 64, 64).clone()
+    face[..., 28:32, 20:44] = 0.25  # a dark grey feature (brows)
+    frame = torch.stack([0.75 + 0.25 * torch.randn(64, 64, generator=g), 0.5 + 0.12 * torch.randn(64, 64, generator=g),
+                         0.4 + 0.08 * torch.randn(64, 64, generator=g)])[None].clamp(0, 1)
+    rendered, frame = face * mask, frame
+
+    def blend(tone: str) -> torch.Tensor:
+        return tfvsdk.create("blender", "classical", tone=tone).blend(rendered, frame, frame * (1 - mask), mask)
+
+    feature, skin = (..., slice(29, 31), slice(24, 40)), (..., slice(40, 48), slice(24, 40))
+    for tone, hue_spread in (("target-mean", 0.16), ("target", 0.3)):
+        out = blend(tone)
+        shift = out[feature].mean((-2, -1)) - out[skin].mean((-2, -1))  # (1, 3): the feature relative to the skin
+        spread = float(shift.max() - shift.min())
+        assert (spread < hue_spread) if tone == "target-mean" else (spread > hue_spread), (tone, shift)
+    interior = feathered_mask(mask, 3) == 1
+    mean = blend("target-mean")[:, :, interior[0, 0]].mean(-1)
+    expected = frame[:, :, mask[0, 0] > 0].mean(-1)
+    torch.testing.assert_close(mean, expected, atol=0.05, rtol=0)  # the dark band pulls the interior's mean
+
+
+def test_target_mean_tone_bounds_the_contrast_gain():
+    mask = ellipse(48, 48)
+    g = torch.Generator().manual_seed(3)
+    flat = (0.5 + 0.01 * torch.randn(1, 3, 48, 48, generator=g)) * mask
+    busy = torch.rand(1, 3, 48, 48, generator=g)
+    out = tfvsdk.create("blender", "classical", tone="target-mean", max_contrast=1.5).blend(flat, busy, busy * (1 - mask), mask)
+    interior = feathered_mask(mask, 2)[0, 0] == 1
+    for channel in range(3):
+        assert float(out[0, channel][interior].std()) <= 1.5 * float(flat[0, channel][interior].std()) * 1.05
+    with pytest.raises(tfvsdk.InputError, match="max_contrast"):
+        tfvsdk.create("blender", "classical", max_contrast=0.5)
