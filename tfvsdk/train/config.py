@@ -47,6 +47,11 @@ def _betas(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]
         raise InputError(f"{type(instance).__name__}.{attribute.name}: expected two values in [0, 1), got {value!r}")
 
 
+def _decay(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a decay in [0, 1) (0 = off), got {value!r}")
+
+
 def _one_of(*options: str) -> Any:
     def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         if value not in options:
@@ -131,11 +136,15 @@ class OptimConfig:
         lr_g: learning rate of the generator G and the embedder E.
         lr_d: learning rate of the discriminator D.
         betas: Adam's (β1, β2). The paper does not state them; pix2pixHD's (0.5, 0.999) are the default.
+        ema: decay β of an exponential moving average of G's and E's weights (0 = off, the paper's
+            setting; GAN practice: 0.999). When on, the average — not the last iterate — is evaluated,
+            drawn in the sample grids and exported (:mod:`tfvsdk.train.ema`); checkpoints store it.
     """
 
     lr_g: float = attrs.field(default=1e-4, converter=float, validator=positive)
     lr_d: float = attrs.field(default=4e-4, converter=float, validator=positive)
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=lambda v: tuple(float(b) for b in v), validator=_betas)
+    ema: float = attrs.field(default=0.0, converter=float, validator=_decay)
 
 
 @attrs.define

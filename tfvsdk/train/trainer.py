@@ -50,6 +50,7 @@ from . import distributed, evaluation
 from .checkpoint import FORMAT_VERSION, CheckpointDir, load_checkpoint, rng_state, set_rng_state
 from .components import Components, build_components
 from .config import TrainConfig
+from .ema import WeightAverage
 from .logs import MetricsLog, save_grid
 
 logger = logging.getLogger(__name__)
@@ -267,6 +268,8 @@ class Trainer:
         self.amp = config.run.amp and self.device.type == "cuda"
         if config.run.amp and not self.amp:
             logger.info("run.amp is set but training runs on %s; mixed precision is used on CUDA only", self.device)
+        self.ema = WeightAverage(c.blender, opt.ema) if opt.ema > 0 else None
+        """The moving average of G's and E's weights (``optim.ema``), or None."""
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.weights = config.loss.weights()
@@ -279,7 +282,11 @@ class Trainer:
         if config.run.resume and self.checkpoints.last.exists():
             state = load_checkpoint(self.checkpoints.last, map_location=self.device)
             changed = resume_changes(json.loads(state["config"]), config.to_dict(), str(self.checkpoints.last))
+            if config.optim.ema > 0 and "ema" not in state:
+                logger.warning("%s holds no weight average; optim.ema starts it from the resumed weights", self.checkpoints.last)
             self.load_state_dict(state)
+            if self.ema is not None:
+                self.ema.decay = config.optim.ema
             for opt, lr in ((self.opt_g, config.optim.lr_g), (self.opt_d, config.optim.lr_d)):
                 for group in opt.param_groups:
                     group["lr"], group["betas"] = lr, config.optim.betas
@@ -300,6 +307,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "sampler": self.sampler.state_dict(position=self.step * self.config.data.batch_size),
             "rng": rng_state(),
             "config": json.dumps(self.config.to_dict()),
@@ -320,6 +328,11 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:
+                self.ema = WeightAverage(self.components.blender, self.ema.decay)
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
@@ -508,6 +521,8 @@ class Trainer:
         distributed.average_gradients(c.generator_parameters(), self.context)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
+        if self.ema is not None:
+            self.ema.update(c.blender)
 
         d.requires_grad_(True)
         r1 = self.config.loss.r1
@@ -543,9 +558,21 @@ class Trainer:
         self._last = (batch, outputs)
         return metrics
 
+    @property
+    def inference_blender(self) -> Any:
+        """The blender that evaluation, sample grids and export use: the weight average (``optim.ema``) when
+        on, else the blender being trained. The average has no discriminator."""
+        return self.ema.module if self.ema is not None else self.components.blender
+
+    def _exported(self) -> contextlib.AbstractContextManager:
+        """The trained blender with the averaged G and E swapped in (when ``optim.ema`` is on) and its D."""
+        blender = self.components.blender
+        return self.ema.swapped_into(blender) if self.ema is not None else contextlib.nullcontext(blender)
+
     def export_pretrained(self, directory: str | Path) -> Path:
         """Save the trained blender with ``save_pretrained`` (``config.json`` + ``model.safetensors``), for
         editing with ``--blender NAME --blender-weights DIR`` or ``create_pretrained("blender", NAME, DIR)``.
+        With ``optim.ema`` the averaged G and E are saved (with the trained D).
 
         Raises:
             PluginError: the blender is not a :class:`~tfvsdk.TrainableBlender`.
@@ -553,12 +580,13 @@ class Trainer:
         blender = self.components.blender
         if not isinstance(blender, TrainableBlender):
             raise PluginError(f"blender {self.config.components.blender!r} is not a TrainableBlender; it has no save_pretrained()")
-        with reporting(blender, "saving its weights"):
+        with reporting(blender, "saving its weights"), self._exported():
             return blender.save_pretrained(directory)
 
     def export_weights(self, path: str | Path) -> Path:
         """Save the trained blender's weights for editing with the blender's own ``save`` (``bsn``: a
-        safetensors file that ``create("blender", "bsn", weights=path)`` loads).
+        safetensors file that ``create("blender", "bsn", weights=path)`` loads); with ``optim.ema`` the
+        averaged G and E (and the trained D).
 
         Raises:
             PluginError: the blender has no ``save`` method.
@@ -568,7 +596,8 @@ class Trainer:
             raise PluginError(f"blender {self.config.components.blender!r} has no save() method to export its weights")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        blender.save(path)
+        with self._exported():
+            blender.save(path)
         return path
 
     def close(self) -> None:
@@ -590,11 +619,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, batches: list[TrainingBatch]) -> dict[str, float]:
-        """The paper's loss terms of the current networks on ``batches``, averaged, without any update.
+        """The paper's loss terms of the current networks (:attr:`inference_blender`) on ``batches``, averaged,
+        without any update.
 
         L_rec is averaged over the video samples only (not over the batch as in training) and L_tmp over
         the samples with a temporal pair, so the figures do not depend on the image/video mix.
         """
+        c = self.components
+        blender = self.inference_blender
+        was_training = blender.training
+        blender.eval()
+        try:
+            return self._evaluate(batches, blender)
+        finally:
+            blender.train(was_training)
+
+    def _evaluate(self, batches: list[TrainingBatch], blender: Any) -> dict[str, float]:
         c = self.components
         totals: dict[str, float] = {"rec": 0.0, "tmp": 0.0, "app": 0.0}
         videos = samples = 0
@@ -602,14 +642,14 @@ class Trainer:
             batch = batch.to(self.device)
             b = batch.batch_size
             scene = self.render(batch)
-            y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            y = blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
             per_sample = (y[:b] - batch.identity.cur).abs().flatten(1).mean(1)
             totals["rec"] += float(per_sample[batch.is_video].sum())
             if self.use_temporal:
                 flow, visible = flow3d(scene.renderings[0], scene.renderings[1], c.model.triangles)
                 for i in range(b):
                     totals["tmp"] += float(temporal_loss(y[i : i + 1], y[b + i : b + i + 1], flow[i : i + 1], visible[i : i + 1]))
-            totals["app"] += b * float(losses.appearance_loss(c.embedder, y[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b]))
+            totals["app"] += b * float(losses.appearance_loss(blender.embedder, y[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b]))
             videos += int(batch.is_video.sum())
             samples += b
         return {
@@ -625,14 +665,15 @@ class Trainer:
 
         Args:
             clips: clip indices of the video part (default: the held-out split, ``data.eval_clips``).
-            blender: the blender to evaluate (default: the one being trained; e.g. ``classical`` for the
-                baseline on the same clips).
+            blender: the blender to evaluate (default: :attr:`inference_blender`, the one being trained or
+                its weight average; e.g. ``classical`` for the baseline on the same clips).
             identities: one image index per clip to swap onto it instead (then only ``eval/e_tmp``).
 
         Returns:
             ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
             ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
         """
+        blender = self.inference_blender if blender is None else blender
         result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender, identities)
         return {f"eval/{key}": value for key, value in result.items()}
 
@@ -655,15 +696,24 @@ class Trainer:
         )
 
     def save_samples(self, path: Path | None = None) -> Path:
-        """Write a grid of the last step's samples (X_i, X_p, X_e, R, hint, Y^t[, Y^{t−1}]) as a PNG."""
+        """Write a grid of the last step's samples (X_i, X_p, X_e, R, hint, Y^t[, Y^{t−1}]) as a PNG.
+
+        With ``optim.ema`` the Y columns are the weight average's outputs on the last step's inputs (not the
+        outputs the step trained on).
+        """
         if self._last is None:
             raise InputError("save_samples: no training step has run yet")
         batch, outputs = self._last
         b = batch.batch_size
         scene = outputs.scene
-        columns = [batch.identity.cur, batch.pose.cur, batch.expression.cur, scene.rendered[:b], scene.hint[:b], outputs.output]
-        if outputs.output_prev is not None:
-            columns.append(outputs.output_prev)
+        y_cur, y_prev = outputs.output, outputs.output_prev
+        if self.ema is not None:
+            with torch.no_grad():
+                y = self.ema.module.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            y_cur, y_prev = y[:b], (y[b:] if y_prev is not None else None)
+        columns = [batch.identity.cur, batch.pose.cur, batch.expression.cur, scene.rendered[:b], scene.hint[:b], y_cur]
+        if y_prev is not None:
+            columns.append(y_prev)
         path = path or self.out / "samples" / f"step-{self.step:08d}.png"
         save_grid(path, columns)
         return path
