@@ -175,6 +175,19 @@ def test_discriminator_returns_one_patch_logit_map_per_scale(scales):
     assert [tuple(lg.shape) for lg in logits] == [(2, 1, patch_grid(64, k), patch_grid(48, k)) for k in range(scales)]
 
 
+@pytest.mark.parametrize("norm", ["spectral", "instance"])
+def test_discriminator_features_are_its_leaky_relu_outputs_and_leave_the_logits_unchanged(norm):
+    d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2, n_layers=3, norm=norm)).eval()
+    image = torch.rand(2, 3, 32, 32)
+    plain = d(image)
+    logits, feats = d(image, features=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, logits))
+    assert [len(f) for f in feats] == [4, 4]  # n_layers + 1 LeakyReLUs per scale
+    assert [f.shape[1] for f in feats[0]] == [8, 16, 32, 64]
+    # the last feature map is what the final convolution reads
+    assert torch.allclose(d.scales[0].layers[-1](feats[0][-1]), logits[0])
+
+
 def test_discriminator_gradients_reach_its_parameters_and_the_image():
     d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2))
     image = torch.rand(1, 3, 32, 32, requires_grad=True)

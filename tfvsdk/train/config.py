@@ -163,6 +163,11 @@ class LossConfig:
             (s held constant in the backward pass; the adaptive weight of Esser et al. 2021 taken over all of
             G and E), so that α L_adv's gradient has α/(β + γ + λ) times the norm of the other terms'
             weighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+        feature_matching: μ, weight of pix2pixHD's discriminator feature matching L_FM on video samples
+            (:func:`tfvsdk.losses.feature_matching_loss`; Wang et al. 2018, eq. 4), a perceptual term that needs
+            no pretrained network. Not in the paper's eq. 16: 0 (off) by default. When on, μ L_FM joins the
+            numerator of the adaptive scale and μ its denominator: s = ‖∇_θ(β L_app + γ L_rec + λ L_tmp +
+            μ L_FM)‖ / ((β + γ + λ + μ) ‖∇_θ L_adv‖).
         r1: weight γ of the R1 penalty (γ/2)·E‖∇_X D(X)‖² on real images added to D's loss (Mescheder et al.
             2018; 0 = off).
     """
@@ -175,6 +180,7 @@ class LossConfig:
     adversarial_warmup: int = attrs.field(default=0, converter=int, validator=non_negative)
     adversarial_scale: str = attrs.field(default="adaptive", validator=_one_of("adaptive", "fixed"))
     r1: float = attrs.field(default=0.0, converter=float, validator=non_negative)
+    feature_matching: float = attrs.field(default=0.0, converter=float, validator=non_negative)
 
     def weights(self) -> LossWeights:
         """The :class:`~tfvsdk.losses.LossWeights` of eq. 16 (λ = 0 when ``use_temporal`` is off)."""

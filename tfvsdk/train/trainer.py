@@ -12,8 +12,9 @@ One step on a DTSS batch (§3.1), for each time τ ∈ {t, t−1} (t−1 only wh
 
 Losses (:mod:`tfvsdk.losses`): L_rec = ‖Y^t − X_i^t‖₁ on video samples only (eq. 7), L_app (eq. 6),
 L_tmp between Y^{t−1} and Y^t warped by the 3D flow of R^{t−1}, R^t (eq. 9–15), the hinge form of
-L_adv on D(Y^t) with real images X_i^t (eq. 8), plus any ``training_losses`` hook results, weighted as in
-eq. 16 — L_adv multiplied by the adaptive scale s of ``loss.adversarial_scale`` (docs/training.md, "Loss
+L_adv on D(Y^t) with real images X_i^t (eq. 8), optionally pix2pixHD's discriminator feature matching
+between D's features of Y^t and X_i^t on video samples (``loss.feature_matching``, not in eq. 16), plus any
+``training_losses`` hook results, weighted as in eq. 16 — L_adv multiplied by the adaptive scale s of ``loss.adversarial_scale`` (docs/training.md, "Loss
 scales"). G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
 flow are computed without gradients: nothing trained comes before them.
 """
@@ -90,7 +91,7 @@ class StepOutputs:
         flow: (B, 2, H, W) 3D flow F^{t→t−1} in pixels (:func:`tfvsdk.flow.flow3d`), or None without L_tmp.
         visible: (B, 1, H, W) its visibility S^t · S^{t−1}, or None without L_tmp.
         losses: the paper's loss terms (scalar tensors): ``adversarial``, ``appearance``,
-            ``reconstruction``, ``temporal``.
+            ``reconstruction``, ``temporal``; and ``feature_matching`` when ``loss.feature_matching`` is on.
     """
 
     scene: Scene
@@ -420,17 +421,18 @@ class Trainer:
         """Set the G/E gradient of eq. 16 and return ``(grad/* norms, s)``.
 
         ``weighted`` holds the weighted non-adversarial terms (β L_app, γ L_rec, λ L_tmp under their short
-        names, then the hook losses), ``adversarial`` the unweighted L_adv. Their gradients on G and E are
-        taken separately (per term on ``log_grads`` steps, else the paper's terms and the hook losses as two
-        sums), so that with ``loss.adversarial_scale = "adaptive"``
-        s = ‖∇(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇ L_adv‖) costs no extra pass; the gradient
-        set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+        names, μ L_FM as ``fm`` when ``loss.feature_matching`` is on, then the hook losses), ``adversarial``
+        the unweighted L_adv. Their gradients on G and E are taken separately (per term on ``log_grads``
+        steps, else the paper's terms with L_FM and the hook losses as two sums), so that with
+        ``loss.adversarial_scale = "adaptive"``
+        s = ‖∇(β L_app + γ L_rec + λ L_tmp + μ L_FM)‖ / ((β + γ + λ + μ) ‖∇ L_adv‖) costs no extra pass; the
+        gradient set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
         """
         self.opt_g.zero_grad(set_to_none=True)
         params = [p for p in self.components.generator_parameters() if p.requires_grad]
         scaler = self.scaler_g
         unscale = float(scaler.get_scale()) if self.amp else 1.0
-        paper = [name for name in GRAD_NAMES.values() if name != "adv"]
+        paper = [name for name in GRAD_NAMES.values() if name != "adv"] + ["fm"]
         if log_grads:
             groups = {name: [name] for name in weighted}
         else:
@@ -466,7 +468,8 @@ class Trainer:
             adv = gradient(adversarial.reshape(()))
             if self.config.loss.adversarial_scale == "adaptive":
                 w = self.weights
-                scale = min(norm(reference) / ((w.appearance + w.reconstruction + w.temporal) * norm(adv) + 1e-12), 1e4)
+                weights = w.appearance + w.reconstruction + w.temporal + self.config.loss.feature_matching
+                scale = min(norm(reference) / (weights * norm(adv) + 1e-12), 1e4)
             total = add(total, adv, alpha * scale)
             if log_grads:
                 norms["grad/adv"] = alpha * scale * norm(adv)
@@ -483,7 +486,7 @@ class Trainer:
 
         Every ``run.grad_every`` steps (counting from the first, step 0) the metrics also hold the gradient
         norm on G and E of each weighted term of eq. 16: ``grad/adv``, ``grad/app``, ``grad/rec``,
-        ``grad/tmp``, ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
+        ``grad/tmp``, ``grad/fm`` (with ``loss.feature_matching``), ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
         receives).
         """
         c = self.components
@@ -501,8 +504,15 @@ class Trainer:
                 y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
             y_cur = y[:b]
             y_prev = y[b:] if self.use_temporal else None
+            fm_weight = self.config.loss.feature_matching
+            if fm_weight > 0:
+                fake_logits, fake_features = d(y_cur, features=True)
+                with torch.no_grad():
+                    _, real_features = d(batch.identity.cur, features=True)
+            else:
+                fake_logits = d(y_cur)
             terms = {
-                "adversarial": losses.g_hinge_loss(d(y_cur)),
+                "adversarial": losses.g_hinge_loss(fake_logits),
                 "appearance": losses.appearance_loss(c.embedder, y_cur, scene.appearance[:b], scene.hint[:b], scene.mask[:b]),
                 "reconstruction": losses.reconstruction_loss(y_cur, batch.identity.cur, batch.is_video),
                 "temporal": temporal_loss(y_cur, y_prev, flow, visible) if self.use_temporal else y_cur.new_zeros(()),
@@ -510,12 +520,17 @@ class Trainer:
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
             weighted = {short: getattr(self.weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items() if short != "adv"}
+            if fm_weight > 0:
+                terms["feature_matching"] = losses.feature_matching_loss(real_features, fake_features, batch.is_video)
+                weighted["fm"] = fm_weight * terms["feature_matching"]
             for name, (weight, value) in extra.items():
                 weighted[name] = weight * value.reshape(())
         every = self.config.run.grad_every
         grad_norms, scale = self._generator_backward(weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0)
         weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight() * scale)
-        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items()}, weights=weights)
+        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items() if k != "feature_matching"}, weights=weights)
+        if fm_weight > 0:
+            total = total + fm_weight * terms["feature_matching"].detach()
         for weight, value in extra.values():
             total = total + weight * value.detach().reshape(())
         distributed.average_gradients(c.generator_parameters(), self.context)
