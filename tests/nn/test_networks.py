@@ -108,6 +108,38 @@ def test_a_direct_generator_does_not_copy_the_composite():
     assert (y - (mask * rendered + (1 - mask) * hint)).abs().mean() > 0.05
 
 
+@pytest.mark.parametrize("k", [0, 2])
+def test_a_masked_residual_leaves_every_pixel_outside_the_dilated_mask_equal_to_the_composite(k):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", residual_dilation=k))
+    torch.nn.init.normal_(generator.tail.weight, std=0.05)  # a trained tail: the residual is not zero
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    composite = mask * rendered + (1 - mask) * hint
+    # the dilated region by brute force: pixels within Chebyshev distance k of a mask pixel
+    inside = mask[0, 0] > 0
+    region = torch.zeros_like(inside)
+    for dy in range(-k, k + 1):
+        for dx in range(-k, k + 1):
+            region |= torch.roll(inside, (dy, dx), dims=(0, 1))  # the ellipse is far from the border
+    outside = ~region
+    assert outside.sum() > 0 and (region & ~inside).sum() >= (k > 0)
+    assert torch.equal(y[:, :, outside], composite[:, :, outside])
+    assert (y[:, :, region] - composite[:, :, region]).abs().max() > 1e-3
+    unlimited = Generator(GeneratorConfig.preset("small"))
+    unlimited.load_state_dict(generator.state_dict())
+    free = unlimited(rendered, embedder(appearance, hint), mask, hint)
+    assert (free[:, :, outside] - composite[:, :, outside]).abs().max() > 1e-3
+
+
+def test_the_residual_region_is_checked():
+    with pytest.raises(InputError, match="residual_dilation"):
+        GeneratorConfig(residual_dilation=-1)
+    with pytest.raises(InputError, match="residual_dilation"):
+        GeneratorConfig(hint_input=False, output="direct", residual_dilation=2)
+    assert GeneratorConfig().residual_dilation is None
+
+
 def test_the_residual_output_needs_the_hint_input():
     with pytest.raises(InputError, match="hint_input"):
         GeneratorConfig(hint_input=False)
