@@ -132,12 +132,34 @@ def test_a_masked_residual_leaves_every_pixel_outside_the_dilated_mask_equal_to_
     assert (free[:, :, outside] - composite[:, :, outside]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_a_leaky_generator_keeps_a_gradient_through_a_layer_whose_units_are_all_negative(activation):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", activation=activation))
+    torch.nn.init.normal_(generator.tail.weight, std=0.001)
+    with torch.no_grad():  # the dead last layer the CPU recipe ends in with ReLU: every BSN output ≈ −10
+        generator.up[-1].norm.alpha_logit.fill_(20.0)
+        generator.up[-1].norm.beta_logit.fill_(20.0)
+        generator.up[-1].norm.project.weight.mul_(1e-3)
+        generator.up[-1].norm.project.bias.fill_(-10.0)
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    y.sum().backward()
+    below = generator.head.conv.weight.grad
+    if activation == "relu":
+        assert below is None or below.abs().sum() == 0
+    else:
+        assert below.abs().sum() > 0
+
+
 def test_the_residual_region_is_checked():
     with pytest.raises(InputError, match="residual_dilation"):
         GeneratorConfig(residual_dilation=-1)
     with pytest.raises(InputError, match="residual_dilation"):
         GeneratorConfig(hint_input=False, output="direct", residual_dilation=2)
     assert GeneratorConfig().residual_dilation is None
+    with pytest.raises(InputError, match="activation"):
+        GeneratorConfig(activation="gelu")
 
 
 def test_the_residual_output_needs_the_hint_input():
