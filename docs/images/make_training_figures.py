@@ -11,7 +11,7 @@ training-heldout.png (with ``--heldout-steps``): the same held-out frames (one p
 trained on) edited by the run's checkpoints ``checkpoints/step-XXXXXXXX.pt`` of those steps (the weight
 average when the run has ``optim.ema``): columns X (ground truth), R, hint M, then Y at step 0 (a fresh
 residual G outputs the composite C) and at each step, and the classical blender's output; below, the
-same as error maps 4·|Y − X|.
+same as error maps 8·|Y − X|.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def heldout_grid(run: Path, steps: list[int], out: Path, frame: int = 6) -> None
 
     with torch.no_grad():
         outputs.append(tfvsdk.create("blender", "classical").blend(scene.rendered, scene.appearance, scene.hint, scene.mask))
-    errors = [((y - x).abs() * 4).clamp(0, 1) for y in outputs]
+    errors = [((y - x).abs() * 8).clamp(0, 1) for y in outputs]
     blank = torch.ones_like(x)
     columns = [torch.cat([a, b]) for a, b in zip([x, scene.rendered, scene.hint, *outputs], [blank, blank, blank, *errors])]
     save_grid(out / "training-heldout.png", columns, rows=2 * len(specs))
