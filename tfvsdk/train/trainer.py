@@ -13,10 +13,11 @@ One step on a DTSS batch (§3.1), for each time τ ∈ {t, t−1} (t−1 only wh
 Losses (:mod:`tfvsdk.losses`): L_rec = ‖Y^t − X_i^t‖₁ on video samples only (eq. 7), L_app (eq. 6),
 L_tmp between Y^{t−1} and Y^t warped by the 3D flow of R^{t−1}, R^t (eq. 9–15), the hinge form of
 L_adv on D(Y^t) with real images X_i^t (eq. 8), optionally pix2pixHD's discriminator feature matching
-between D's features of Y^t and X_i^t on video samples (``loss.feature_matching``, not in eq. 16), plus any
-``training_losses`` hook results, weighted as in eq. 16 — L_adv multiplied by the adaptive scale s of ``loss.adversarial_scale`` (docs/training.md, "Loss
-scales"). G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
-flow are computed without gradients: nothing trained comes before them.
+between D's features of Y^t and X_i^t on video samples (``loss.feature_matching``, not in eq. 16), plus
+any ``training_losses`` hook results, weighted as in eq. 16 — L_adv multiplied by the adaptive scale s of
+``loss.adversarial_scale`` (docs/training.md, "Loss scales"). G and E take one Adam step on that total
+(then update their weight average, ``optim.ema``), then D one Adam step on its hinge loss. Rendering and
+the flow are computed without gradients: nothing trained comes before them.
 """
 
 from __future__ import annotations
@@ -486,8 +487,8 @@ class Trainer:
 
         Every ``run.grad_every`` steps (counting from the first, step 0) the metrics also hold the gradient
         norm on G and E of each weighted term of eq. 16: ``grad/adv``, ``grad/app``, ``grad/rec``,
-        ``grad/tmp``, ``grad/fm`` (with ``loss.feature_matching``), ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
-        receives).
+        ``grad/tmp``, ``grad/fm`` (with ``loss.feature_matching``), ``grad/<hook loss>`` and ``grad/total``
+        (the norm of their sum, the gradient Adam receives).
         """
         c = self.components
         batch = batch.to(self.device)
@@ -517,11 +518,12 @@ class Trainer:
                 "reconstruction": losses.reconstruction_loss(y_cur, batch.identity.cur, batch.is_video),
                 "temporal": temporal_loss(y_cur, y_prev, flow, visible) if self.use_temporal else y_cur.new_zeros(()),
             }
+            if fm_weight > 0:
+                terms["feature_matching"] = losses.feature_matching_loss(real_features, fake_features, batch.is_video)
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
             weighted = {short: getattr(self.weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items() if short != "adv"}
             if fm_weight > 0:
-                terms["feature_matching"] = losses.feature_matching_loss(real_features, fake_features, batch.is_video)
                 weighted["fm"] = fm_weight * terms["feature_matching"]
             for name, (weight, value) in extra.items():
                 weighted[name] = weight * value.reshape(())
