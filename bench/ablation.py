@@ -46,13 +46,14 @@ TABLE_START, TABLE_END = "<!-- ablation-table:start -->", "<!-- ablation-table:e
 ARMS: dict[str, dict] = {
     "full": {},
     "no_tmp": {"loss": {"use_temporal": False}},
-    "adain": {"components": {"blender_config": {"preset": "small", "norm": "adain"}}},
+    "adain": {"components": {"blender_config": {"norm": "adain"}}},
     "sigma_0": {"data": {"sigma": 0.0, "still_clips": True}},
     "sigma_0.25": {"data": {"sigma": 0.25}},
     "sigma_0.75": {"data": {"sigma": 0.75}},
     "sigma_1": {"data": {"sigma": 1.0}},
 }
-"""Each arm's changes to the recipe. ``full`` is σ = 0.5 (the recipe's and the paper's)."""
+"""Each arm's changes to the recipe (a table value such as ``blender_config`` is merged into the recipe's, so
+``norm = "adain"`` keeps the recipe's generator otherwise). ``full`` is σ = 0.5 (the recipe's and the paper's)."""
 
 STUDIES = {
     "table2": [("Full model", "full"), ("w/o L_tmp", "no_tmp"), ("w/o BSN (AdaIN)", "adain")],
@@ -98,7 +99,9 @@ def run_one(job: dict) -> dict:
 
     config = recipe(job["size"])
     for table, changes in ARMS[job["arm"]].items():
-        config.setdefault(table, {}).update(changes)
+        section = config.setdefault(table, {})
+        for key, value in changes.items():  # a table value (blender_config) is merged into the recipe's
+            section[key] = {**section.get(key, {}), **value} if isinstance(value, dict) else value
     config.setdefault("data", {}).update({"root": job["data"], "eval_clips": job["eval_clips"]})
     config["run"] = {"out": job["out"], "max_steps": job["steps"], "every": job["steps"], "log_every": 10,
                      "grad_every": 0, "seed": job["seed"], "resume": False}

@@ -130,6 +130,47 @@ def r1_penalty(real_logits: Sequence[torch.Tensor], real_images: torch.Tensor) -
     return grad.square().flatten(1).sum(1).mean()
 
 
+def feature_matching_loss(
+    real_features: Sequence[Sequence[torch.Tensor]], fake_features: Sequence[Sequence[torch.Tensor]], is_video: torch.Tensor
+) -> torch.Tensor:
+    """Discriminator feature matching, pix2pixHD's L_FM (Wang et al. 2018, eq. 4), on paired samples.
+
+    L_FM = (1/K) Σ_k Σ_l (1/N_l) ‖D_k^l(X) − D_k^l(Y)‖₁ per sample: for each scale k of D and each of its
+    intermediate layers l (N_l the elements of one sample's feature map), the mean absolute difference
+    between the features of the ground truth X and of the output Y; summed over layers, averaged over the
+    K scales (the 1/K of pix2pixHD's implementation). As :func:`reconstruction_loss`, the per-sample value
+    is 0 for image samples (they have no ground truth) and the batch mean is taken. It is a perceptual
+    loss without a pretrained network: D's features are learned on the training data. Not in the paper's
+    eq. 16 (``loss.feature_matching``, default 0).
+
+    Args:
+        real_features: D's features of X, ``[scale][layer]`` (B, C_l, h_l, w_l), as
+            ``MultiScaleDiscriminator(x, features=True)[1]`` returns them; detach them (the target).
+        fake_features: the same of Y (not detached: the gradient reaches G through D, whose parameters
+            should not require gradients in G's step).
+        is_video: (B,) bool, True where the sample has a ground truth.
+
+    Returns:
+        Scalar loss; 0 for identical features.
+    """
+    if len(real_features) != len(fake_features) or not real_features:
+        raise InputError(f"fake_features: expected {len(real_features)} scales like real_features (≥ 1), got {len(fake_features)}")
+    if is_video.dtype != torch.bool:
+        raise InputError(f"is_video: expected a bool tensor, got {is_video.dtype}")
+    per_scale = []
+    for k, (real, fake) in enumerate(zip(real_features, fake_features)):
+        if len(real) != len(fake) or not real:
+            raise InputError(f"fake_features[{k}]: expected {len(real)} layers like real_features[{k}] (≥ 1), got {len(fake)}")
+        layers = []
+        for r, f in zip(real, fake):
+            if r.shape != f.shape or r.shape[0] != is_video.shape[0]:
+                raise InputError(f"fake_features[{k}]: a map of shape {tuple(f.shape)} against {tuple(r.shape)} (batch {is_video.shape[0]})")
+            layers.append((f - r).abs().flatten(1).mean(1))
+        per_scale.append(torch.stack(layers).sum(0))
+    per_sample = torch.stack(per_scale).mean(0)
+    return torch.where(is_video.to(per_sample.device), per_sample, torch.zeros_like(per_sample)).mean()
+
+
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise InputError(f"LossWeights.{attribute.name}: expected a weight ≥ 0, got {value!r}")

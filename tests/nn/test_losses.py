@@ -10,6 +10,7 @@ from tfvsdk.losses import (
     LossWeights,
     appearance_loss,
     d_hinge_loss,
+    feature_matching_loss,
     g_hinge_loss,
     reconstruction_loss,
     total_generator_loss,
@@ -89,3 +90,43 @@ def test_total_generator_loss_uses_the_papers_weights():
         total_generator_loss(one, one, one, torch.ones(2))
     with pytest.raises(InputError, match="weight"):
         LossWeights(temporal=-1)
+
+
+def test_feature_matching_is_the_mean_l1_per_layer_summed_over_layers_and_averaged_over_scales():
+    torch.manual_seed(0)
+    real = [[torch.rand(3, 4, 5, 5), torch.rand(3, 2, 3, 3)], [torch.rand(3, 4, 2, 2), torch.rand(3, 2, 1, 1)]]
+    fake = [[torch.rand_like(f) for f in scale] for scale in real]
+    video = torch.tensor([True, False, True])
+    loss = feature_matching_loss(real, fake, video)
+    expected = 0.0
+    for b in (0, 2):  # image sample 1 counts 0, the mean is over all 3 samples
+        per_scale = []
+        for rs, fs in zip(real, fake):
+            per_scale.append(sum(float((f[b] - r[b]).abs().sum()) / f[b].numel() for r, f in zip(rs, fs)))
+        expected += sum(per_scale) / len(per_scale)
+    assert float(loss) == pytest.approx(expected / 3, rel=1e-6)
+    assert float(feature_matching_loss(real, real, video)) == 0.0
+    assert float(feature_matching_loss(real, fake, torch.zeros(3, dtype=torch.bool))) == 0.0
+    with pytest.raises(InputError, match="scales"):
+        feature_matching_loss(real, fake[:1], video)
+    with pytest.raises(InputError, match="layers"):
+        feature_matching_loss(real, [fake[0][:1], fake[1]], video)
+
+
+def test_feature_matching_through_d_reaches_the_output_and_not_d():
+    from tfvsdk.nn import DiscriminatorConfig, MultiScaleDiscriminator
+
+    d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2)).requires_grad_(False)
+    x = torch.rand(2, 3, 32, 32)
+    y = torch.rand(2, 3, 32, 32, requires_grad=True)
+    logits, fake = d(y, features=True)
+    with torch.no_grad():
+        _, real = d(x, features=True)
+    loss = feature_matching_loss(real, fake, torch.tensor([True, True]))
+    assert float(loss.detach()) > 0
+    loss.backward()
+    assert y.grad.abs().sum() > 0
+    assert all(p.grad is None for p in d.parameters())
+    d.eval()  # in training mode every call moves spectral norm's power iteration
+    same = feature_matching_loss(d(x, features=True)[1], d(x, features=True)[1], torch.tensor([True, True]))
+    assert float(same) == 0.0

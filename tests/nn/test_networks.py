@@ -108,6 +108,60 @@ def test_a_direct_generator_does_not_copy_the_composite():
     assert (y - (mask * rendered + (1 - mask) * hint)).abs().mean() > 0.05
 
 
+@pytest.mark.parametrize("k", [0, 2])
+def test_a_masked_residual_leaves_every_pixel_outside_the_dilated_mask_equal_to_the_composite(k):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", residual_dilation=k))
+    torch.nn.init.normal_(generator.tail.weight, std=0.05)  # a trained tail: the residual is not zero
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    composite = mask * rendered + (1 - mask) * hint
+    # the dilated region by brute force: pixels within Chebyshev distance k of a mask pixel
+    inside = mask[0, 0] > 0
+    region = torch.zeros_like(inside)
+    for dy in range(-k, k + 1):
+        for dx in range(-k, k + 1):
+            region |= torch.roll(inside, (dy, dx), dims=(0, 1))  # the ellipse is far from the border
+    outside = ~region
+    assert outside.sum() > 0 and (region & ~inside).sum() >= (k > 0)
+    assert torch.equal(y[:, :, outside], composite[:, :, outside])
+    assert (y[:, :, region] - composite[:, :, region]).abs().max() > 1e-3
+    unlimited = Generator(GeneratorConfig.preset("small"))
+    unlimited.load_state_dict(generator.state_dict())
+    free = unlimited(rendered, embedder(appearance, hint), mask, hint)
+    assert (free[:, :, outside] - composite[:, :, outside]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_a_leaky_generator_keeps_a_gradient_through_a_layer_whose_units_are_all_negative(activation):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", activation=activation))
+    torch.nn.init.normal_(generator.tail.weight, std=0.001)
+    with torch.no_grad():  # the dead last layer the CPU recipe ends in with ReLU: every BSN output ≈ −10
+        generator.up[-1].norm.alpha_logit.fill_(20.0)
+        generator.up[-1].norm.beta_logit.fill_(20.0)
+        generator.up[-1].norm.project.weight.mul_(1e-3)
+        generator.up[-1].norm.project.bias.fill_(-10.0)
+    rendered, appearance, hint, mask = sample(2, 32, 32)
+    y = generator(rendered, embedder(appearance, hint), mask, hint)
+    y.sum().backward()
+    below = generator.head.conv.weight.grad
+    if activation == "relu":
+        assert below is None or below.abs().sum() == 0
+    else:
+        assert below.abs().sum() > 0
+
+
+def test_the_residual_region_is_checked():
+    with pytest.raises(InputError, match="residual_dilation"):
+        GeneratorConfig(residual_dilation=-1)
+    with pytest.raises(InputError, match="residual_dilation"):
+        GeneratorConfig(hint_input=False, output="direct", residual_dilation=2)
+    assert GeneratorConfig().residual_dilation is None
+    with pytest.raises(InputError, match="activation"):
+        GeneratorConfig(activation="gelu")
+
+
 def test_the_residual_output_needs_the_hint_input():
     with pytest.raises(InputError, match="hint_input"):
         GeneratorConfig(hint_input=False)
@@ -173,6 +227,19 @@ def test_discriminator_returns_one_patch_logit_map_per_scale(scales):
         return n + 2  # two 4×4 stride-1 convolutions, padding 2
 
     assert [tuple(lg.shape) for lg in logits] == [(2, 1, patch_grid(64, k), patch_grid(48, k)) for k in range(scales)]
+
+
+@pytest.mark.parametrize("norm", ["spectral", "instance"])
+def test_discriminator_features_are_its_leaky_relu_outputs_and_leave_the_logits_unchanged(norm):
+    d = MultiScaleDiscriminator(DiscriminatorConfig(base_channels=8, n_scales=2, n_layers=3, norm=norm)).eval()
+    image = torch.rand(2, 3, 32, 32)
+    plain = d(image)
+    logits, feats = d(image, features=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, logits))
+    assert [len(f) for f in feats] == [4, 4]  # n_layers + 1 LeakyReLUs per scale
+    assert [f.shape[1] for f in feats[0]] == [8, 16, 32, 64]
+    # the last feature map is what the final convolution reads
+    assert torch.allclose(d.scales[0].layers[-1](feats[0][-1]), logits[0])
 
 
 def test_discriminator_gradients_reach_its_parameters_and_the_image():

@@ -168,6 +168,32 @@ def test_gradient_norms_of_each_term_are_logged_and_tmp_has_a_share_at_the_paper
     assert metrics["grad/total"] <= sum(norms.values()) + 1e-6
 
 
+def test_feature_matching_is_logged_trains_g_and_e_only_and_joins_the_adaptive_scale(synth_root, tmp_path):
+    loss = {"adversarial": 10.0, "appearance": 0.0, "reconstruction": 0.0, "use_temporal": False, "feature_matching": 2.0}
+    trainer = Trainer(make_config(synth_root, tmp_path, data={"sigma": 0.0}, loss=loss, run={"grad_every": 1}))
+    d_params, g_params = trainer.components.discriminator_parameters(), trainer.components.generator_parameters()
+    seen = {}
+    step_g = trainer.scaler_g.step
+
+    def spy(optimizer):  # G and E's update: only their gradients may be set
+        seen["d"] = [p.grad for p in d_params]
+        seen["g"] = [p.grad for p in g_params]
+        return step_g(optimizer)
+
+    trainer.scaler_g.step = spy
+    metrics = trainer.train_step(next(iter(trainer._loader())))
+    assert metrics["loss/feature_matching"] > 0 and metrics["grad/fm"] > 0
+    assert all(g is None for g in seen["d"])
+    assert any(g is not None and g.abs().sum() > 0 for g in seen["g"])
+    # s = ‖∇ μ L_FM‖ / (μ ‖∇ L_adv‖) here (β = γ = λ = 0), so α s ‖∇ L_adv‖ = α ‖∇ μ L_FM‖ / μ
+    assert metrics["grad/adv"] == pytest.approx(10.0 * metrics["grad/fm"] / 2.0, rel=1e-4)
+    assert metrics["loss/total"] == pytest.approx(
+        10.0 * metrics["loss/adversarial_scale"] * metrics["loss/adversarial"] + 2.0 * metrics["loss/feature_matching"], rel=1e-5
+    )
+    off = Trainer(make_config(synth_root, tmp_path / "off", run={"max_steps": 1}))
+    assert "loss/feature_matching" not in off.train_step(next(iter(off._loader())))
+
+
 def test_gradients_are_only_measured_every_grad_every_steps(synth_root, tmp_path):
     trainer = Trainer(make_config(synth_root, tmp_path, run={"grad_every": 2, "max_steps": 3}))
     loader = iter(trainer._loader())

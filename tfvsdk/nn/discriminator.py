@@ -88,8 +88,18 @@ class PatchDiscriminator(nn.Module):
         layers.append(conv(channels, 1, 1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.layers(image)
+    def forward(self, image: torch.Tensor, features: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits (B, 1, h, w); with ``features``, also the output of every LeakyReLU before the last
+        convolution (the n + 1 intermediate feature maps that feature matching compares)."""
+        if not features:
+            return self.layers(image)
+        maps = []
+        x = image
+        for layer in self.layers:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                maps.append(x)
+        return x, maps
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -114,17 +124,31 @@ class MultiScaleDiscriminator(nn.Module):
             for _ in range(config.n_scales)
         )
 
-    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, features: bool = False
+    ) -> list[torch.Tensor] | tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
         """Judge ``image`` (B, in_channels, H, W), values in [0, 1] (mapped to [−1, 1] inside).
 
+        Args:
+            image: the images to judge.
+            features: also return each scale's intermediate feature maps (for
+                :func:`tfvsdk.losses.feature_matching_loss`, pix2pixHD's eq. 4).
+
         Returns:
-            K logit maps (B, 1, h_k, w_k), finest scale first; positive means "real".
+            K logit maps (B, 1, h_k, w_k), finest scale first; positive means "real". With ``features``,
+            ``(logits, feats)`` where ``feats[k]`` lists scale k's n + 1 maps (B, C_l, h_l, w_l), first layer
+            first (each the output of a LeakyReLU).
         """
         check_tensor("image", image, (None, self.config.in_channels, None, None), finite=False)
         x = image * 2 - 1
-        logits = []
+        logits, feats = [], []
         for k, scale in enumerate(self.scales):
             if k:
                 x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
-            logits.append(scale(x))
-        return logits
+            if features:
+                out, maps = scale(x, features=True)
+                logits.append(out)
+                feats.append(maps)
+            else:
+                logits.append(scale(x))
+        return (logits, feats) if features else logits

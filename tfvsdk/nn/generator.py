@@ -8,11 +8,11 @@ mask M̂. Architecture for a preset with base channels c, n_down = 2 (the shippe
 | block | layers | channels | resolution |
 |---|---|---|---|
 | input | [R, M̂, M], images mapped to [−1, 1] | 7 | H × W |
-| head | conv 7×7 s1 (reflect), BSN, ReLU | c | H × W |
+| head | conv 7×7 s1 (reflect), BSN, ReLU (or LeakyReLU, ``activation``) | c | H × W |
 | down ×n_down | conv 3×3 s2, BSN, ReLU | 2c, 4c | ⌈H/2⌉, ⌈H/4⌉ |
 | residual ×n_res_blocks | [conv 3×3 (reflect), BSN, ReLU, conv 3×3 (reflect), BSN] + skip | 4c | ⌈H/4⌉ |
 | up ×n_down | nearest upsampling to the matching encoder size, conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
-| tail | conv 7×7 s1 (reflect); ``output="residual"``: Y = clamp(C + tanh(·), 0, 1), ``"direct"``: sigmoid | 3 | H × W |
+| tail | conv 7×7 s1 (reflect); ``output="residual"``: Y = clamp(C + tanh(·), 0, 1) (or C + D_k(M̂)·tanh(·)), ``"direct"``: sigmoid | 3 | H × W |
 
 Interpretations: the paper writes G(R, P, M̂); BSN passes only per-channel statistics of P, which cannot
 carry the spatial layout (hair, scene) that Y must keep, so by default G also reads the hint M as input
@@ -34,6 +34,22 @@ M̂) synthesising Y — C is a fixed function of G's inputs R, M̂ (and the hint
 that "copy the face and the background" costs nothing and training spends its steps on the seam,
 colour and lighting. The residual output needs the hint, so it requires ``hint_input=True``. Y is in
 [0, 1] either way.
+
+Activation (``GeneratorConfig.activation``): Johnson's network uses ReLU. BSN does not normalise the
+features it keeps ((1 − α)·X of eq. 4) and its transferred offset comes from a learned projection of P,
+so nothing keeps a layer's pre-activations centred; on the CPU recipe (32², residual output) the last
+upsampling layer's ReLUs die during training — 0.6 % of its units active after 900 steps on L_rec alone,
+0 % after 1000 steps of the full loss (docs/training.md, "A CPU recipe") — and with them every gradient
+into G below the tail, so G freezes near the composite. ``"leaky_relu"`` (slope 0.2, as the
+discriminator, StyleGAN's and SPADE's generators) keeps a gradient through every unit.
+
+Residual region (``GeneratorConfig.residual_dilation``): by default the residual may change every pixel,
+though outside the face the hint already holds the frame (exactly, in self-reenactment), so anything G
+adds there is drift. With ``residual_dilation = k`` the residual is multiplied by the face mask dilated by
+k pixels, D_k(M̂) (a (2k+1)×(2k+1) max filter): Y = clamp(C + D_k(M̂)·tanh(·), 0, 1). The k-pixel band
+outside M̂ lets G still blend the seam; beyond it Y = C. This is the masked output of inpainting and
+harmonisation networks that keep the known region (e.g. Yu et al., "Generative Image Inpainting with
+Contextual Attention", CVPR 2018, pastes the known pixels back), applied to the residual.
 """
 
 from __future__ import annotations
@@ -56,6 +72,12 @@ def _norm_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 
 OUTPUT_KINDS: tuple[str, ...] = ("residual", "direct")
+ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu")
+
+
+def _activation(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in ACTIVATIONS:
+        raise InputError(f"GeneratorConfig.activation: expected one of {ACTIVATIONS}, got {value!r}")
 
 
 def _output_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -65,6 +87,16 @@ def _output_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise InputError("GeneratorConfig.output: 'residual' composites R into the hint M, so it needs hint_input=True")
 
 
+def _dilation(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DILATION:
+        raise InputError(f"GeneratorConfig.residual_dilation: expected None or an integer in [0, {MAX_DILATION}], got {value!r}")
+    if instance.output != "residual":
+        raise InputError("GeneratorConfig.residual_dilation: limits the residual of output='residual'; this G is 'direct'")
+
+
+MAX_DILATION = 64
 MAX_CHANNELS = 4096
 MAX_DOWN = 8
 MAX_RES_BLOCKS = 64
@@ -83,6 +115,12 @@ class GeneratorConfig:
         hint_input: G reads the hint M as input channels (see the module docstring).
         output: ``"residual"`` (Y = clamp(C + tanh(·)), C the composite M̂·R + (1 − M̂)·M; a fresh G
             outputs C) or ``"direct"`` (Y = sigmoid(·), what weights files without this field hold).
+        residual_dilation: None (default) lets the residual change the whole frame; an integer k limits it
+            to the face mask dilated by k pixels: Y = clamp(C + D_k(M̂)·tanh(·), 0, 1), D_k a (2k+1)×(2k+1)
+            max filter, so every pixel farther than k from the mask is exactly the composite's (the hint's).
+            Only with ``output="residual"``.
+        activation: ``"relu"`` (Johnson's and the paper's G) or ``"leaky_relu"`` (slope 0.2 for x < 0) after
+            every BSN; see the module docstring ("Activation").
 
     Sizes are bounded (channels ≤ 4096, ``n_down`` ≤ 8, ``n_res_blocks`` ≤ 64, far above any trained network)
     so that a damaged or hostile weights file cannot ask for terabytes before anything is checked.
@@ -95,6 +133,8 @@ class GeneratorConfig:
     norm: str = attrs.field(default="bsn", validator=_norm_kind)
     hint_input: bool = True
     output: str = attrs.field(default="residual", validator=_output_kind)
+    residual_dilation: int | None = attrs.field(default=None, validator=_dilation)
+    activation: str = attrs.field(default="relu", validator=_activation)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {"base_channels": 32, "n_down": 2, "n_res_blocks": 3, "embed_channels": 128},
@@ -126,10 +166,13 @@ class _ConvNorm(nn.Module):
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode=padding_mode)
         self.norm = BSN(cout, config.embed_channels, kind=config.norm)
         self.relu = relu
+        self.slope = 0.2 if config.activation == "leaky_relu" else 0.0
 
     def forward(self, x: torch.Tensor, p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = self.norm(self.conv(x), p, mask)
-        return F.relu(x) if self.relu else x
+        if not self.relu:
+            return x
+        return F.leaky_relu(x, self.slope) if self.slope else F.relu(x)
 
 
 class _ResBlock(nn.Module):
@@ -213,4 +256,8 @@ class Generator(nn.Module):
         if self.config.output == "direct":
             return torch.sigmoid(self.tail(x))
         composite = mask * rendered + (1 - mask) * hint
-        return (composite + torch.tanh(self.tail(x))).clamp(0, 1)
+        residual = torch.tanh(self.tail(x))
+        k = self.config.residual_dilation
+        if k is not None:
+            residual = residual * (F.max_pool2d(mask, 2 * k + 1, stride=1, padding=k) if k else mask)
+        return (composite + residual).clamp(0, 1)

@@ -47,6 +47,11 @@ def _betas(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]
         raise InputError(f"{type(instance).__name__}.{attribute.name}: expected two values in [0, 1), got {value!r}")
 
 
+def _decay(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"{type(instance).__name__}.{attribute.name}: expected a decay in [0, 1) (0 = off), got {value!r}")
+
+
 def _one_of(*options: str) -> Any:
     def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         if value not in options:
@@ -131,11 +136,15 @@ class OptimConfig:
         lr_g: learning rate of the generator G and the embedder E.
         lr_d: learning rate of the discriminator D.
         betas: Adam's (β1, β2). The paper does not state them; pix2pixHD's (0.5, 0.999) are the default.
+        ema: decay β of an exponential moving average of G's and E's weights (0 = off, the paper's
+            setting; GAN practice: 0.999). When on, the average — not the last iterate — is evaluated,
+            drawn in the sample grids and exported (:mod:`tfvsdk.train.ema`); checkpoints store it.
     """
 
     lr_g: float = attrs.field(default=1e-4, converter=float, validator=positive)
     lr_d: float = attrs.field(default=4e-4, converter=float, validator=positive)
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=lambda v: tuple(float(b) for b in v), validator=_betas)
+    ema: float = attrs.field(default=0.0, converter=float, validator=_decay)
 
 
 @attrs.define
@@ -154,6 +163,11 @@ class LossConfig:
             (s held constant in the backward pass; the adaptive weight of Esser et al. 2021 taken over all of
             G and E), so that α L_adv's gradient has α/(β + γ + λ) times the norm of the other terms'
             weighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+        feature_matching: μ, weight of pix2pixHD's discriminator feature matching L_FM on video samples
+            (:func:`tfvsdk.losses.feature_matching_loss`; Wang et al. 2018, eq. 4), a perceptual term that needs
+            no pretrained network. Not in the paper's eq. 16: 0 (off) by default. When on, μ L_FM joins the
+            numerator of the adaptive scale and μ its denominator: s = ‖∇_θ(β L_app + γ L_rec + λ L_tmp +
+            μ L_FM)‖ / ((β + γ + λ + μ) ‖∇_θ L_adv‖).
         r1: weight γ of the R1 penalty (γ/2)·E‖∇_X D(X)‖² on real images added to D's loss (Mescheder et al.
             2018; 0 = off).
     """
@@ -166,6 +180,7 @@ class LossConfig:
     adversarial_warmup: int = attrs.field(default=0, converter=int, validator=non_negative)
     adversarial_scale: str = attrs.field(default="adaptive", validator=_one_of("adaptive", "fixed"))
     r1: float = attrs.field(default=0.0, converter=float, validator=non_negative)
+    feature_matching: float = attrs.field(default=0.0, converter=float, validator=non_negative)
 
     def weights(self) -> LossWeights:
         """The :class:`~tfvsdk.losses.LossWeights` of eq. 16 (λ = 0 when ``use_temporal`` is off)."""

@@ -12,10 +12,12 @@ One step on a DTSS batch (§3.1), for each time τ ∈ {t, t−1} (t−1 only wh
 
 Losses (:mod:`tfvsdk.losses`): L_rec = ‖Y^t − X_i^t‖₁ on video samples only (eq. 7), L_app (eq. 6),
 L_tmp between Y^{t−1} and Y^t warped by the 3D flow of R^{t−1}, R^t (eq. 9–15), the hinge form of
-L_adv on D(Y^t) with real images X_i^t (eq. 8), plus any ``training_losses`` hook results, weighted as in
-eq. 16 — L_adv multiplied by the adaptive scale s of ``loss.adversarial_scale`` (docs/training.md, "Loss
-scales"). G and E take one Adam step on that total, then D one Adam step on its hinge loss. Rendering and the
-flow are computed without gradients: nothing trained comes before them.
+L_adv on D(Y^t) with real images X_i^t (eq. 8), optionally pix2pixHD's discriminator feature matching
+between D's features of Y^t and X_i^t on video samples (``loss.feature_matching``, not in eq. 16), plus
+any ``training_losses`` hook results, weighted as in eq. 16 — L_adv multiplied by the adaptive scale s of
+``loss.adversarial_scale`` (docs/training.md, "Loss scales"). G and E take one Adam step on that total
+(then update their weight average, ``optim.ema``), then D one Adam step on its hinge loss. Rendering and
+the flow are computed without gradients: nothing trained comes before them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from . import distributed, evaluation
 from .checkpoint import FORMAT_VERSION, CheckpointDir, load_checkpoint, rng_state, set_rng_state
 from .components import Components, build_components
 from .config import TrainConfig
+from .ema import WeightAverage
 from .logs import MetricsLog, save_grid
 
 logger = logging.getLogger(__name__)
@@ -89,7 +92,7 @@ class StepOutputs:
         flow: (B, 2, H, W) 3D flow F^{t→t−1} in pixels (:func:`tfvsdk.flow.flow3d`), or None without L_tmp.
         visible: (B, 1, H, W) its visibility S^t · S^{t−1}, or None without L_tmp.
         losses: the paper's loss terms (scalar tensors): ``adversarial``, ``appearance``,
-            ``reconstruction``, ``temporal``.
+            ``reconstruction``, ``temporal``; and ``feature_matching`` when ``loss.feature_matching`` is on.
     """
 
     scene: Scene
@@ -267,6 +270,8 @@ class Trainer:
         self.amp = config.run.amp and self.device.type == "cuda"
         if config.run.amp and not self.amp:
             logger.info("run.amp is set but training runs on %s; mixed precision is used on CUDA only", self.device)
+        self.ema = WeightAverage(c.blender, opt.ema) if opt.ema > 0 else None
+        """The moving average of G's and E's weights (``optim.ema``), or None."""
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.weights = config.loss.weights()
@@ -279,7 +284,11 @@ class Trainer:
         if config.run.resume and self.checkpoints.last.exists():
             state = load_checkpoint(self.checkpoints.last, map_location=self.device)
             changed = resume_changes(json.loads(state["config"]), config.to_dict(), str(self.checkpoints.last))
+            if config.optim.ema > 0 and "ema" not in state:
+                logger.warning("%s holds no weight average; optim.ema starts it from the resumed weights", self.checkpoints.last)
             self.load_state_dict(state)
+            if self.ema is not None:
+                self.ema.decay = config.optim.ema
             for opt, lr in ((self.opt_g, config.optim.lr_g), (self.opt_d, config.optim.lr_d)):
                 for group in opt.param_groups:
                     group["lr"], group["betas"] = lr, config.optim.betas
@@ -300,6 +309,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
             "scaler_d": self.scaler_d.state_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "sampler": self.sampler.state_dict(position=self.step * self.config.data.batch_size),
             "rng": rng_state(),
             "config": json.dumps(self.config.to_dict()),
@@ -320,6 +330,11 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:
+                self.ema = WeightAverage(self.components.blender, self.ema.decay)
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
@@ -407,17 +422,18 @@ class Trainer:
         """Set the G/E gradient of eq. 16 and return ``(grad/* norms, s)``.
 
         ``weighted`` holds the weighted non-adversarial terms (β L_app, γ L_rec, λ L_tmp under their short
-        names, then the hook losses), ``adversarial`` the unweighted L_adv. Their gradients on G and E are
-        taken separately (per term on ``log_grads`` steps, else the paper's terms and the hook losses as two
-        sums), so that with ``loss.adversarial_scale = "adaptive"``
-        s = ‖∇(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇ L_adv‖) costs no extra pass; the gradient
-        set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+        names, μ L_FM as ``fm`` when ``loss.feature_matching`` is on, then the hook losses), ``adversarial``
+        the unweighted L_adv. Their gradients on G and E are taken separately (per term on ``log_grads``
+        steps, else the paper's terms with L_FM and the hook losses as two sums), so that with
+        ``loss.adversarial_scale = "adaptive"``
+        s = ‖∇(β L_app + γ L_rec + λ L_tmp + μ L_FM)‖ / ((β + γ + λ + μ) ‖∇ L_adv‖) costs no extra pass; the
+        gradient set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
         """
         self.opt_g.zero_grad(set_to_none=True)
         params = [p for p in self.components.generator_parameters() if p.requires_grad]
         scaler = self.scaler_g
         unscale = float(scaler.get_scale()) if self.amp else 1.0
-        paper = [name for name in GRAD_NAMES.values() if name != "adv"]
+        paper = [name for name in GRAD_NAMES.values() if name != "adv"] + ["fm"]
         if log_grads:
             groups = {name: [name] for name in weighted}
         else:
@@ -453,7 +469,8 @@ class Trainer:
             adv = gradient(adversarial.reshape(()))
             if self.config.loss.adversarial_scale == "adaptive":
                 w = self.weights
-                scale = min(norm(reference) / ((w.appearance + w.reconstruction + w.temporal) * norm(adv) + 1e-12), 1e4)
+                weights = w.appearance + w.reconstruction + w.temporal + self.config.loss.feature_matching
+                scale = min(norm(reference) / (weights * norm(adv) + 1e-12), 1e4)
             total = add(total, adv, alpha * scale)
             if log_grads:
                 norms["grad/adv"] = alpha * scale * norm(adv)
@@ -470,8 +487,8 @@ class Trainer:
 
         Every ``run.grad_every`` steps (counting from the first, step 0) the metrics also hold the gradient
         norm on G and E of each weighted term of eq. 16: ``grad/adv``, ``grad/app``, ``grad/rec``,
-        ``grad/tmp``, ``grad/<hook loss>`` and ``grad/total`` (the norm of their sum, the gradient Adam
-        receives).
+        ``grad/tmp``, ``grad/fm`` (with ``loss.feature_matching``), ``grad/<hook loss>`` and ``grad/total``
+        (the norm of their sum, the gradient Adam receives).
         """
         c = self.components
         batch = batch.to(self.device)
@@ -488,26 +505,41 @@ class Trainer:
                 y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
             y_cur = y[:b]
             y_prev = y[b:] if self.use_temporal else None
+            fm_weight = self.config.loss.feature_matching
+            if fm_weight > 0:
+                fake_logits, fake_features = d(y_cur, features=True)
+                with torch.no_grad():
+                    _, real_features = d(batch.identity.cur, features=True)
+            else:
+                fake_logits = d(y_cur)
             terms = {
-                "adversarial": losses.g_hinge_loss(d(y_cur)),
+                "adversarial": losses.g_hinge_loss(fake_logits),
                 "appearance": losses.appearance_loss(c.embedder, y_cur, scene.appearance[:b], scene.hint[:b], scene.mask[:b]),
                 "reconstruction": losses.reconstruction_loss(y_cur, batch.identity.cur, batch.is_video),
                 "temporal": temporal_loss(y_cur, y_prev, flow, visible) if self.use_temporal else y_cur.new_zeros(()),
             }
+            if fm_weight > 0:
+                terms["feature_matching"] = losses.feature_matching_loss(real_features, fake_features, batch.is_video)
             outputs = StepOutputs(scene, y_cur, y_prev, flow, visible, terms)
             extra = self._extra_losses(batch, outputs)
             weighted = {short: getattr(self.weights, name) * terms[name].reshape(()) for name, short in GRAD_NAMES.items() if short != "adv"}
+            if fm_weight > 0:
+                weighted["fm"] = fm_weight * terms["feature_matching"]
             for name, (weight, value) in extra.items():
                 weighted[name] = weight * value.reshape(())
         every = self.config.run.grad_every
         grad_norms, scale = self._generator_backward(weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0)
         weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight() * scale)
-        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items()}, weights=weights)
+        total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items() if k != "feature_matching"}, weights=weights)
+        if fm_weight > 0:
+            total = total + fm_weight * terms["feature_matching"].detach()
         for weight, value in extra.values():
             total = total + weight * value.detach().reshape(())
         distributed.average_gradients(c.generator_parameters(), self.context)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
+        if self.ema is not None:
+            self.ema.update(c.blender)
 
         d.requires_grad_(True)
         r1 = self.config.loss.r1
@@ -543,9 +575,21 @@ class Trainer:
         self._last = (batch, outputs)
         return metrics
 
+    @property
+    def inference_blender(self) -> Any:
+        """The blender that evaluation, sample grids and export use: the weight average (``optim.ema``) when
+        on, else the blender being trained. The average has no discriminator."""
+        return self.ema.module if self.ema is not None else self.components.blender
+
+    def _exported(self) -> contextlib.AbstractContextManager:
+        """The trained blender with the averaged G and E swapped in (when ``optim.ema`` is on) and its D."""
+        blender = self.components.blender
+        return self.ema.swapped_into(blender) if self.ema is not None else contextlib.nullcontext(blender)
+
     def export_pretrained(self, directory: str | Path) -> Path:
         """Save the trained blender with ``save_pretrained`` (``config.json`` + ``model.safetensors``), for
         editing with ``--blender NAME --blender-weights DIR`` or ``create_pretrained("blender", NAME, DIR)``.
+        With ``optim.ema`` the averaged G and E are saved (with the trained D).
 
         Raises:
             PluginError: the blender is not a :class:`~tfvsdk.TrainableBlender`.
@@ -553,12 +597,13 @@ class Trainer:
         blender = self.components.blender
         if not isinstance(blender, TrainableBlender):
             raise PluginError(f"blender {self.config.components.blender!r} is not a TrainableBlender; it has no save_pretrained()")
-        with reporting(blender, "saving its weights"):
+        with reporting(blender, "saving its weights"), self._exported():
             return blender.save_pretrained(directory)
 
     def export_weights(self, path: str | Path) -> Path:
         """Save the trained blender's weights for editing with the blender's own ``save`` (``bsn``: a
-        safetensors file that ``create("blender", "bsn", weights=path)`` loads).
+        safetensors file that ``create("blender", "bsn", weights=path)`` loads); with ``optim.ema`` the
+        averaged G and E (and the trained D).
 
         Raises:
             PluginError: the blender has no ``save`` method.
@@ -568,7 +613,8 @@ class Trainer:
             raise PluginError(f"blender {self.config.components.blender!r} has no save() method to export its weights")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        blender.save(path)
+        with self._exported():
+            blender.save(path)
         return path
 
     def close(self) -> None:
@@ -590,11 +636,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, batches: list[TrainingBatch]) -> dict[str, float]:
-        """The paper's loss terms of the current networks on ``batches``, averaged, without any update.
+        """The paper's loss terms of the current networks (:attr:`inference_blender`) on ``batches``, averaged,
+        without any update.
 
         L_rec is averaged over the video samples only (not over the batch as in training) and L_tmp over
         the samples with a temporal pair, so the figures do not depend on the image/video mix.
         """
+        c = self.components
+        blender = self.inference_blender
+        was_training = blender.training
+        blender.eval()
+        try:
+            return self._evaluate(batches, blender)
+        finally:
+            blender.train(was_training)
+
+    def _evaluate(self, batches: list[TrainingBatch], blender: Any) -> dict[str, float]:
         c = self.components
         totals: dict[str, float] = {"rec": 0.0, "tmp": 0.0, "app": 0.0}
         videos = samples = 0
@@ -602,14 +659,14 @@ class Trainer:
             batch = batch.to(self.device)
             b = batch.batch_size
             scene = self.render(batch)
-            y = c.blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            y = blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
             per_sample = (y[:b] - batch.identity.cur).abs().flatten(1).mean(1)
             totals["rec"] += float(per_sample[batch.is_video].sum())
             if self.use_temporal:
                 flow, visible = flow3d(scene.renderings[0], scene.renderings[1], c.model.triangles)
                 for i in range(b):
                     totals["tmp"] += float(temporal_loss(y[i : i + 1], y[b + i : b + i + 1], flow[i : i + 1], visible[i : i + 1]))
-            totals["app"] += b * float(losses.appearance_loss(c.embedder, y[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b]))
+            totals["app"] += b * float(losses.appearance_loss(blender.embedder, y[:b], scene.appearance[:b], scene.hint[:b], scene.mask[:b]))
             videos += int(batch.is_video.sum())
             samples += b
         return {
@@ -625,14 +682,15 @@ class Trainer:
 
         Args:
             clips: clip indices of the video part (default: the held-out split, ``data.eval_clips``).
-            blender: the blender to evaluate (default: the one being trained; e.g. ``classical`` for the
-                baseline on the same clips).
+            blender: the blender to evaluate (default: :attr:`inference_blender`, the one being trained or
+                its weight average; e.g. ``classical`` for the baseline on the same clips).
             identities: one image index per clip to swap onto it instead (then only ``eval/e_tmp``).
 
         Returns:
             ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
             ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
         """
+        blender = self.inference_blender if blender is None else blender
         result = evaluation.evaluate_clips(self, self.eval_clips if clips is None else clips, blender, identities)
         return {f"eval/{key}": value for key, value in result.items()}
 
@@ -655,15 +713,24 @@ class Trainer:
         )
 
     def save_samples(self, path: Path | None = None) -> Path:
-        """Write a grid of the last step's samples (X_i, X_p, X_e, R, hint, Y^t[, Y^{t−1}]) as a PNG."""
+        """Write a grid of the last step's samples (X_i, X_p, X_e, R, hint, Y^t[, Y^{t−1}]) as a PNG.
+
+        With ``optim.ema`` the Y columns are the weight average's outputs on the last step's inputs (not the
+        outputs the step trained on).
+        """
         if self._last is None:
             raise InputError("save_samples: no training step has run yet")
         batch, outputs = self._last
         b = batch.batch_size
         scene = outputs.scene
-        columns = [batch.identity.cur, batch.pose.cur, batch.expression.cur, scene.rendered[:b], scene.hint[:b], outputs.output]
-        if outputs.output_prev is not None:
-            columns.append(outputs.output_prev)
+        y_cur, y_prev = outputs.output, outputs.output_prev
+        if self.ema is not None:
+            with torch.no_grad():
+                y = self.ema.module.blend(scene.rendered, scene.appearance, scene.hint, scene.mask)
+            y_cur, y_prev = y[:b], (y[b:] if y_prev is not None else None)
+        columns = [batch.identity.cur, batch.pose.cur, batch.expression.cur, scene.rendered[:b], scene.hint[:b], y_cur]
+        if y_prev is not None:
+            columns.append(y_prev)
         path = path or self.out / "samples" / f"step-{self.step:08d}.png"
         save_grid(path, columns)
         return path
