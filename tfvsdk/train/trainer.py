@@ -642,7 +642,6 @@ class Trainer:
         L_rec is averaged over the video samples only (not over the batch as in training) and L_tmp over
         the samples with a temporal pair, so the figures do not depend on the image/video mix.
         """
-        c = self.components
         blender = self.inference_blender
         was_training = blender.training
         blender.eval()
