@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--images", type=int, default=128)
-    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--eval-clips", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one thread each")
