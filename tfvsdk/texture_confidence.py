@@ -9,7 +9,11 @@
      ``min_cosine`` to 1 at ``full_cosine`` (grazing texels are smeared across few pixels);
    * the distance to the silhouette: the fitted outline is off by a few pixels and its neighbourhood is
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
-     face's size (√ of its pixel area) inside it;
+     face's size (√ of its pixel area) inside it. The silhouette includes the mesh's own occluding edges
+     (a depth step between neighbouring pixels larger than ``occlusion_fraction`` of the face's depth
+     range: the side of the nose on a turned face), where the fitted nose is just as far off: next to it
+     the photo shows the nose's other side or its shadow, which otherwise came out as a dark streak beside
+     the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
      a seen non-skin texel of its column counts as hair, the features excepted): outside the facial
      features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
@@ -89,6 +93,7 @@ def face_texture(
     min_cosine: float = 0.2,
     full_cosine: float = 0.5,
     silhouette_fraction: float = 0.03,
+    occlusion_fraction: float | None = 0.1,
     mirror_ramp: float = 0.25,
     prior_weight: float = 0.01,
     skin_tolerance: float = 3.0,
@@ -106,6 +111,8 @@ def face_texture(
         min_cosine: cos θ below which a texel has no confidence.
         full_cosine: cos θ from which the viewing angle costs no confidence.
         silhouette_fraction: distance to the silhouette, as a fraction of the face size, of full confidence.
+        occlusion_fraction: a depth step between neighbouring pixels larger than this fraction of the face's
+            depth range is an occluding edge of the mesh, which counts as silhouette; None: only the outline.
         mirror_ramp: confidence advantage at which the mirror point gets its full weight.
         prior_weight: weight ε of the smooth prior.
         skin_tolerance: skin colour tolerance in robust standard deviations.
@@ -127,7 +134,10 @@ def face_texture(
     points = _mix(weights, vertices[:, corners])  # (B, K, 3)
     normals = F.normalize(_mix(weights, vertex_normals(vertices, tri)[:, corners]), dim=-1)
     cosine = ((normals[..., 2] - min_cosine) / (full_cosine - min_cosine)).clamp(0, 1)
-    covered = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)[..., 3] > 0
+    raster = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)
+    covered = raster[..., 3] > 0
+    if occlusion_fraction is not None:
+        covered = covered & ~_occluding_edges(raster[..., 2], covered, occlusion_fraction)
     face_px = covered.flatten(1).sum(1).to(vertices.dtype).sqrt().clamp(min=1)
     reach = (silhouette_fraction * face_px).clamp(min=1)
     inside = _sample_nearest(_inner_distance(covered, int(reach.max().ceil())), points)
@@ -181,6 +191,23 @@ def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     ok = (x >= 0) & (x < width) & (y >= 0) & (y < height)
     flat = (torch.arange(batch, device=values.device)[:, None] * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
     return values.reshape(-1)[flat] * ok
+
+
+def _occluding_edges(depth: torch.Tensor, covered: torch.Tensor, fraction: float) -> torch.Tensor:
+    """(B, H, W) bool: the ``covered`` pixels on either side of a depth step (between 4-neighbours, both
+    covered) larger than ``fraction`` of the face's depth range — where the mesh hides part of itself."""
+    big = torch.finfo(depth.dtype).max
+    near = torch.where(covered, depth, big).flatten(1).amin(1)
+    far = torch.where(covered, depth, -big).flatten(1).amax(1)
+    threshold = (fraction * (far - near)).clamp(min=0)[:, None, None]
+    edges = torch.zeros_like(covered)
+    for dy, dx in ((0, 1), (1, 0)):
+        height, width = depth.shape[1] - dy, depth.shape[2] - dx
+        both = covered[:, :height, :width] & covered[:, dy:, dx:]
+        jump = both & ((depth[:, :height, :width] - depth[:, dy:, dx:]).abs() > threshold)
+        edges[:, :height, :width] |= jump
+        edges[:, dy:, dx:] |= jump
+    return edges
 
 
 def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
