@@ -11,7 +11,7 @@
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
      face's size (√ of its pixel area) inside it. The silhouette includes the mesh's own occluding edges
      (a depth step between neighbouring pixels larger than ``occlusion_fraction`` of the face's depth
-     range: the side of the nose on a turned face), where the fitted nose is just as far off: next to it
+     range, beside a pixel seen nearly edge-on, |cos θ| < ``GRAZING``: the side of the nose on a turned face), where the fitted nose is just as far off: next to it
      the photo shows the nose's other side or its shadow, which otherwise came out as a dark streak beside
      the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
@@ -52,6 +52,8 @@ from .texture import push_pull, _texels, _to_grid, unwrap_texture
 FEATURES = (17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 45, 54, 55, 56, 57, 58, 59, 48, 36)
 CHEEKS = ((36, 31, 48, 4, 2), (45, 35, 54, 12, 14))
 BROW_MARGIN = 0.6
+GRAZING = 0.5
+"""|cos θ| below which a pixel of the mesh is seen nearly edge-on (an occluding edge's side, see face_texture)."""
 MOUTH_INTERIOR = (60, 61, 62, 63, 64, 65, 66, 67)
 
 
@@ -136,9 +138,13 @@ def face_texture(
     cosine = ((normals[..., 2] - min_cosine) / (full_cosine - min_cosine)).clamp(0, 1)
     raster = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)
     covered = raster[..., 3] > 0
-    if occlusion_fraction is not None:
-        covered = covered & ~_occluding_edges(raster[..., 2], covered, occlusion_fraction)
     face_px = covered.flatten(1).sum(1).to(vertices.dtype).sqrt().clamp(min=1)
+    if occlusion_fraction is not None:
+        corner = vertices[:, faces]  # (B, T, 3, 3)
+        normal = torch.cross(corner[:, :, 1] - corner[:, :, 0], corner[:, :, 2] - corner[:, :, 0], dim=-1)
+        facing = F.normalize(normal, dim=-1)[..., 2].abs()  # |cos θ| of each triangle
+        pixel_facing = torch.gather(facing, 1, (raster[..., 3].long() - 1).clamp(min=0).flatten(1)).view_as(covered)
+        covered = covered & ~_occluding_edges(raster[..., 2], covered & (pixel_facing < GRAZING), occlusion_fraction, covered)
     reach = (silhouette_fraction * face_px).clamp(min=1)
     inside = _sample_nearest(_inner_distance(covered, int(reach.max().ceil())), points)
     silhouette = (inside / reach[:, None]).clamp(0, 1)
@@ -193,9 +199,11 @@ def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return values.reshape(-1)[flat] * ok
 
 
-def _occluding_edges(depth: torch.Tensor, covered: torch.Tensor, fraction: float) -> torch.Tensor:
-    """(B, H, W) bool: the ``covered`` pixels on either side of a depth step (between 4-neighbours, both
-    covered) larger than ``fraction`` of the face's depth range — where the mesh hides part of itself."""
+def _occluding_edges(depth: torch.Tensor, grazing: torch.Tensor, fraction: float, covered: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) bool: the ``grazing`` pixels (seen nearly edge-on) next to a depth step to a ``covered``
+    4-neighbour larger than ``fraction`` of the face's depth range — where the mesh turns away and hides part
+    of itself (a contour generator such as the side of a turned nose; the rim of an eye opening is a depth
+    step too, but faces the camera)."""
     big = torch.finfo(depth.dtype).max
     near = torch.where(covered, depth, big).flatten(1).amin(1)
     far = torch.where(covered, depth, -big).flatten(1).amax(1)
@@ -205,8 +213,8 @@ def _occluding_edges(depth: torch.Tensor, covered: torch.Tensor, fraction: float
         height, width = depth.shape[1] - dy, depth.shape[2] - dx
         both = covered[:, :height, :width] & covered[:, dy:, dx:]
         jump = both & ((depth[:, :height, :width] - depth[:, dy:, dx:]).abs() > threshold)
-        edges[:, :height, :width] |= jump
-        edges[:, dy:, dx:] |= jump
+        edges[:, :height, :width] |= jump & grazing[:, :height, :width]
+        edges[:, dy:, dx:] |= jump & grazing[:, dy:, dx:]
     return edges
 
 
