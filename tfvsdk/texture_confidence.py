@@ -9,7 +9,11 @@
      ``min_cosine`` to 1 at ``full_cosine`` (grazing texels are smeared across few pixels);
    * the distance to the silhouette: the fitted outline is off by a few pixels and its neighbourhood is
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
-     face's size (√ of its pixel area) inside it;
+     face's size (√ of its pixel area) inside it. The silhouette includes the mesh's own occluding edges
+     (a depth step between neighbouring pixels larger than ``occlusion_fraction`` of the face's depth
+     range, beside a pixel seen nearly edge-on, |cos θ| < ``GRAZING``: the side of the nose on a turned face), where the fitted nose is just as far off: next to it
+     the photo shows the nose's other side or its shadow, which otherwise came out as a dark streak beside
+     the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
      a seen non-skin texel of its column counts as hair, the features excepted): outside the facial
      features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
@@ -48,6 +52,8 @@ from .texture import push_pull, _texels, _to_grid, unwrap_texture
 FEATURES = (17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 45, 54, 55, 56, 57, 58, 59, 48, 36)
 CHEEKS = ((36, 31, 48, 4, 2), (45, 35, 54, 12, 14))
 BROW_MARGIN = 0.6
+GRAZING = 0.5
+"""|cos θ| below which a pixel of the mesh is seen nearly edge-on (an occluding edge's side, see face_texture)."""
 MOUTH_INTERIOR = (60, 61, 62, 63, 64, 65, 66, 67)
 
 
@@ -89,6 +95,7 @@ def face_texture(
     min_cosine: float = 0.2,
     full_cosine: float = 0.5,
     silhouette_fraction: float = 0.03,
+    occlusion_fraction: float | None = 0.1,
     mirror_ramp: float = 0.25,
     prior_weight: float = 0.01,
     skin_tolerance: float = 3.0,
@@ -106,6 +113,8 @@ def face_texture(
         min_cosine: cos θ below which a texel has no confidence.
         full_cosine: cos θ from which the viewing angle costs no confidence.
         silhouette_fraction: distance to the silhouette, as a fraction of the face size, of full confidence.
+        occlusion_fraction: a depth step between neighbouring pixels larger than this fraction of the face's
+            depth range is an occluding edge of the mesh, which counts as silhouette; None: only the outline.
         mirror_ramp: confidence advantage at which the mirror point gets its full weight.
         prior_weight: weight ε of the smooth prior.
         skin_tolerance: skin colour tolerance in robust standard deviations.
@@ -127,8 +136,15 @@ def face_texture(
     points = _mix(weights, vertices[:, corners])  # (B, K, 3)
     normals = F.normalize(_mix(weights, vertex_normals(vertices, tri)[:, corners]), dim=-1)
     cosine = ((normals[..., 2] - min_cosine) / (full_cosine - min_cosine)).clamp(0, 1)
-    covered = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)[..., 3] > 0
+    raster = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)
+    covered = raster[..., 3] > 0
     face_px = covered.flatten(1).sum(1).to(vertices.dtype).sqrt().clamp(min=1)
+    if occlusion_fraction is not None:
+        corner = vertices[:, faces]  # (B, T, 3, 3)
+        normal = torch.cross(corner[:, :, 1] - corner[:, :, 0], corner[:, :, 2] - corner[:, :, 0], dim=-1)
+        facing = F.normalize(normal, dim=-1)[..., 2].abs()  # |cos θ| of each triangle
+        pixel_facing = torch.gather(facing, 1, (raster[..., 3].long() - 1).clamp(min=0).flatten(1)).view_as(covered)
+        covered = covered & ~_occluding_edges(raster[..., 2], covered & (pixel_facing < GRAZING), occlusion_fraction, covered)
     reach = (silhouette_fraction * face_px).clamp(min=1)
     inside = _sample_nearest(_inner_distance(covered, int(reach.max().ceil())), points)
     silhouette = (inside / reach[:, None]).clamp(0, 1)
@@ -181,6 +197,25 @@ def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     ok = (x >= 0) & (x < width) & (y >= 0) & (y < height)
     flat = (torch.arange(batch, device=values.device)[:, None] * height + y.clamp(0, height - 1)) * width + x.clamp(0, width - 1)
     return values.reshape(-1)[flat] * ok
+
+
+def _occluding_edges(depth: torch.Tensor, grazing: torch.Tensor, fraction: float, covered: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) bool: the ``grazing`` pixels (seen nearly edge-on) next to a depth step to a ``covered``
+    4-neighbour larger than ``fraction`` of the face's depth range — where the mesh turns away and hides part
+    of itself (a contour generator such as the side of a turned nose; the rim of an eye opening is a depth
+    step too, but faces the camera)."""
+    big = torch.finfo(depth.dtype).max
+    near = torch.where(covered, depth, big).flatten(1).amin(1)
+    far = torch.where(covered, depth, -big).flatten(1).amax(1)
+    threshold = (fraction * (far - near)).clamp(min=0)[:, None, None]
+    edges = torch.zeros_like(covered)
+    for dy, dx in ((0, 1), (1, 0)):
+        height, width = depth.shape[1] - dy, depth.shape[2] - dx
+        both = covered[:, :height, :width] & covered[:, dy:, dx:]
+        jump = both & ((depth[:, :height, :width] - depth[:, dy:, dx:]).abs() > threshold)
+        edges[:, :height, :width] |= jump & grazing[:, :height, :width]
+        edges[:, dy:, dx:] |= jump & grazing[:, dy:, dx:]
+    return edges
 
 
 def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:

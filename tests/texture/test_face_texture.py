@@ -145,3 +145,23 @@ def test_a_photo_re_rendered_at_its_own_pose_keeps_its_seen_pixels(synth):
     error = (rendering.image[:, :3] - image).abs().mean(1, keepdim=True)[inside]
 
     assert float(error.mean()) * 255 < 5.5
+
+
+@pytest.mark.parametrize("yaw", [40.0, 60.0])
+def test_the_noses_occluding_edge_on_a_turned_head_counts_as_silhouette(synth, yaw):
+    """Beside the nose of a turned head the photo shows the nose's other side or its shadow, and the fitted
+    nose is as far off as the outline: those texels lose confidence as next to the outline — and only
+    those, between the brows and the nose's tip, never on the cheeks or the jaw."""
+    model = synth.model
+    image, vertices = head(synth, yaw)
+    with_edges = face_texture(image, vertices, model, 128, delight=False).confidence[0, 0]
+    outline_only = face_texture(image, vertices, model, 128, delight=False, occlusion_fraction=None).confidence[0, 0]
+
+    rows, columns = ((outline_only > 0.9) & (with_edges < 0.5)).nonzero(as_tuple=True)
+    uv = model.uv[model.landmark_indices] * 128
+    nose_tip = float(uv[27:36, 1].max())
+    brows = float(uv[17:27, 1].min())
+    eye_corners = sorted(float(uv[k, 0]) for k in (36, 45))
+    assert len(rows) > 40
+    assert brows <= float(rows.min()) and float(rows.max()) <= nose_tip + 2
+    assert eye_corners[0] <= float(columns.min()) and float(columns.max()) <= eye_corners[1]
