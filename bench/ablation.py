@@ -90,7 +90,7 @@ def summary(values: list[float]) -> dict:
     return {"mean": mean, "ci95": [mean - half, mean + half], "per_seed": values}
 
 
-def recipe(size: int) -> dict:
+def recipe() -> dict:
     config = tomllib.loads(RECIPE.read_text())
     config.pop("run", None)
     return config
@@ -99,7 +99,8 @@ def recipe(size: int) -> dict:
 def run_one(job: dict) -> dict:
     """Train one (arm, seed) and evaluate it on the held-out clips (runs in a worker process).
 
-    A ``result.json`` in the run's folder from the same job is returned as it is (``"reused": True``).
+    A ``result.json`` in the run's folder from the same job (arm, seed, steps, data and the recipe's settings)
+    is returned as it is (``"reused": True``).
     """
     done = Path(job["out"]) / "result.json"
     if done.exists():
@@ -111,7 +112,7 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(1)
     from tfvsdk.train import Trainer, config_from_dict
 
-    config = recipe(job["size"])
+    config = json.loads(json.dumps(job["recipe"]))
     for table, changes in ARMS[job["arm"]].items():
         section = config.setdefault(table, {})
         for key, value in changes.items():  # a table value (blender_config) is merged into the recipe's
@@ -143,7 +144,7 @@ def baseline(data: str, eval_clips: int, size: int) -> dict:
     import tfvsdk
     from tfvsdk.train import Trainer, config_from_dict
 
-    config = recipe(size)
+    config = recipe()
     config.setdefault("data", {}).update({"root": data, "eval_clips": eval_clips})
     config["run"] = {"out": tempfile.mkdtemp(), "resume": False}
     trainer = Trainer(config_from_dict(config))
@@ -234,7 +235,8 @@ def main() -> None:
         synthesize(data, SynthConfig(images=args.images, videos=args.clips, frames=args.frames, size=args.size, seed=args.data_seed))
     jobs = [
         {"arm": arm, "seed": seed, "steps": args.steps, "size": args.size, "data": str(data),
-         "eval_clips": args.eval_clips, "data_seed": args.data_seed, "out": str(work / "runs" / f"{arm}-s{seed}")}
+         "eval_clips": args.eval_clips, "data_seed": args.data_seed, "recipe": recipe(),
+         "out": str(work / "runs" / f"{arm}-s{seed}")}
         for seed in range(args.seeds) for arm in args.arms
     ]
     started = time.perf_counter()
