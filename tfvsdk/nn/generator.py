@@ -11,7 +11,7 @@ mask M̂. Architecture for a preset with base channels c, n_down = 2 (the shippe
 | head | conv 7×7 s1 (reflect), BSN, ReLU (or LeakyReLU, ``activation``) | c | H × W |
 | down ×n_down | conv 3×3 s2, BSN, ReLU | 2c, 4c | ⌈H/2⌉, ⌈H/4⌉ |
 | residual ×n_res_blocks | [conv 3×3 (reflect), BSN, ReLU, conv 3×3 (reflect), BSN] + skip | 4c | ⌈H/4⌉ |
-| up ×n_down | nearest upsampling to the matching encoder size, conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
+| up ×n_down | nearest upsampling to the matching encoder size (``skips``: concatenated with that level's encoder features), conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
 | tail | conv 7×7 s1 (reflect); ``output="residual"``: Y = clamp(C + tanh(·), 0, 1) (or C + D_k(M̂)·tanh(·)), ``"direct"``: sigmoid | 3 | H × W |
 
 Interpretations: the paper writes G(R, P, M̂); BSN passes only per-channel statistics of P, which cannot
