@@ -152,6 +152,23 @@ def test_a_leaky_generator_keeps_a_gradient_through_a_layer_whose_units_are_all_
         assert below.abs().sum() > 0
 
 
+@pytest.mark.parametrize("skips", [False, True])
+def test_skips_carry_full_resolution_features_past_the_bottleneck(skips):
+    torch.manual_seed(0)
+    embedder, generator = build(GeneratorConfig.preset("small", skips=skips, output="direct"))
+    generator.blocks[-1].register_forward_hook(lambda module, inputs, output: torch.zeros_like(output))
+    rendered, appearance, hint, mask = sample(1, 32, 32)
+    rendered.requires_grad_(True)
+    y = generator(rendered, embedder(appearance, hint).detach(), mask, hint)
+    y[0, :, 16, 16].sum().backward()
+    if not skips:
+        assert rendered.grad is None  # everything passes through the (silenced) bottleneck
+        return
+    reach = rendered.grad.abs().sum(dim=(0, 1))
+    window = reach[9:24, 9:24].sum()  # head 7×7, last decoder layer 3×3, tail 7×7 (BSN's statistics reach further)
+    assert window > 0.9 * reach.sum()
+
+
 def test_the_residual_region_is_checked():
     with pytest.raises(InputError, match="residual_dilation"):
         GeneratorConfig(residual_dilation=-1)

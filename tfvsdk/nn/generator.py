@@ -11,7 +11,7 @@ mask M̂. Architecture for a preset with base channels c, n_down = 2 (the shippe
 | head | conv 7×7 s1 (reflect), BSN, ReLU (or LeakyReLU, ``activation``) | c | H × W |
 | down ×n_down | conv 3×3 s2, BSN, ReLU | 2c, 4c | ⌈H/2⌉, ⌈H/4⌉ |
 | residual ×n_res_blocks | [conv 3×3 (reflect), BSN, ReLU, conv 3×3 (reflect), BSN] + skip | 4c | ⌈H/4⌉ |
-| up ×n_down | nearest upsampling to the matching encoder size, conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
+| up ×n_down | nearest upsampling to the matching encoder size (``skips``: concatenated with that level's encoder features), conv 3×3 (reflect), BSN, ReLU | 2c, c | ⌈H/2⌉, H |
 | tail | conv 7×7 s1 (reflect); ``output="residual"``: Y = clamp(C + tanh(·), 0, 1) (or C + D_k(M̂)·tanh(·)), ``"direct"``: sigmoid | 3 | H × W |
 
 Interpretations: the paper writes G(R, P, M̂); BSN passes only per-channel statistics of P, which cannot
@@ -42,6 +42,12 @@ upsampling layer's ReLUs die during training — 0.6 % of its units active after
 0 % after 1000 steps of the full loss (docs/training.md, "A CPU recipe") — and with them every gradient
 into G below the tail, so G freezes near the composite. ``"leaky_relu"`` (slope 0.2, as the
 discriminator, StyleGAN's and SPADE's generators) keeps a gradient through every unit.
+
+Skips (``GeneratorConfig.skips``): Johnson's network has none, so everything G changes passes through the
+⌈H/4⌉ bottleneck and nearest upsampling; a fix one pixel wide at the mask's edge (where the seam is) has to
+be rebuilt from 4×4-pixel cells. With ``skips=True`` each decoder layer also reads the encoder's features
+of its own size (concatenated before its convolution; U-Net, as pix2pix's generator), which keep the exact
+position of the edge. The default stays Johnson's network.
 
 Residual region (``GeneratorConfig.residual_dilation``): by default the residual may change every pixel,
 though outside the face the hint already holds the frame (exactly, in self-reenactment), so anything G
@@ -121,6 +127,8 @@ class GeneratorConfig:
             Only with ``output="residual"``.
         activation: ``"relu"`` (Johnson's and the paper's G) or ``"leaky_relu"`` (slope 0.2 for x < 0) after
             every BSN; see the module docstring ("Activation").
+        skips: concatenate each encoder level's features to the input of the decoder layer of the same
+            size (U-Net skips, pix2pix); see the module docstring ("Skips").
 
     Sizes are bounded (channels ≤ 4096, ``n_down`` ≤ 8, ``n_res_blocks`` ≤ 64, far above any trained network)
     so that a damaged or hostile weights file cannot ask for terabytes before anything is checked.
@@ -135,6 +143,7 @@ class GeneratorConfig:
     output: str = attrs.field(default="residual", validator=_output_kind)
     residual_dilation: int | None = attrs.field(default=None, validator=_dilation)
     activation: str = attrs.field(default="relu", validator=_activation)
+    skips: bool = False
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {"base_channels": 32, "n_down": 2, "n_res_blocks": 3, "embed_channels": 128},
@@ -209,7 +218,8 @@ class Generator(nn.Module):
         bottleneck = c * 2**config.n_down
         self.blocks = nn.ModuleList(_ResBlock(bottleneck, config) for _ in range(config.n_res_blocks))
         self.up = nn.ModuleList(
-            _ConvNorm(c * 2 ** (k + 1), c * 2**k, 3, 1, config) for k in reversed(range(config.n_down))
+            _ConvNorm(c * 2 ** (k + 1) + (c * 2**k if config.skips else 0), c * 2**k, 3, 1, config)
+            for k in reversed(range(config.n_down))
         )
         self.tail = nn.Conv2d(c, 3, 7, padding=3, padding_mode="reflect")
         if config.output == "residual":
@@ -245,14 +255,16 @@ class Generator(nn.Module):
             check_tensor("hint", hint, ("B", 3, "H", "W"), sizes, finite=False)
             inputs.append(hint * 2 - 1)
         x = self.head(torch.cat(inputs, dim=1), p, mask)
-        skip_sizes = []
+        encoder = []
         for layer in self.down:
-            skip_sizes.append(x.shape[-2:])
+            encoder.append(x)
             x = layer(x, p, mask)
         for block in self.blocks:
             x = block(x, p, mask)
         for layer in self.up:
-            x = layer(F.interpolate(x, size=skip_sizes.pop(), mode="nearest"), p, mask)
+            skip = encoder.pop()
+            x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = layer(torch.cat([x, skip], dim=1) if self.config.skips else x, p, mask)
         if self.config.output == "direct":
             return torch.sigmoid(self.tail(x))
         composite = mask * rendered + (1 - mask) * hint
