@@ -136,7 +136,7 @@ def run_one(job: dict) -> dict:
     return result
 
 
-def baseline(data: str, eval_clips: int, size: int) -> dict:
+def baseline(data: str, eval_clips: int) -> dict:
     """The classical blender on the same held-out clips (no training)."""
     import torch
 
@@ -242,7 +242,7 @@ def main() -> None:
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.jobs, maxtasksperchild=1) as pool:
-        classical = pool.apply_async(baseline, (str(data), args.eval_clips, args.size))
+        classical = pool.apply_async(baseline, (str(data), args.eval_clips))
         runs = []
         for run in pool.imap_unordered(run_one, jobs):
             runs.append(run)

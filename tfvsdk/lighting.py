@@ -51,13 +51,20 @@ def sh_basis(normals: torch.Tensor) -> torch.Tensor:
     )
 
 
-def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
-    """(B, N, 3) unit area-weighted vertex normals of screen-space ``vertices`` (B, N, 3), facing the viewer
-    (+z) on the front of the face: a front-facing triangle has (e1 × e2)_z < 0 in screen space (the facing
-    test of :func:`~tfvsdk.texture.unwrap_texture`), so the outward normal is −(e1 × e2)."""
+def face_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """(B, T, 3) outward normals of the ``triangles`` of screen-space ``vertices`` (B, N, 3), of length twice
+    the triangle's area: a front-facing triangle has (e1 × e2)_z < 0 in screen space (the facing test of
+    :func:`~tfvsdk.texture.unwrap_texture`), so the outward normal is −(e1 × e2)."""
     faces = triangles.long()
     a, b, c = vertices[:, faces[:, 0]], vertices[:, faces[:, 1]], vertices[:, faces[:, 2]]
-    face_normal = -torch.linalg.cross(b - a, c - a)
+    return -torch.linalg.cross(b - a, c - a)
+
+
+def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) unit area-weighted vertex normals of screen-space ``vertices`` (B, N, 3), facing the viewer
+    (+z) on the front of the face (:func:`face_normals` summed over each vertex's triangles)."""
+    faces = triangles.long()
+    face_normal = face_normals(vertices, triangles)
     normals = torch.zeros_like(vertices)
     for k in range(3):
         normals.index_add_(1, faces[:, k], face_normal)

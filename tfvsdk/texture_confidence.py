@@ -11,9 +11,9 @@
      background or hair, so c rises linearly from 0 at the silhouette to 1 at ``silhouette_fraction`` of the
      face's size (√ of its pixel area) inside it. The silhouette includes the mesh's own occluding edges
      (a depth step between neighbouring pixels larger than ``occlusion_fraction`` of the face's depth
-     range, beside a pixel seen nearly edge-on, |cos θ| < ``GRAZING``: the side of the nose on a turned face), where the fitted nose is just as far off: next to it
-     the photo shows the nose's other side or its shadow, which otherwise came out as a dark streak beside
-     the nose wherever the edit shows that side;
+     range, beside a pixel seen nearly edge-on, |cos θ| < ``GRAZING``: the side of the nose on a turned
+     face), where the fitted nose is just as far off: next to it the photo shows the nose's other side or
+     its shadow, which otherwise came out as a dark streak beside the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
      a seen non-skin texel of its column counts as hair, the features excepted): outside the facial
      features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_tensor
-from .lighting import fit_lighting, relative_shading, vertex_normals
+from .lighting import face_normals, fit_lighting, relative_shading, vertex_normals
 from .morphable import MorphableModel
 from .raster import rasterize, screen_to_clip
 from .texture import push_pull, _texels, _to_grid, unwrap_texture
@@ -114,7 +114,8 @@ def face_texture(
         full_cosine: cos θ from which the viewing angle costs no confidence.
         silhouette_fraction: distance to the silhouette, as a fraction of the face size, of full confidence.
         occlusion_fraction: a depth step between neighbouring pixels larger than this fraction of the face's
-            depth range is an occluding edge of the mesh, which counts as silhouette; None: only the outline.
+            depth range, beside a pixel seen edge-on, is an occluding edge of the mesh, which counts as
+            silhouette; None: only the outline.
         mirror_ramp: confidence advantage at which the mirror point gets its full weight.
         prior_weight: weight ε of the smooth prior.
         skin_tolerance: skin colour tolerance in robust standard deviations.
@@ -140,9 +141,7 @@ def face_texture(
     covered = raster[..., 3] > 0
     face_px = covered.flatten(1).sum(1).to(vertices.dtype).sqrt().clamp(min=1)
     if occlusion_fraction is not None:
-        corner = vertices[:, faces]  # (B, T, 3, 3)
-        normal = torch.cross(corner[:, :, 1] - corner[:, :, 0], corner[:, :, 2] - corner[:, :, 0], dim=-1)
-        facing = F.normalize(normal, dim=-1)[..., 2].abs()  # |cos θ| of each triangle
+        facing = F.normalize(face_normals(vertices, tri), dim=-1)[..., 2].abs()  # |cos θ| of each triangle
         pixel_facing = torch.gather(facing, 1, (raster[..., 3].long() - 1).clamp(min=0).flatten(1)).view_as(covered)
         covered = covered & ~_occluding_edges(raster[..., 2], covered & (pixel_facing < GRAZING), occlusion_fraction, covered)
     reach = (silhouette_fraction * face_px).clamp(min=1)
