@@ -24,8 +24,9 @@ on the held-out clips: the settings are fixed before the run.
 The dataset is synthesised with ``--data-seed`` (2 by default: the recipe's variants were compared on
 seed 0's data and its final run was measured on seed 1's, so the ablation's held-out clips are new).
 With ``--work``, every finished run leaves ``runs/<arm>-s<seed>/result.json`` (written atomically) and a
-later call with the same folder and settings reuses it, so an interrupted ablation loses only the runs
-in progress.
+later call with the same folder and settings reuses it; a run in progress checkpoints every
+``CHECKPOINT_EVERY`` steps and a later call resumes it there, so an interrupted ablation loses at most that
+many steps per run.
 
 Each metric is reported per arm as the mean over seeds with a 95 % Student-t interval
 (mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; no interval for one seed), and the per-seed values.
@@ -78,6 +79,9 @@ PAPER = {
 }
 """The paper's figures for the rows (VoxCeleb2/FFHQ at 256²; Fig. 7 gives a plot, no numbers: E_tmp rises with σ)."""
 
+CHECKPOINT_EVERY = 250
+"""Steps between a run's checkpoints (its last one is kept): what an interruption can cost each run."""
+
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
@@ -100,7 +104,8 @@ def run_one(job: dict) -> dict:
     """Train one (arm, seed) and evaluate it on the held-out clips (runs in a worker process).
 
     A ``result.json`` in the run's folder from the same job (arm, seed, steps, data and the recipe's settings)
-    is returned as it is (``"reused": True``).
+    is returned as it is (``"reused": True``); without one, a checkpoint there is resumed when the run's
+    ``job.json`` shows it was made by the same job (else the run starts again).
     """
     done = Path(job["out"]) / "result.json"
     if done.exists():
@@ -118,10 +123,16 @@ def run_one(job: dict) -> dict:
         for key, value in changes.items():  # a table value (blender_config) is merged into the recipe's
             section[key] = {**section.get(key, {}), **value} if isinstance(value, dict) else value
     config.setdefault("data", {}).update({"root": job["data"], "eval_clips": job["eval_clips"]})
-    config["run"] = {"out": job["out"], "max_steps": job["steps"], "every": job["steps"], "log_every": 10,
-                     "grad_every": 0, "seed": job["seed"], "resume": False}
+    started_job = Path(job["out"]) / "job.json"
+    same_job = started_job.exists() and json.loads(started_job.read_text()) == job
+    config["run"] = {"out": job["out"], "max_steps": job["steps"], "every": min(CHECKPOINT_EVERY, job["steps"]),
+                     "keep": 1, "log_every": 10, "grad_every": 0, "seed": job["seed"], "resume": same_job}
     started = time.perf_counter()
     trainer = Trainer(config_from_dict(config, f"arm {job['arm']}"))
+    from tfvsdk import publish
+
+    started_job.parent.mkdir(parents=True, exist_ok=True)
+    publish.write_bytes(started_job, (json.dumps(job, indent=1) + "\n").encode())
     trainer.fit(progress=False)
     reenact = trainer.evaluate_clips()
     images = len(trainer.images) if trainer.images is not None else 0
@@ -130,7 +141,6 @@ def run_one(job: dict) -> dict:
     result = {"arm": job["arm"], "seed": job["seed"], "seconds": time.perf_counter() - started,
               "e_tmp": reenact["eval/e_tmp"], "ssim": reenact["eval/ssim"], "mae": reenact["eval/face_mae"],
               "e_tmp_truth": reenact["eval/e_tmp_truth"], "e_tmp_swap": swap.get("eval/e_tmp", float("nan"))}
-    from tfvsdk import publish
 
     publish.write_bytes(done, (json.dumps({**result, "job": job}, indent=1) + "\n").encode())
     return result

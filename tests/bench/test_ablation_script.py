@@ -52,3 +52,41 @@ def test_a_run_of_other_settings_is_not_reused(tmp_path, ablation, change):
 
     with pytest.raises(InputError, match="no-data"):  # it tries to train, on data that is not there
         ablation.run_one({**done, **change})
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    from tfvsdk.data.synth import SynthConfig, synthesize
+
+    data = tmp_path_factory.mktemp("ablation-data") / "data"
+    synthesize(data, SynthConfig(images=6, videos=5, frames=3, size=24, seed=2))
+    return data
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, ablation, tiny_data, monkeypatch, caplog):
+    monkeypatch.setattr(ablation, "CHECKPOINT_EVERY", 2)
+    first = job(tmp_path, ablation, steps=2, data=str(tiny_data))
+    ablation.run_one(first)
+    (Path(first["out"]) / "result.json").unlink()  # as if it stopped after its checkpoint at step 2
+    (Path(first["out"]) / "job.json").write_text(json.dumps({**first, "steps": 4}))
+
+    with caplog.at_level("INFO", logger="tfvsdk"):
+        result = ablation.run_one({**first, "steps": 4})
+
+    assert "resumed from" in caplog.text and "trained 2 steps" in caplog.text
+    steps = [json.loads(line)["step"] for line in (Path(first["out"]) / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and max(steps) == 4
+    assert math.isfinite(result["e_tmp"])
+
+
+def test_a_checkpoint_of_another_job_is_not_resumed(tmp_path, ablation, tiny_data, monkeypatch, caplog):
+    monkeypatch.setattr(ablation, "CHECKPOINT_EVERY", 2)
+    other = job(tmp_path, ablation, steps=2, data=str(tiny_data), arm="no_tmp")
+    ablation.run_one(other)
+    (Path(other["out"]) / "result.json").unlink()
+
+    with caplog.at_level("INFO", logger="tfvsdk"):
+        ablation.run_one({**other, "arm": "full", "steps": 4})
+
+    assert "resumed" not in caplog.text
+    assert json.loads((Path(other["out"]) / "job.json").read_text())["arm"] == "full"
