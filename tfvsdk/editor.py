@@ -235,8 +235,9 @@ class Editor:
 
     def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0) -> torch.Tensor:
         """(B or 1, 4, S, S) UV textures T^i of the texture source's frames (eq. 3,
-        :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the unseen
-        mouth interior (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`).
+        :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the texels
+        taken from the appearance frame: the unseen mouth interior and the forehead under hair
+        (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`, ``.forehead``).
 
         An image is unwrapped once. For a video each frame's texels seen well in that frame (confidence ≥
         0.5) are its own; the others keep the colour of their most confident view so far (confidence times
@@ -253,7 +254,7 @@ class Editor:
         if source.info.is_image:
             fit, frames = fit[:1], frames[:1]
         unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight)
-        textures = torch.cat([unwrapped.texture, unwrapped.mouth], 1)
+        textures = torch.cat([unwrapped.texture, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
         confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
         if source.info.is_image:
             self._texture_state[key] = (textures, confidence)
@@ -430,8 +431,8 @@ class Editor:
         if self.relight:
             normals = pixel_normals(rendering.vertices, self.model.triangles, rendering.triangle_id, rendering.barycentrics)
             rendered = relight(rendered, appearance, normals, mask)
-        mouth = rendering.image[:, 3:4] * mask
-        rendered = rendered + mouth * (appearance - rendered)
+        from_frame = rendering.image[:, 3:4] * mask  # unseen mouth interior, forehead under hair
+        rendered = rendered + from_frame * (appearance - rendered)
         if len(keep):
             rows = index_of[comp.appearance_role][ks]
             h, w = fitted[comp.appearance_role].info.size

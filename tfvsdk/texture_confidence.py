@@ -31,8 +31,9 @@
    mirror point has confidence c_m takes A_m with weight g = c_m · clamp((c_m − c) / ``mirror_ramp``, 0, 1)
    beside its own colour with weight c. Both weights are continuous over the texture, and on the midline
    (its own mirror) g = 0, so there is no seam.
-4. **Mouth interior**: where the photo never shows it, :attr:`FaceTexture.mouth` marks it for the
-   editor to take from the frame the face is pasted into.
+4. **Mouth interior and covered forehead**: where the photo never shows the mouth interior
+   (:attr:`FaceTexture.mouth`), or shows hair over the forehead on both sides (:attr:`FaceTexture.forehead`),
+   the editor takes the pixels from the frame the face is pasted into.
 5. **Smooth prior**: a push-pull fill of the skin texels (features excluded, so lips and the hairline never
    spread), with weight ``prior_weight``: A = (c A_own + g A_mirror + ε P) / (c + g + ε).
 """
@@ -75,6 +76,10 @@ class FaceTexture:
         resolution: (B,) min(1, pixels per texel) of each image: how much detail its texels hold, for
             weighing views of different sizes against each other (the other factors compare texels within
             one image).
+        forehead: (B, 1, S, S) in [0, 1]: the forehead above the brows (features excepted) where no view
+            shows skin — hair or a fringe over it — (1 − confidence) blurred over 9 texels; editing takes
+            these pixels from the frame the face is pasted into (the target's own forehead) instead of the
+            smooth fill, which there continues the hairline's colour into a band.
     """
 
     texture: torch.Tensor
@@ -84,6 +89,7 @@ class FaceTexture:
     light: torch.Tensor
     mouth: torch.Tensor
     resolution: torch.Tensor
+    forehead: torch.Tensor
 
 
 def face_texture(
@@ -181,7 +187,13 @@ def face_texture(
     texture = (confidence * own + gain * mirrored + prior_weight * prior) / total
     interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
     mouth = F.avg_pool2d(interior * (1 - confidence), 5, stride=1, padding=2, count_include_pad=False)
-    return FaceTexture(texture.clamp(0, 1), (confidence + gain).clamp(0, 1), seen, skin, light, mouth, texel_px.clamp(max=1))
+    completed = (confidence + gain).clamp(0, 1)
+    brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+    above = torch.zeros_like(completed)
+    above[..., : max(brow, 0), :] = 1
+    unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
+    forehead = F.avg_pool2d(unseen, 9, stride=1, padding=4, count_include_pad=False)
+    return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
 
 
 def _mix(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
-``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no figure.
+``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no
+committed figure (the local sheet gets the tone's name).
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
 the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
@@ -144,12 +145,13 @@ def main() -> None:
             local.append(_sheet(stills["monica"], clips["chandler"], output))
         if not BLENDER:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
-        if local and not BLENDER:
+        if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
-            io.write_image(real_faces.FACES / "sheets" / "real_faces_local.png", np.concatenate(local, 0)[::2, ::2])
+            suffix = f"_{BLENDER['tone']}" if BLENDER else ""
+            io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
     print("| case | D(identity) max | D(target) min | seam ratio | E_tmp | frames/s |\n|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['D_identity_max']:.2f} | {r['D_target_min']:.2f} | {r['seam_ratio']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
+        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
 
 
 if __name__ == "__main__":

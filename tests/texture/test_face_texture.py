@@ -52,6 +52,27 @@ def test_dark_hair_over_the_forehead_is_not_taken_into_the_texture(synth):
     assert float((result.texture[band] - skin * 0.8).abs().mean()) < 0.5 * float((plain[band] - skin * 0.8).abs().mean())
 
 
+def test_the_forehead_under_a_fringe_is_marked_for_the_targets_own(synth):
+    """Hair over the forehead on both sides leaves nothing to mirror: those texels are marked to be taken from
+    the frame the face is pasted into; a bare forehead and the cheeks are not."""
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    brows = model.landmarks(vertices)[0, 17:27, :2]
+    fringe = image.clone()
+    fringe[..., : int(brows[:, 1].min()) - 2, :] = torch.tensor([0.1, 0.08, 0.07]).view(1, 3, 1, 1)
+    size = 128
+    forehead = int(model.uv[model.landmark_indices[17:27]][:, 1].min() * size)
+    band = (..., slice(forehead - 12, forehead - 4), slice(50, 78))
+    (row, column), _ = cheek_texels(model, size)
+
+    covered = face_texture(fringe, vertices, model, size).forehead
+    bare = face_texture(image, vertices, model, size).forehead
+
+    assert float(covered[band].mean()) > 0.8
+    assert float(bare[band].max()) < 0.05
+    assert float(covered[0, 0, row, column]) == 0
+
+
 def cheek_texels(model: tfvsdk.MorphableModel, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(row, col) of a texel on each cheek (between landmarks 2 and 31, and 14 and 35)."""
     out = []
