@@ -24,7 +24,7 @@ on the held-out clips: the settings are fixed before the run.
 The dataset is synthesised with ``--data-seed`` (2 by default: the recipe's variants were compared on
 seed 0's data and its final run was measured on seed 1's, so the ablation's held-out clips are new).
 With ``--work``, every finished run leaves ``runs/<arm>-s<seed>/result.json`` (written atomically) and a
-later call with the same folder and settings reuses it; a run in progress checkpoints every
+later call with the same folder, settings and code (:func:`code_version`) reuses it; a run in progress checkpoints every
 ``CHECKPOINT_EVERY`` steps and a later call resumes it there, so an interrupted ablation loses at most that
 many steps per run.
 
@@ -100,10 +100,22 @@ def recipe() -> dict:
     return config
 
 
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of the trainer's source: every ``*.py`` under ``tfvsdk/`` and ``plugins/``,
+    by relative path. Part of each job, so a finished run of older code is not reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in ("tfvsdk", "plugins") for p in (ROOT / folder).rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def run_one(job: dict) -> dict:
     """Train one (arm, seed) and evaluate it on the held-out clips (runs in a worker process).
 
-    A ``result.json`` in the run's folder from the same job (arm, seed, steps, data and the recipe's settings)
+    A ``result.json`` in the run's folder from the same job (arm, seed, steps, data, the recipe's settings and
+    the code's version)
     is returned as it is (``"reused": True``); without one, a checkpoint there is resumed when the run's
     ``job.json`` shows it was made by the same job (else the run starts again).
     """
@@ -245,7 +257,7 @@ def main() -> None:
         synthesize(data, SynthConfig(images=args.images, videos=args.clips, frames=args.frames, size=args.size, seed=args.data_seed))
     jobs = [
         {"arm": arm, "seed": seed, "steps": args.steps, "size": args.size, "data": str(data),
-         "eval_clips": args.eval_clips, "data_seed": args.data_seed, "recipe": recipe(),
+         "eval_clips": args.eval_clips, "data_seed": args.data_seed, "recipe": recipe(), "code": code_version(),
          "out": str(work / "runs" / f"{arm}-s{seed}")}
         for seed in range(args.seeds) for arm in args.arms
     ]
@@ -268,7 +280,7 @@ def main() -> None:
     result = {
         "settings": {"size": args.size, "steps": args.steps, "seeds": args.seeds, "images": args.images,
                      "clips": args.clips, "frames": args.frames, "eval_clips": args.eval_clips, "data_seed": args.data_seed,
-                     "recipe": str(RECIPE.relative_to(ROOT)), "threads_per_run": 1, "jobs": args.jobs,
+                     "recipe": str(RECIPE.relative_to(ROOT)), "code": jobs[0]["code"], "threads_per_run": 1, "jobs": args.jobs,
                      "wall_seconds": round(time.perf_counter() - started, 1)},
         "classical": classical,
         "studies": {study: [arm for _, arm in rows] for study, rows in STUDIES.items()},

@@ -24,7 +24,8 @@ def ablation():
 
 def job(tmp_path: Path, ablation, **changes) -> dict:
     return {"arm": "full", "seed": 0, "steps": 5, "size": 24, "data": str(tmp_path / "no-data"), "eval_clips": 2,
-            "data_seed": 2, "recipe": ablation.recipe(), "out": str(tmp_path / "runs" / "full-s0"), **changes}
+            "data_seed": 2, "recipe": ablation.recipe(), "code": ablation.code_version(),
+            "out": str(tmp_path / "runs" / "full-s0"), **changes}
 
 
 def test_summary_is_the_mean_with_a_student_t_interval(ablation):
@@ -44,7 +45,7 @@ def test_a_finished_run_of_the_same_job_is_reused_without_training(tmp_path, abl
     assert ablation.run_one(done) == {**result, "job": done, "reused": True}  # no data there: it did not train
 
 
-@pytest.mark.parametrize("change", [{"steps": 6}, {"data_seed": 3}, {"recipe": {"loss": {"temporal": 1.0}}}])
+@pytest.mark.parametrize("change", [{"steps": 6}, {"data_seed": 3}, {"recipe": {"loss": {"temporal": 1.0}}}, {"code": "0" * 16}])
 def test_a_run_of_other_settings_is_not_reused(tmp_path, ablation, change):
     done = job(tmp_path, ablation)
     Path(done["out"]).mkdir(parents=True)
