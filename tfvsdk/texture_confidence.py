@@ -15,7 +15,8 @@
      face), where the fitted nose is just as far off: next to it the photo shows the nose's other side or
      its shadow, which otherwise came out as a dark streak beside the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
-     a seen non-skin texel of its column counts as hair, the features excepted): outside the facial
+     a seen non-skin texel of its column counts as hair, except a non-skin texel within 1/32 of the texture
+     of the features, where a fit that placed the brows low leaves their upper hairs): outside the facial
      features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
      ``BROW_MARGIN`` of the brow-to-eyelid distance: the iBUG brow landmarks run along the brow's centre
      line, and without the margin the upper half of a dark brow was "hair" and so was the whole forehead
@@ -32,8 +33,9 @@
    beside its own colour with weight c. Both weights are continuous over the texture, and on the midline
    (its own mirror) g = 0, so there is no seam.
 4. **Mouth interior and covered forehead**: where the photo never shows the mouth interior
-   (:attr:`FaceTexture.mouth`), or shows hair over the forehead on both sides (:attr:`FaceTexture.forehead`),
-   the editor takes the pixels from the frame the face is pasted into.
+   (:attr:`FaceTexture.mouth`), or shows hair over the forehead on both sides (:attr:`FaceTexture.forehead`;
+   a gap narrower than 1/16 of the texture, a single strand's column, keeps the fill), the editor takes the
+   pixels from the frame the face is pasted into.
 5. **Smooth prior**: a push-pull fill of the skin texels (features excluded, so lips and the hairline never
    spread), with weight ``prior_weight``: A = (c A_own + g A_mirror + ε P) / (c + g + ε).
 """
@@ -175,7 +177,9 @@ def face_texture(
     albedo = delit if delight else colour
 
     skin = _skin_likelihood(delit, cheeks, skin_tolerance)
-    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), (geometric > 0) & ~features, model, size)
+    reach = size // 32  # above the brows: a fit's brows placed low leave their upper hairs there, not a hairline
+    grown = F.max_pool2d(features.to(colour.dtype), (2 * reach + 1, 5), stride=1, padding=(reach, 2)) > 0
+    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), (geometric > 0) & ~grown, model, size)
     skin = torch.maximum(skin, features.to(colour.dtype))
     confidence = geometric * skin
 
@@ -192,7 +196,10 @@ def face_texture(
     above = torch.zeros_like(completed)
     above[..., : max(brow, 0), :] = 1
     unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
-    forehead = F.avg_pool2d(unseen, 9, stride=1, padding=4, count_include_pad=False)
+    k = 2 * (size // 32) + 1  # a horizontal opening: a gap narrower than k texels (a strand) keeps the fill
+    broad = (unseen > 0.5).to(unseen.dtype)
+    broad = F.max_pool2d(-F.max_pool2d(-broad, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
+    forehead = F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False)
     return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
 
 

@@ -73,6 +73,21 @@ def test_the_forehead_under_a_fringe_is_marked_for_the_targets_own(synth):
     assert float(covered[0, 0, row, column]) == 0
 
 
+def test_a_single_strand_over_the_forehead_is_filled_not_taken_from_the_target(synth):
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    brows = model.landmarks(vertices)[0, 17:27, :2]
+    middle = int(brows[:, 0].mean())
+    strand = image.clone()
+    strand[..., : int(brows[:, 1].min()) - 4, middle - 1 : middle + 1] = torch.tensor([0.1, 0.08, 0.07]).view(1, 3, 1, 1)
+    size = 128
+    result = face_texture(strand, vertices, model, size)
+    forehead = int(model.uv[model.landmark_indices[17:27]][:, 1].min() * size)
+
+    assert float(result.skin[..., forehead - 16 : forehead - 8, size // 2 - 2 : size // 2 + 2].min()) < 0.5  # seen as hair
+    assert float(result.forehead[..., forehead - 16 : forehead - 8, size // 2 - 10 : size // 2 + 10].max()) < 0.05
+
+
 def cheek_texels(model: tfvsdk.MorphableModel, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(row, col) of a texel on each cheek (between landmarks 2 and 31, and 14 and 35)."""
     out = []
@@ -126,13 +141,15 @@ def test_the_closed_mouths_interior_is_marked_and_seen_skin_is_confident(synth):
     assert float(result.mouth[0, 0, cheek[1], cheek[0]]) == 0
 
 
-def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth):
-    """Dark brows drawn 4 px thick on the brow landmarks (which iBUG puts on the brow's centre line): the
-    brows' upper half stays in the texture, and the skin of the forehead above them is not taken for hair
-    (a dark brow is a feature, not the lower edge of a fringe)."""
+@pytest.mark.parametrize("shift", [0.0, 3.0])
+def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth, shift):
+    """Dark brows drawn 4 px thick on the brow landmarks (which iBUG puts on the brow's centre line), and
+    drawn ``shift`` px higher (a fit that placed the brows low): the brows' upper half stays in the
+    texture, and the skin of the forehead above them is not taken for hair (a dark brow is a feature, not
+    the lower edge of a fringe)."""
     model = synth.model
     image, vertices = head(synth, 0.0)
-    points = model.landmarks(vertices)[0, :, :2]
+    points = model.landmarks(vertices)[0, :, :2] - torch.tensor([0.0, shift])
     yy, xx = torch.meshgrid(torch.arange(SIZE) + 0.5, torch.arange(SIZE) + 0.5, indexing="ij")
     pixels = torch.stack([xx, yy], -1).reshape(-1, 2)
     near = torch.zeros(SIZE * SIZE, dtype=torch.bool)
@@ -150,7 +167,7 @@ def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth):
     for landmark in (18, 19, 20, 23, 24, 25):
         column, row = (uv[landmark] * size).long().tolist()
         assert float(result.texture[0, :, row - 1, column].mean()) < 0.3  # above the centre line: still brow
-        assert float(result.skin[0, 0, row - 16 : row - 6, column].min()) == 1.0  # forehead skin above it
+        assert float(result.skin[0, 0, row - 16 : row - 10, column].min()) == 1.0  # forehead skin above it
 
 
 def test_a_photo_re_rendered_at_its_own_pose_keeps_its_seen_pixels(synth):
