@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import io, plugins
 from .checks import check_device
@@ -431,7 +432,8 @@ class Editor:
         if self.relight:
             normals = pixel_normals(rendering.vertices, self.model.triangles, rendering.triangle_id, rendering.barycentrics)
             rendered = relight(rendered, appearance, normals, mask)
-        from_frame = rendering.image[:, 3:4] * mask  # unseen mouth interior, forehead under hair
+        # the unseen mouth interior and the forehead under hair, their edge softened over 3 output pixels
+        from_frame = F.avg_pool2d(rendering.image[:, 3:4] * mask, 3, stride=1, padding=1, count_include_pad=False) * mask
         rendered = rendered + from_frame * (appearance - rendered)
         if len(keep):
             rows = index_of[comp.appearance_role][ks]

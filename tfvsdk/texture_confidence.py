@@ -72,9 +72,11 @@ class FaceTexture:
         skin: (B, 1, S, S) the skin mask in [0, 1] (1 inside the facial features).
         light: (B, 9, 3) the SH light fitted to the photo.
         mouth: (B, 1, S, S) in [0, 1]: the mouth interior (inside the inner-lip landmarks' polygon) where
-            the photo did not show it, (1 − confidence) blurred over 5 texels; editing takes these pixels
-            from the frame the face is pasted into (the target's own mouth and teeth) instead of stretching
-            the lips over them.
+            the photo did not show it, 1 − confidence; editing takes these pixels from the frame the face is
+            pasted into (the target's own mouth and teeth) instead of stretching the lips over them. Not
+            blurred here: an opening mouth stretches the texels of a closed one many times, so a ramp of a
+            few texels became a wide band of lip colour mixed into the target's teeth; the editor softens
+            the edge in output pixels instead.
         resolution: (B,) min(1, pixels per texel) of each image: how much detail its texels hold, for
             weighing views of different sizes against each other (the other factors compare texels within
             one image).
@@ -190,7 +192,7 @@ def face_texture(
     total = confidence + gain + prior_weight
     texture = (confidence * own + gain * mirrored + prior_weight * prior) / total
     interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
-    mouth = F.avg_pool2d(interior * (1 - confidence), 5, stride=1, padding=2, count_include_pad=False)
+    mouth = interior * (1 - confidence)
     completed = (confidence + gain).clamp(0, 1)
     brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
     above = torch.zeros_like(completed)
@@ -253,10 +255,20 @@ def _inner_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
 def _in_polygon(
     model: MorphableModel, landmarks: tuple[int, ...], texel: torch.Tensor, size: int, *, brow_margin: float = 0.0
 ) -> torch.Tensor:
-    """(1, K) bool: the texels whose centre lies inside the UV polygon through the given iBUG landmarks'
-    vertices (even-odd rule). ``brow_margin`` > 0 moves the brow landmarks up (in v) by that fraction of
-    their height above the upper eyelid of their side (landmarks 37–38, 43–44): iBUG puts them on the
-    brow's centre line, so without a margin the upper half of each brow is outside. The brows' outer ends
+    """(1, K) bool: the texels whose centre lies inside :func:`in_uv_polygon`'s polygon."""
+    row, col = texel // size, texel % size
+    dtype = model.uv.dtype
+    u, v = (col.to(dtype) + 0.5) / size, (row.to(dtype) + 0.5) / size
+    return in_uv_polygon(model, landmarks, u, v, brow_margin=brow_margin)[None]
+
+
+def in_uv_polygon(
+    model: MorphableModel, landmarks: tuple[int, ...], u: torch.Tensor, v: torch.Tensor, *, brow_margin: float = 0.0
+) -> torch.Tensor:
+    """Bool (the shape of ``u``): the texture points (u, v) inside the UV polygon through the given iBUG
+    landmarks' vertices (even-odd rule). ``brow_margin`` > 0 moves the brow landmarks up (in v) by that
+    fraction of their height above the upper eyelid of their side (landmarks 37–38, 43–44): iBUG puts them on
+    the brow's centre line, so without a margin the upper half of each brow is outside. The brows' outer ends
     (17, 26) stay, so the polygon does not reach into hair at the temples."""
     index = model.landmark_indices[list(landmarks)]
     polygon = model.uv.detach()[index.clamp(min=0)].clone()
@@ -266,8 +278,7 @@ def _in_polygon(
             if 18 <= landmark <= 25:
                 lid = uv[[37, 38], 1].mean() if landmark <= 21 else uv[[43, 44], 1].mean()
                 polygon[k, 1] = polygon[k, 1] - brow_margin * (lid - polygon[k, 1])
-    row, col = texel // size, texel % size
-    u, v = (col.to(polygon.dtype) + 0.5) / size, (row.to(polygon.dtype) + 0.5) / size
+    u, v = u.to(polygon.dtype), v.to(polygon.dtype)
     inside = torch.zeros_like(u, dtype=torch.bool)
     for (u0, v0), (u1, v1) in zip(polygon.tolist(), polygon.roll(-1, 0).tolist()):
         if v0 == v1:
@@ -275,7 +286,7 @@ def _in_polygon(
         crosses = (v0 > v) != (v1 > v)
         at = u0 + (v - v0) * (u1 - u0) / (v1 - v0)
         inside ^= crosses & (u < at)
-    return inside[None]
+    return inside
 
 
 def _skin_likelihood(colour: torch.Tensor, sample: torch.Tensor, tolerance: float) -> torch.Tensor:

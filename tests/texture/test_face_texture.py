@@ -11,7 +11,7 @@ import torch
 import tfvsdk
 from tfvsdk.data.synth import SynthConfig, Synthesizer, backgrounds
 from tfvsdk.texture import unwrap_texture
-from tfvsdk.texture_confidence import face_texture
+from tfvsdk.texture_confidence import face_texture, in_uv_polygon
 
 SIZE = 160
 
@@ -88,6 +88,12 @@ def test_a_single_strand_over_the_forehead_is_filled_not_taken_from_the_target(s
     assert float(result.forehead[..., forehead - 16 : forehead - 8, size // 2 - 10 : size // 2 + 10].max()) < 0.05
 
 
+def texel_centres(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(u, v), each (size, size): the texture coordinates of every texel's centre."""
+    v, u = torch.meshgrid((torch.arange(size) + 0.5) / size, (torch.arange(size) + 0.5) / size, indexing="ij")
+    return u, v
+
+
 def cheek_texels(model: tfvsdk.MorphableModel, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(row, col) of a texel on each cheek (between landmarks 2 and 31, and 14 and 35)."""
     out = []
@@ -139,6 +145,9 @@ def test_the_closed_mouths_interior_is_marked_and_seen_skin_is_confident(synth):
     cheek = (model.uv[model.landmark_indices[[2, 31]]].mean(0) * 128).round().long()
     assert float(result.confidence[0, 0, cheek[1], cheek[0]]) > 0.5
     assert float(result.mouth[0, 0, cheek[1], cheek[0]]) == 0
+    lips = in_uv_polygon(model, (48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59), *texel_centres(128))
+    inside = in_uv_polygon(model, (60, 61, 62, 63, 64, 65, 66, 67), *texel_centres(128))
+    assert float(result.mouth[0, 0][lips & ~inside].max()) == 0  # the lips keep their own texels
 
 
 @pytest.mark.parametrize("shift", [0.0, 3.0])
