@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,18 @@ def test_add_path_verify_remove(catalogue, capsys, tmp_path):
     code, out, _ = tfv(capsys, "models", "remove", "demo")
     assert code == 0 and "removed 2 files" in out
     assert served.requests == []
+
+
+def test_verify_checks_every_artefact_after_one_fails(catalogue, capsys):
+    tfv(capsys, "models", "fetch", "demo")
+    tfv(capsys, "models", "fetch", "restricted", "--accept-licence")
+    weights = tfv(capsys, "models", "path", "demo", "weights.bin")[1].strip()
+    Path(weights).write_bytes(b"corrupted")
+
+    code, out, err = tfv(capsys, "models", "verify", "demo", "restricted")
+
+    assert code == 1 and "demo: FAILED" in err and "failed verification: demo" in err
+    assert "restricted:" in out and " OK sha256:" in out
 
 
 @pytest.mark.parametrize("args", [("models", "fetch", "nope"), ("models", "path", "nope")])

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import ModelFileError
 from . import cache
 from .manager import add, fetch, licence_accepted, paths, remove, state, verify
 from .registry import artefacts, get
@@ -99,10 +100,23 @@ def add_command(name: str, files: tuple[str, ...], accept_licence: bool) -> None
 @models_command.command("verify")
 @click.argument("names", nargs=-1)
 def verify_command(names: tuple[str, ...]) -> None:
-    """Hash and check the cached files of NAMES (default: every artefact in the cache) again."""
+    """Hash and check the cached files of NAMES (default: every artefact in the cache) again.
+
+    Every artefact is checked, also after one fails (a file missing or corrupted: a corrupted file is
+    deleted); each failure is a line on stderr, and the command then fails naming them.
+    """
+    failed = []
     for name in names or [n for n in artefacts() if any(f.present for f in state(n))]:
-        for file_name, digest in verify(name).items():
+        try:
+            digests = verify(name)
+        except ModelFileError as exc:
+            failed.append(name)
+            click.echo(f"{name}: FAILED: {exc}", err=True)
+            continue
+        for file_name, digest in digests.items():
             click.echo(f"{name}: {file_name} OK sha256:{digest}")
+    if failed:
+        raise ModelFileError(f"{len(failed)} artefact(s) failed verification: {', '.join(failed)}")
 
 
 @models_command.command("remove")
