@@ -71,7 +71,7 @@ def synth_clips(
     """Render and write one clip per name of :data:`PEOPLE` (``<out>/<name>.mp4``).
 
     Args:
-        out: an existing folder.
+        out: the folder (created with its parents if missing).
         size: side of the square frames, pixels.
         frames: frames per clip.
         fps: frame rate of the written videos.
@@ -80,6 +80,7 @@ def synth_clips(
     """
     from .data.synth import SynthConfig, Synthesizer
 
+    Path(out).mkdir(parents=True, exist_ok=True)
     synth = Synthesizer(SynthConfig(frames=frames, size=size, seed=seed))
     rng = np.random.default_rng(seed)
     clips = {}

@@ -31,3 +31,12 @@ def test_tfv_eval_of_the_demos_swaps_prints_the_papers_metrics_and_ranks_smoothi
     assert summaries["swap"]["e_tmp"] < summaries["swap_unsmoothed"]["e_tmp"]
     swap = report["tasks"]["swap"]
     assert swap["smoothed"]["E_tmp"] < swap["unsmoothed"]["E_tmp"], "the demo's report says the same"
+
+
+def test_synth_clips_creates_its_folder(tmp_path):
+    from tfvsdk.demo import PEOPLE, synth_clips
+
+    clips = synth_clips(tmp_path / "new" / "clips", size=32, frames=2, fps=4.0, seed=1)
+
+    assert sorted(clips) == sorted(PEOPLE)
+    assert all(clip.path.is_file() for clip in clips.values())
