@@ -29,7 +29,7 @@ from . import plugins as registry  # noqa: E402
 from .errors import InputError, PluginError, TfvError  # noqa: E402
 from .eval_command import eval_command  # noqa: E402
 from .models.cli import models_command  # noqa: E402
-from .options import device_callback, opt_parameter, parse_options  # noqa: E402
+from .options import device_callback, opt_option, opt_parameter, parse_options  # noqa: E402
 from .plugins import KINDS, components, plugin_info  # noqa: E402
 
 
@@ -213,12 +213,15 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace the outputs of an earlier demo in the folder")
 @click.option("--no-eval", is_flag=True, help="skip scoring the outputs with tfv eval's metrics")
-def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool, no_eval: bool) -> None:
+@opt_option(("reconstructor", "renderer", "blender"))
+def demo(out: str, size: int, frames: int, blender: str, seed: int, overwrite: bool, no_eval: bool, opts: tuple[str, ...]) -> None:
     """Swap, reenact and remix synthetic faces of the built-in model (no download); writes videos, a
     contact sheet and report.json."""
     from .demo import run_demo
 
-    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True, evaluate=not no_eval)
+    configs = parse_options(opts, {"reconstructor": "landmarks", "renderer": "raster", "blender": blender})
+    report = run_demo(out, size=size, frames=frames, blender=blender, seed=seed, overwrite=overwrite, progress=True,
+                      evaluate=not no_eval, configs=configs)
     for task, entry in report["tasks"].items():
         smoothed, raw = entry["smoothed"], entry["unsmoothed"]
         click.echo(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ def run_demo(
     overwrite: bool = False,
     progress: bool = False,
     evaluate: bool = True,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Synthesise the sources, run every task of :data:`TASKS` and write videos, a contact sheet and a report.
 
@@ -183,6 +185,8 @@ def run_demo(
         overwrite: replace files of those names that ``out`` already holds.
         progress: show progress bars.
         evaluate: score every output with :class:`~tfvsdk.evaluate.Evaluator` too (needs the ``faces`` extra).
+        configs: keyword settings of the components by kind (``reconstructor``, ``renderer``, ``blender``),
+            as ``tfv demo --opt KIND.KEY=VALUE`` gives them.
 
     Returns:
         The report (also written as ``report.json``).
@@ -198,8 +202,13 @@ def run_demo(
     if existing and not overwrite:
         names = ", ".join(str(path.relative_to(root)) for path in existing)
         raise InputError(f"{root}: already holds {names}; choose another folder or overwrite (tfv demo --overwrite)")
-    for task in TASKS:  # the blender name and σ are checked before any clip is synthesised
-        Editor(task, blender=blender, smoothing=smoothing)
+    settings = {f"{kind}_config": dict(config) for kind, config in (configs or {}).items() if config}
+
+    def editor(task: str, sigma: float) -> Editor:
+        return Editor(task, blender=blender, smoothing=sigma, **settings)
+
+    for task in TASKS:  # the components and σ are checked before any clip is synthesised
+        editor(task, smoothing)
     (root / "sources").mkdir(parents=True, exist_ok=True)
     clips = synth_clips(root / "sources", size=size, frames=frames, fps=fps, noise=noise, seed=seed)
     renderer = create("renderer", "raster")
@@ -210,9 +219,9 @@ def run_demo(
         entry: dict[str, Any] = {"sources": roles}
         outputs = {}
         for variant, sigma in (("smoothed", smoothing), ("unsmoothed", 0.0)):
-            editor = Editor(task, blender=blender, smoothing=sigma)
+            edit = editor(task, sigma)
             path = root / (f"{task}.mp4" if variant == "smoothed" else f"{task}_unsmoothed.mp4")
-            summary = editor.run(
+            summary = edit.run(
                 {role: clips[name].path for role, name in roles.items()},
                 path,
                 overwrite=True,
@@ -221,8 +230,8 @@ def run_demo(
             )
             video = _read_video(path)[..., :size, :size]
             with torch.no_grad():
-                truth = editor.composer.compose({role: clips[name].truth for role, name in roles.items()})
-                flows, visible = fit_flows(truth, editor.model, renderer)
+                truth = edit.composer.compose({role: clips[name].truth for role, name in roles.items()})
+                flows, visible = fit_flows(truth, edit.model, renderer)
                 e_tmp = float(temporal_error(video[: len(flows) + 1], flows[: len(video) - 1], visible[: len(video) - 1]))
             entry[variant] = {"output": path.name, "E_tmp": round(e_tmp, 3), "seconds": round(summary.seconds, 2),
                               "frames_per_second": round(summary.frames / summary.seconds, 2), "faces_missing": len(summary.missing)}

@@ -67,6 +67,21 @@ def test_tfv_demo_checks_its_blender_before_synthesising_anything(tmp_path, caps
     assert not out.exists()
 
 
+def test_tfv_demo_passes_opt_settings_to_its_components(tmp_path, capsys):
+    plain, feathered = tmp_path / "plain", tmp_path / "feathered"
+    for out, extra in ((plain, []), (feathered, ["--opt", "blender.feather=0.2", "--opt", "renderer.backend=torch"])):
+        result = invoke("demo", "--out", str(out), "--size", "48", "--frames", "4", "--no-eval", *extra)
+        assert result.exit_code == 0, result.output
+    frames = {out: np.stack(list(io.iter_frames(out / "swap.mp4"))).astype(int) for out in (plain, feathered)}
+    assert np.abs(frames[plain] - frames[feathered]).max() > 10  # a wider feather changes the seam
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "typo"), "--size", "48", "--frames", "4", "--opt", "blender.fether=0.2"])
+    assert exit_info.value.code == 1
+    assert "did you mean 'feather'" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
+
+
 @pytest.mark.parametrize(("command", "option", "value"), [
     ("demo", "--frames", "1"), ("demo", "--size", "0"), ("synth", "--size", "-1"), ("synth", "--images", "-3"),
 ])
