@@ -81,9 +81,10 @@ class FaceTexture:
             weighing views of different sizes against each other (the other factors compare texels within
             one image).
         forehead: (B, 1, S, S) in [0, 1]: the forehead above the brows (features excepted) where no view
-            shows skin — hair or a fringe over it — (1 − confidence) blurred over 9 texels; editing takes
-            these pixels from the frame the face is pasted into (the target's own forehead) instead of the
-            smooth fill, which there continues the hairline's colour into a band.
+            shows skin — hair or a fringe over it, at least 1/16 of the texture across — (1 − confidence)
+            blurred over 9 texels; editing takes these pixels from the frame the face is pasted into (the
+            target's own forehead) instead of the smooth fill, which there continues the hairline's colour
+            into a band.
     """
 
     texture: torch.Tensor
@@ -194,15 +195,23 @@ def face_texture(
     interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
     mouth = interior * (1 - confidence)
     completed = (confidence + gain).clamp(0, 1)
+    forehead = _covered_forehead(completed, features, model, size)
+    return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
+
+
+def _covered_forehead(completed: torch.Tensor, features: torch.Tensor, model: MorphableModel, size: int) -> torch.Tensor:
+    """(B, 1, S, S) :attr:`FaceTexture.forehead` from the (B, 1, S, S) ``completed`` confidence (own and
+    mirrored) and the features mask: 1 − completed on the rows above the brows, outside the features, where
+    the unseen texels (completed < 0.5) run at least ``2 · (size // 32) + 1`` texels across (a horizontal
+    opening: a narrower gap, a single strand's column, keeps the fill), blurred over 9 texels."""
     brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
     above = torch.zeros_like(completed)
     above[..., : max(brow, 0), :] = 1
     unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
-    k = 2 * (size // 32) + 1  # a horizontal opening: a gap narrower than k texels (a strand) keeps the fill
+    k = 2 * (size // 32) + 1
     broad = (unseen > 0.5).to(unseen.dtype)
     broad = F.max_pool2d(-F.max_pool2d(-broad, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
-    forehead = F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False)
-    return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
+    return F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False)
 
 
 def _mix(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
