@@ -37,7 +37,9 @@
    a gap narrower than 1/16 of the texture, a single strand's column, keeps the fill), the editor takes the
    pixels from the frame the face is pasted into.
 5. **Smooth prior**: a push-pull fill of the skin texels (features excluded, so lips and the hairline never
-   spread), with weight ``prior_weight``: A = (c A_own + g A_mirror + ε P) / (c + g + ε).
+   spread), with weight ``prior_weight``: A = (c A_own + g A_mirror + ε P) / (c + g + ε). A strand's narrow
+   gap on the forehead is filled along its texture row instead, between the nearest completed texels on its
+   left and right (push-pull's coarse levels there averaged in the cheeks: a tan stripe).
 """
 
 from __future__ import annotations
@@ -195,23 +197,44 @@ def face_texture(
     interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
     mouth = interior * (1 - confidence)
     completed = (confidence + gain).clamp(0, 1)
-    forehead = _covered_forehead(completed, features, model, size)
+    forehead, strands = _covered_forehead(completed, features, model, size)
+    texture = torch.where(strands > 0, _across_rows(texture, completed >= 0.5), texture)
     return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
 
 
-def _covered_forehead(completed: torch.Tensor, features: torch.Tensor, model: MorphableModel, size: int) -> torch.Tensor:
-    """(B, 1, S, S) :attr:`FaceTexture.forehead` from the (B, 1, S, S) ``completed`` confidence (own and
-    mirrored) and the features mask: 1 − completed on the rows above the brows, outside the features, where
-    the unseen texels (completed < 0.5) run at least ``2 · (size // 32) + 1`` texels across (a horizontal
-    opening: a narrower gap, a single strand's column, keeps the fill), blurred over 9 texels."""
+def _covered_forehead(
+    completed: torch.Tensor, features: torch.Tensor, model: MorphableModel, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:attr:`FaceTexture.forehead` and the strands' gaps, each (B, 1, S, S), from the (B, 1, S, S)
+    ``completed`` confidence (own and mirrored) and the features mask. On the rows above the brows, outside
+    the features, the unseen texels (completed < 0.5) that run at least ``2 · (size // 32) + 1`` texels
+    across are the covered forehead (1 − completed, blurred over 9 texels); narrower runs (a single strand's
+    column, found by a horizontal opening) are the gaps, which :func:`_across_rows` fills."""
     brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
     above = torch.zeros_like(completed)
     above[..., : max(brow, 0), :] = 1
     unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
     k = 2 * (size // 32) + 1
-    broad = (unseen > 0.5).to(unseen.dtype)
-    broad = F.max_pool2d(-F.max_pool2d(-broad, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
-    return F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False)
+    gaps = (unseen > 0.5).to(unseen.dtype)
+    broad = F.max_pool2d(-F.max_pool2d(-gaps, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
+    return F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False), gaps * (1 - broad)
+
+
+def _across_rows(texture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """(B, C, S, S) ``texture`` linearly interpolated along each row between the nearest ``known`` (B, 1, S, S)
+    texels to the left and right (the one known side's colour where only one exists)."""
+    size = texture.shape[-1]
+    column = torch.arange(size, device=texture.device).expand_as(known[:, 0])
+    left = torch.where(known[:, 0], column, torch.full_like(column, -1)).cummax(-1).values
+    right = torch.where(known[:, 0], column, torch.full_like(column, 2 * size)).flip(-1).cummin(-1).values.flip(-1)
+    has_left, has_right = left >= 0, right < size
+    l, r = left.clamp(0, size - 1), right.clamp(0, size - 1)
+    take = lambda index: texture.gather(-1, index[:, None].expand_as(texture))  # noqa: E731
+    span = (right - left).clamp(min=1).to(texture.dtype)
+    t = ((column - left).to(texture.dtype) / span)[:, None]
+    both = take(l) * (1 - t) + take(r) * t
+    out = torch.where((has_left & has_right)[:, None], both, torch.where(has_left[:, None], take(l), take(r)))
+    return torch.where((has_left | has_right)[:, None], out, texture)
 
 
 def _mix(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -81,11 +81,14 @@ def test_a_single_strand_over_the_forehead_is_filled_not_taken_from_the_target(s
     strand = image.clone()
     strand[..., : int(brows[:, 1].min()) - 4, middle - 1 : middle + 1] = torch.tensor([0.1, 0.08, 0.07]).view(1, 3, 1, 1)
     size = 128
-    result = face_texture(strand, vertices, model, size)
+    result = face_texture(strand, vertices, model, size, delight=False)
+    plain = face_texture(image, vertices, model, size, delight=False).texture
     forehead = int(model.uv[model.landmark_indices[17:27]][:, 1].min() * size)
+    gap = (..., slice(forehead - 16, forehead - 8), slice(size // 2 - 3, size // 2 + 3))
 
     assert float(result.skin[..., forehead - 16 : forehead - 8, size // 2 - 2 : size // 2 + 2].min()) < 0.5  # seen as hair
     assert float(result.forehead[..., forehead - 16 : forehead - 8, size // 2 - 10 : size // 2 + 10].max()) < 0.05
+    assert float((result.texture[gap] - plain[gap]).abs().max()) < 1.5 / 255  # filled from the skin beside it
 
 
 def texel_centres(size: int) -> tuple[torch.Tensor, torch.Tensor]:
