@@ -24,9 +24,9 @@ on the held-out clips: the settings are fixed before the run.
 The dataset is synthesised with ``--data-seed`` (2 by default: the recipe's variants were compared on
 seed 0's data and its final run was measured on seed 1's, so the ablation's held-out clips are new).
 With ``--work``, every finished run leaves ``runs/<arm>-s<seed>/result.json`` (written atomically) and a
-later call with the same folder, settings and code (:func:`code_version`) reuses it; a run in progress checkpoints every
-``CHECKPOINT_EVERY`` steps and a later call resumes it there, so an interrupted ablation loses at most that
-many steps per run.
+later call with the same folder, settings and code (:func:`code_version`) reuses it; a run in progress
+checkpoints every ``CHECKPOINT_EVERY`` steps and a later call resumes it there, so an interrupted ablation
+loses at most that many steps per run.
 
 Each metric is reported per arm as the mean over seeds with a 95 % Student-t interval
 (mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; no interval for one seed), and the per-seed values.
@@ -115,9 +115,9 @@ def run_one(job: dict) -> dict:
     """Train one (arm, seed) and evaluate it on the held-out clips (runs in a worker process).
 
     A ``result.json`` in the run's folder from the same job (arm, seed, steps, data, the recipe's settings and
-    the code's version)
-    is returned as it is (``"reused": True``); without one, a checkpoint there is resumed when the run's
-    ``job.json`` shows it was made by the same job (else the run starts again).
+    the code's version) is returned as it is (``"reused": True``); without one, a checkpoint there is resumed
+    when the run's ``job.json`` shows it was made by the same job (else the run starts again). The result's
+    ``seconds`` are this call's: a resumed run counts only its last part.
     """
     done = Path(job["out"]) / "result.json"
     if done.exists():

@@ -228,12 +228,11 @@ def _across_rows(texture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     left = torch.where(known[:, 0], column, torch.full_like(column, -1)).cummax(-1).values
     right = torch.where(known[:, 0], column, torch.full_like(column, 2 * size)).flip(-1).cummin(-1).values.flip(-1)
     has_left, has_right = left >= 0, right < size
-    l, r = left.clamp(0, size - 1), right.clamp(0, size - 1)
-    take = lambda index: texture.gather(-1, index[:, None].expand_as(texture))  # noqa: E731
-    span = (right - left).clamp(min=1).to(texture.dtype)
-    t = ((column - left).to(texture.dtype) / span)[:, None]
-    both = take(l) * (1 - t) + take(r) * t
-    out = torch.where((has_left & has_right)[:, None], both, torch.where(has_left[:, None], take(l), take(r)))
+    take = lambda index: texture.gather(-1, index.clamp(0, size - 1)[:, None].expand_as(texture))  # noqa: E731
+    from_left, from_right = take(left), take(right)
+    t = ((column - left).to(texture.dtype) / (right - left).clamp(min=1).to(texture.dtype))[:, None]
+    both = from_left * (1 - t) + from_right * t
+    out = torch.where((has_left & has_right)[:, None], both, torch.where(has_left[:, None], from_left, from_right))
     return torch.where((has_left | has_right)[:, None], out, texture)
 
 
