@@ -202,6 +202,11 @@ def face_texture(
     return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead)
 
 
+def _brow_row(model: MorphableModel, size: int) -> int:
+    """The texture row of the highest brow landmark (17–26): the forehead is the rows above it."""
+    return int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+
+
 def _covered_forehead(
     completed: torch.Tensor, features: torch.Tensor, model: MorphableModel, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,7 +215,7 @@ def _covered_forehead(
     the features, the unseen texels (completed < 0.5) that run at least ``2 · (size // 32) + 1`` texels
     across are the covered forehead (1 − completed, blurred over 9 texels); narrower runs (a single strand's
     column, found by a horizontal opening) are the gaps, which :func:`_across_rows` fills."""
-    brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+    brow = _brow_row(model, size)
     above = torch.zeros_like(completed)
     above[..., : max(brow, 0), :] = 1
     unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
@@ -345,7 +350,7 @@ def _below_the_hairline(skin: torch.Tensor, seen: torch.Tensor, model: Morphable
     """(B, 1, S, S) ``skin`` with every forehead texel above a seen non-skin texel of its texture column set
     to 0: hair grows down from the top, so a skin-coloured strand of a fringe above the hairline is hair too.
     The forehead is the rows above the brows' landmarks."""
-    brow = int(model.uv.detach()[model.landmark_indices[17:27], 1].min() * size)
+    brow = _brow_row(model, size)
     if brow <= 0:
         return skin
     hair = (skin[..., :brow, :] < 0.5) & seen[..., :brow, :]
