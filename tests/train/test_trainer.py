@@ -229,3 +229,19 @@ def test_a_checkpoint_of_a_newer_format_is_refused_before_anything_is_loaded(syn
     with pytest.raises(tfvsdk.ModelFileError, match="checkpoint format_version 2; this tfvsdk reads versions up to 1"):
         trainer.load_state_dict(newer)
     assert all(torch.equal(v, before[k]) for k, v in trainer.components.blender.state_dict().items())
+
+
+def test_the_adaptive_scale_is_measured_on_batches_with_a_ground_truth_and_kept_on_the_others(synth_root, tmp_path):
+    images = Trainer(make_config(synth_root, tmp_path / "images", data={"sigma": 1.0}))
+    image_batch = next(iter(images._loader()))
+    assert not image_batch.is_video.any()
+    assert images.train_step(image_batch)["loss/adversarial_scale"] == 1.0, "before any reference: eq. 16 as written"
+
+    videos = Trainer(make_config(synth_root, tmp_path / "videos", data={"sigma": 0.0}))
+    s = videos.train_step(next(iter(videos._loader())))["loss/adversarial_scale"]
+    assert s > 0 and s != pytest.approx(1.0)
+    assert videos.train_step(image_batch)["loss/adversarial_scale"] == s
+
+    restored = Trainer(make_config(synth_root, tmp_path / "restored", data={"sigma": 0.0}))
+    restored.load_state_dict(videos.state_dict())
+    assert restored.train_step(image_batch)["loss/adversarial_scale"] == s

@@ -162,7 +162,8 @@ class LossConfig:
             s = ‖∇_θ(β L_app + γ L_rec + λ L_tmp)‖ / ((β + γ + λ) ‖∇_θ L_adv‖), θ the parameters of G and E
             (s held constant in the backward pass; the adaptive weight of Esser et al. 2021 taken over all of
             G and E), so that α L_adv's gradient has α/(β + γ + λ) times the norm of the other terms'
-            weighted sum throughout training; ``"fixed"`` uses L_adv as it is (s = 1).
+            weighted sum throughout training; s is measured on batches with a video sample and kept on
+            batches of image samples (s = 1 before the first); ``"fixed"`` uses L_adv as it is (s = 1).
         feature_matching: μ, weight of pix2pixHD's discriminator feature matching L_FM on video samples
             (:func:`tfvsdk.losses.feature_matching_loss`; Wang et al. 2018, eq. 4), a perceptual term that needs
             no pretrained network. Not in the paper's eq. 16: 0 (off) by default. When on, μ L_FM joins the

@@ -280,6 +280,8 @@ class Trainer:
         self.checkpoints = CheckpointDir(self.out / "checkpoints", keep=config.run.keep)
         self.step = 0
         """Optimisation steps done."""
+        self.paired_scale: float | None = None
+        """The adaptive s of the last batch with a video sample (see :meth:`_generator_backward`), or None."""
         self._last: tuple[TrainingBatch, StepOutputs] | None = None
         if config.run.resume and self.checkpoints.last.exists():
             state = load_checkpoint(self.checkpoints.last, map_location=self.device)
@@ -312,6 +314,7 @@ class Trainer:
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "sampler": self.sampler.state_dict(position=self.step * self.config.data.batch_size),
             "rng": rng_state(),
+            "paired_scale": self.paired_scale,
             "config": json.dumps(self.config.to_dict()),
         }
 
@@ -337,6 +340,7 @@ class Trainer:
                 self.ema = WeightAverage(self.components.blender, self.ema.decay)
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
+        self.paired_scale = state.get("paired_scale")
         self.step = int(state["step"])
 
     # -- one step ---------------------------------------------------------------------------------------------
@@ -417,7 +421,7 @@ class Trainer:
         return self.weights.adversarial * ramp
 
     def _generator_backward(
-        self, weighted: dict[str, torch.Tensor], adversarial: torch.Tensor, log_grads: bool
+        self, weighted: dict[str, torch.Tensor], adversarial: torch.Tensor, log_grads: bool, paired: bool
     ) -> tuple[dict[str, float], float]:
         """Set the G/E gradient of eq. 16 and return ``(grad/* norms, s)``.
 
@@ -428,6 +432,12 @@ class Trainer:
         ``loss.adversarial_scale = "adaptive"``
         s = ‖∇(β L_app + γ L_rec + λ L_tmp + μ L_FM)‖ / ((β + γ + λ + μ) ‖∇ L_adv‖) costs no extra pass; the
         gradient set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+
+        s is measured only on a ``paired`` batch, one with a video sample: without a ground truth there is no
+        L_rec, L_tmp or L_FM, and L_app alone is no reference (E can satisfy it by embedding every frame
+        alike, so its gradient vanishes and s with it — a swap-only run then trained G on a vanishing
+        adversarial term until s jumped to its bound). A batch of image samples takes the s of the last
+        paired batch, or s = 1 (eq. 16 as written) before the first.
         """
         self.opt_g.zero_grad(set_to_none=True)
         params = [p for p in self.components.generator_parameters() if p.requires_grad]
@@ -467,10 +477,12 @@ class Trainer:
         scale = 1.0
         if alpha > 0:
             adv = gradient(adversarial.reshape(()))
-            if self.config.loss.adversarial_scale == "adaptive":
+            if self.config.loss.adversarial_scale == "adaptive" and paired:
                 w = self.weights
                 weights = w.appearance + w.reconstruction + w.temporal + self.config.loss.feature_matching
-                scale = min(norm(reference) / (weights * norm(adv) + 1e-12), 1e4)
+                scale = self.paired_scale = min(norm(reference) / (weights * norm(adv) + 1e-12), 1e4)
+            elif self.config.loss.adversarial_scale == "adaptive" and self.paired_scale is not None:
+                scale = self.paired_scale
             total = add(total, adv, alpha * scale)
             if log_grads:
                 norms["grad/adv"] = alpha * scale * norm(adv)
@@ -528,7 +540,9 @@ class Trainer:
             for name, (weight, value) in extra.items():
                 weighted[name] = weight * value.reshape(())
         every = self.config.run.grad_every
-        grad_norms, scale = self._generator_backward(weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0)
+        grad_norms, scale = self._generator_backward(
+            weighted, terms["adversarial"], log_grads=bool(every) and self.step % every == 0, paired=bool(batch.is_video.any())
+        )
         weights = attrs.evolve(self.weights, adversarial=self.adversarial_weight() * scale)
         total = losses.total_generator_loss(**{k: v.detach() for k, v in terms.items() if k != "feature_matching"}, weights=weights)
         if fm_weight > 0:
