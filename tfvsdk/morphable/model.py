@@ -10,6 +10,7 @@ import torch
 
 from ..checks import check_tensor
 from ..errors import InputError, ModelFileError
+from .symmetry import complete_symmetry
 
 if TYPE_CHECKING:
     from ..camera import Camera
@@ -42,7 +43,10 @@ class MorphableModel(torch.nn.Module):
         landmarks: (68,) vertex index of each iBUG-68 landmark, −1 where the model has none, or None.
         contour_right: candidate jaw-line vertices on the subject's right (−x), ear to chin.
         contour_left: candidate jaw-line vertices on the subject's left (+x), ear to chin.
-        symmetry: (N,) index of each vertex's mirror vertex, −1 where unknown, or None.
+        symmetry: (N,) index of each vertex's mirror vertex, −1 where unknown, or None (none known); a
+            shorter array gives the first vertices' mirrors. Unknown mirrors are completed from the mean
+            shape (:func:`~tfvsdk.morphable.symmetry.complete_symmetry`: the vertex nearest to the mirror
+            image, within 0.75 median edge lengths; −1 stays where none is).
         id_names: names of the identity basis columns.
         exp_names: names of the expression basis columns.
         name: a short name for messages.
@@ -117,13 +121,13 @@ class MorphableModel(torch.nn.Module):
                 c_t = torch.from_numpy(c.copy())
             self.register_buffer(key, c_t)
 
-        sym_t = None
+        known = None
         if symmetry is not None:
             sym = _as_array(f"{name}: symmetry", symmetry, np.int64, 1)
             if sym.size > n or sym.min() < -1 or sym.max() >= n:
                 raise ModelFileError(f"{name}: symmetry: expected at most {n} indices in [-1, {n - 1}]")
-            sym_t = torch.from_numpy(np.concatenate([sym, -np.ones(n - sym.size, np.int64)]))
-        self.register_buffer("symmetry", sym_t)
+            known = torch.from_numpy(np.concatenate([sym, -np.ones(n - sym.size, np.int64)]))
+        self.register_buffer("symmetry", complete_symmetry(self.mean, self.triangles, known))
 
         self.id_names = tuple(id_names) if id_names is not None else tuple(f"id_{k}" for k in range(self.n_id))
         self.exp_names = tuple(exp_names) if exp_names is not None else tuple(f"exp_{k}" for k in range(self.n_exp))
