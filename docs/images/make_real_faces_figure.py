@@ -1,7 +1,8 @@
 """docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
 ``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no
-committed figure (the local sheet gets the tone's name).
+committed figure (the local sheet gets the tone's name); so does ``--model-path FILE`` (a model npz such
+as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name).
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
 the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
@@ -30,6 +31,7 @@ from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
 from tfvsdk.flow import temporal_error
 from tfvsdk.metrics import fit_flows
+from tfvsdk.morphable import load_npz
 from tfvsdk.seam import midline_points, midline_seam
 from tfvsdk.texture_confidence import face_texture
 
@@ -40,12 +42,13 @@ import real_faces  # noqa: E402
 
 FRAMES = 24
 BLENDER: dict[str, str] = {}
+RECONSTRUCTOR: dict[str, object] = {}
 
 
 def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
     """``photo`` with its face re-posed by the SDK: fitted, textured, rotated by ``degrees`` of yaw about the
     head's centre, rendered and pasted back with the classical blender."""
-    editor = Editor("swap", blender_config=BLENDER)
+    editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
     model = editor.model
@@ -62,7 +65,7 @@ def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
-    editor = Editor(task, blender_config=BLENDER)
+    editor = Editor(task, reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     summary = editor.run(sources, output, overwrite=True)
     out_frames = np.stack(list(io.iter_frames(output)))
     target_frames = np.stack(list(io.iter_frames(target)))[: len(out_frames)]
@@ -102,9 +105,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tone", help="the classical blender's tone (default: its default); "
                         "given, only the table is printed and no figure is written")
+    parser.add_argument("--model-path", type=Path, help="a model npz (e.g. the SFM's) instead of the built-in "
+                        "model; given, only the table is printed and no figure is written")
     args = parser.parse_args()
     if args.tone:
         BLENDER["tone"] = args.tone
+    if args.model_path:
+        RECONSTRUCTOR["model"] = load_npz(args.model_path)
     photos = real_faces.photos()
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,11 +150,11 @@ def main() -> None:
             sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
             rows.append(("remix monica (pose chandler, expression phoebe)", measure("remix", sources, output, paths["monica"], clips["chandler"])))
             local.append(_sheet(stills["monica"], clips["chandler"], output))
-        if not BLENDER:
+        if not BLENDER and not RECONSTRUCTOR:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
-            suffix = f"_{BLENDER['tone']}" if BLENDER else ""
+            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), args.model_path and args.model_path.stem) if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
     print("| case | D(identity) max | D(target) min | seam ratio | E_tmp | frames/s |\n|---|---|---|---|---|---|")
     for name, r in rows:
