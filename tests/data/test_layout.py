@@ -57,3 +57,20 @@ def test_wrong_image_size_is_reported(tmp_path):
     layout.write_image(layout.image_path(root, "id000", "000"), torch.rand(3, 9, 8))
     with pytest.raises(InputError, match="000.png: expected a 8x8"):
         ImageFolder(root).image(0)
+
+
+def test_a_fit_file_asking_for_more_memory_than_it_holds_is_refused_before_reading(tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**10,)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("alpha_id.npy", header.getvalue())  # announces 80 GB, holds none of it
+    with pytest.raises(InputError, match="alpha_id"):
+        layout.load_fits(tmp_path / "huge.npz")
+    layout.save_fits(tmp_path / "f.npz", random_fits(4, 32))
+    with pytest.raises(InputError, match="more than"):
+        layout.load_fits(tmp_path / "f.npz", max_bytes=64)

@@ -57,14 +57,17 @@ import torch
 
 from ..camera import Camera
 from .. import publish
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from ..io import read_rgb
+from ..morphable.safe_npz import load_npz_arrays
 from ..records import FaceFit
 
 FORMAT = "tfvsdk-dataset"
 VERSION = 1
 MANIFEST = "manifest.json"
 CLIP_FITS = "fits.npz"
+MAX_FIT_BYTES = 1 << 30
+"""Default bound of a fit file's arrays in memory (1 GiB; a fit with landmarks takes ~0.6 KiB per frame)."""
 _FIT_KEYS = ("alpha_id", "alpha_exp", "scale", "rotation", "translation", "image_size")
 
 
@@ -178,19 +181,20 @@ def fit_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "fit") -> Fa
         raise InputError(f"{source}: {exc}") from exc
 
 
-def load_fits(path: Path) -> FaceFit:
-    """Read a fit file written by :func:`save_fits`.
+def load_fits(path: Path, *, max_bytes: int = MAX_FIT_BYTES) -> FaceFit:
+    """Read a fit file written by :func:`save_fits`, its arrays' memory bounded before any is read
+    (:func:`~tfvsdk.morphable.safe_npz.load_npz_arrays`).
 
     Raises:
-        InputError: the file is missing, unreadable or inconsistent.
+        InputError: the file is missing, unreadable, inconsistent, or its arrays would take more than
+            ``max_bytes``.
     """
+    if not Path(path).is_file():
+        raise InputError(f"{path}: fit file not found")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise InputError(f"{path}: fit file not found") from None
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable fit file ({exc})") from exc
+        arrays = load_npz_arrays(path, max_bytes=max_bytes)
+    except ModelFileError as exc:
+        raise InputError(f"not a readable fit file: {exc}") from exc
     return fit_from_arrays(arrays, str(path))
 
 
