@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from . import __version__  # noqa: E402
 from . import plugins as registry  # noqa: E402
+from . import publish  # noqa: E402
 from .errors import InputError, PluginError, TfvError  # noqa: E402
 from .eval_command import eval_command  # noqa: E402
 from .models.cli import models_command  # noqa: E402
@@ -307,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         except (KeyboardInterrupt, click.exceptions.Abort) as exc:  # click turns KeyboardInterrupt into Abort
             cause = exc if isinstance(exc, Interrupted) else exc.__cause__
             signum = cause.signum if isinstance(cause, Interrupted) else signal.SIGINT
+            publish.discard_partials()
             _fail(f"interrupted by {signal.Signals(signum).name}; no partial output was kept", 128 + signum)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)

@@ -351,7 +351,7 @@ class Editor:
         missing: list[int] = []
         bar = _progress(n_out, out.name) if progress else None
         audio = timeline.path if timeline.has_audio and not loop else None
-        writer = None if image_output else io.VideoWriter(out, fps_out, audio_from=audio, overwrite=overwrite)
+        writer = None if image_output else io.VideoWriter(out, fps_out, audio_from=audio, overwrite=overwrite, frames=n_out)
         try:
             for start in range(0, n_out, self.chunk_size):
                 ks = np.arange(start, min(start + self.chunk_size, n_out))

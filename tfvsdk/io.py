@@ -294,6 +294,10 @@ class VideoWriter:
         fps: frame rate.
         audio_from: a file whose first audio track (if any) is copied in (re-encoded as AAC, padded with
             silence or cut to the video's length).
+        frames: the number of frames that will be written, if known: the audio is then cut or padded to
+            exactly ``frames / fps`` seconds. Without it ffmpeg's ``-shortest`` ends the audio with the
+            video, which overshoots by up to ~0.3 s when frames arrive slowly (the container then announces
+            a few frames more than it holds).
         crf: x264's constant rate factor.
         overwrite: replace a file at ``path`` (when False, even one that appears while writing is kept).
 
@@ -311,9 +315,13 @@ class VideoWriter:
         audio_from: str | os.PathLike | None = None,
         crf: int = 18,
         overwrite: bool = True,
+        frames: int | None = None,
     ) -> None:
         if not math.isfinite(fps) or fps <= 0:
             raise InputError(f"fps: expected a positive frame rate, got {fps}")
+        if frames is not None and (not isinstance(frames, int) or frames < 1):
+            raise InputError(f"frames: expected a positive number of frames or None, got {frames!r}")
+        self.frames = frames
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise InputError(f"{self.path}: unsupported video format; expected a name ending in {', '.join(sorted(VIDEO_SUFFIXES))}")
@@ -331,19 +339,28 @@ class VideoWriter:
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w + w % 2}x{h + h % 2}", "-r", f"{self.fps:.12g}", "-i", "-"]
         if self.audio_from is not None:
-            cmd += ["-i", os.fspath(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-af", "apad", "-shortest"]
+            cmd += ["-i", os.fspath(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
+            if self.frames is None:
+                cmd += ["-af", "apad", "-shortest"]
+            else:
+                seconds = f"{self.frames / self.fps:.6f}"
+                cmd += ["-af", f"apad=whole_dur={seconds},atrim=end={seconds}"]
         return cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(self.crf), "-movflags", "+faststart", os.fspath(tmp)]
 
     def _start(self, h: int, w: int) -> None:
-        self._file = publish.AtomicFile(self.path, overwrite=self.overwrite, verify=self._verify)
-        self._size = (h, w)
-        self._log = tempfile.TemporaryFile()
-        try:
-            self._proc = subprocess.Popen(self._command(h, w, self._file.path), stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=self._log)
-        except BaseException:
-            self.abort()
-            raise
+        """Create the partial file and start ffmpeg on it. Interrupts wait until both are held (an encoder
+        started but not yet held would outlive an interrupt and write the partial file after it was deleted);
+        ffmpeg runs with them blocked, and :meth:`abort` stops it with SIGKILL."""
+        with publish.signals_deferred():
+            self._file = publish.AtomicFile(self.path, overwrite=self.overwrite, verify=self._verify)
+            self._size = (h, w)
+            self._log = tempfile.TemporaryFile()
+            try:
+                self._proc = subprocess.Popen(self._command(h, w, self._file.path), stdin=subprocess.PIPE,
+                                              stdout=subprocess.DEVNULL, stderr=self._log)
+            except BaseException:
+                self.abort()
+                raise
 
     def _encoder_message(self) -> str:
         self._log.seek(0)
@@ -361,11 +378,13 @@ class VideoWriter:
         """Append a uint8 (H, W, 3) frame; every frame must have the first frame's size.
 
         Raises:
-            InputError: a frame of the wrong type or size.
+            InputError: a frame of the wrong type or size, or one more than ``frames``.
             OutputError: the encoder stopped (e.g. the disk is full); the partial file is deleted.
         """
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise InputError(f"frame: expected uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        if self.frames is not None and self.frames_written == self.frames:
+            raise InputError(f"frame: all {self.frames} frames announced for {self.path} were written already")
         h, w = frame.shape[:2]
         if self._proc is None:
             self._start(h, w)
@@ -387,11 +406,14 @@ class VideoWriter:
 
         Raises:
             InputError: no frame was written.
-            OutputError: ffmpeg failed (e.g. "No space left on device"), the file does not hold every frame,
+            OutputError: fewer frames than ``frames`` were written, ffmpeg failed (e.g. "No space left on device"), the file does not hold every frame,
                 or (without ``overwrite``) a file appeared at :attr:`path`; :attr:`path` is left as it was.
         """
         if self._proc is None:
             raise InputError(f"{self.path}: no frame was written")
+        if self.frames is not None and self.frames_written != self.frames:
+            self.abort()
+            raise OutputError(f"{self.path}: {self.frames_written} of the {self.frames} frames announced were written; nothing was written")
         try:
             self._proc.stdin.close()
         except OSError:

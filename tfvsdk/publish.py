@@ -12,7 +12,9 @@ encoders choose their format from it). It is then flushed to disk (``fsync``), c
 
 The folder is fsynced after publishing. If anything fails, or the process is interrupted (an exception,
 ``KeyboardInterrupt``; ``tfv`` turns SIGTERM and SIGHUP into one), the partial file is deleted and the final
-name is untouched. A process killed outright (SIGKILL, power loss) can leave a partial file; its name says
+name is untouched. An interrupt can land between a partial file's creation and the moment its writer holds
+it; every partial file is therefore registered before it is created, and :func:`discard_partials` (run at
+exit, and by ``tfv`` when interrupted) deletes those this process has neither published nor discarded. A process killed outright (SIGKILL, power loss) can leave a partial file; its name says
 which process wrote it, and the next :func:`tfvsdk.io.check_output` or :class:`AtomicFile` in that folder
 (:func:`clean_leftovers_once`) deletes the partial files of processes that no longer run (logging each one).
 
@@ -25,13 +27,16 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
@@ -41,6 +46,8 @@ logger = logging.getLogger(__name__)
 PARTIAL_MARK = ".tfv-partial"
 _PARTIAL_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+" + re.escape(PARTIAL_MARK) + r"(\.[^./]*)?$")
 _cleaned_folders: set[Path] = set()
+_live: dict[Path, int] = {}
+"""Partial files registered by :class:`AtomicFile` and not yet published or discarded → the writing pid."""
 
 
 def partial_path(final: str | os.PathLike) -> Path:
@@ -101,6 +108,43 @@ def clean_leftovers_once(folder: str | os.PathLike) -> list[Path]:
     removed = clean_leftovers(folder)
     _cleaned_folders.add(key)
     return removed
+
+
+def discard_partials() -> list[Path]:
+    """Delete this process's partial files that were neither published nor discarded (their writer was
+    interrupted before it held them); returns those deleted. Registered with :mod:`atexit`; a forked child
+    leaves its parent's files alone."""
+    pid = os.getpid()
+    deleted = []
+    for path, owner in list(_live.items()):
+        if owner != pid:
+            continue
+        _live.pop(path, None)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            deleted.append(path)
+    return deleted
+
+
+atexit.register(discard_partials)
+
+DEFERRED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP sent while the block runs are delivered when it ends, so their handlers
+    (``KeyboardInterrupt``, ``tfv``'s interruption) cannot split a step such as "start a subprocess and keep
+    its handle". The main thread on POSIX blocks them (``pthread_sigmask``); elsewhere this does nothing.
+    A subprocess started in the block inherits the blocked signals."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _umask() -> int:
@@ -176,9 +220,11 @@ class AtomicFile:
         folder = self.final.parent
         clean_leftovers_once(folder)
         self.path = partial_path(self.final)
+        _live[self.path] = os.getpid()
         try:
             _create_empty(self.path)
         except OSError as exc:
+            _live.pop(self.path, None)
             raise OutputError(f"{self.final}: cannot create a file in {folder} ({exc.strerror or exc})") from exc
         self._open = True
 
@@ -208,6 +254,7 @@ class AtomicFile:
             self.discard()
             raise
         self._open = False
+        _live.pop(self.path, None)
         _fsync_folder(self.final.parent)
         return self.final
 
@@ -216,6 +263,7 @@ class AtomicFile:
         self._open = False
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        _live.pop(self.path, None)
 
     def __enter__(self) -> AtomicFile:
         return self

@@ -1,7 +1,12 @@
+import re
+import subprocess
+import time
+
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from tfvsdk import InputError
+from tfvsdk import InputError, OutputError
 from tfvsdk import io
 
 
@@ -95,8 +100,35 @@ def test_the_audio_of_another_file_is_kept_and_its_picture_ignored(tmp_path, wit
     assert info.has_audio and info.size == (48, 64) and info.n_frames == 20
 
 
-def write_video_with_audio(path, frames, audio_from):
-    with io.VideoWriter(path, fps=10, audio_from=audio_from) as writer:
+@pytest.mark.parametrize("seconds_of_sound", [1, 3])
+def test_with_the_frame_count_known_the_sound_lasts_exactly_as_long_as_the_picture(tmp_path, seconds_of_sound):
+    """Frames written slowly (as an edit writes them): ``-shortest`` let the sound run on by up to 0.3 s, so
+    the container announced 23 frames for 20; with ``frames`` the sound is cut or padded to 2 s."""
+    source = tmp_path / "sound.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi",
+                    "-i", "sine=frequency=440", "-t", str(seconds_of_sound), "-pix_fmt", "yuv420p", str(source)], check=True)
+    out = write_video_with_audio(tmp_path / "out.mp4", noise_frames(20), source, pause=0.05)
+    assert io.probe(out).n_frames == 20
+    log = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out), "-map", "0:a:0", "-c", "copy", "-f", "null", "-"],
+                         stderr=subprocess.PIPE, text=True).stderr
+    assert re.findall(r"time=(\S+)", log)[-1] == "00:00:02.00"
+
+
+def test_a_writer_refuses_more_or_fewer_frames_than_announced(tmp_path):
+    with io.VideoWriter(tmp_path / "out.mp4", fps=10, frames=2) as writer:
+        writer.write(noise_frames(1)[0])
+        writer.write(noise_frames(1)[0])
+        with pytest.raises(InputError, match="all 2 frames"):
+            writer.write(noise_frames(1)[0])
+    with pytest.raises(OutputError, match="1 of the 2 frames"):
+        with io.VideoWriter(tmp_path / "short.mp4", fps=10, frames=2) as writer:
+            writer.write(noise_frames(1)[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def write_video_with_audio(path, frames, audio_from, pause=0.0):
+    with io.VideoWriter(path, fps=10, audio_from=audio_from, frames=len(frames)) as writer:
         for f in frames:
             writer.write(f)
+            time.sleep(pause)
     return path

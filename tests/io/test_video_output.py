@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat
 import subprocess
 import uuid
@@ -98,3 +99,23 @@ def test_an_unsupported_output_format_is_refused_before_writing(tmp_path):
             io.check_output(tmp_path / name, kind="video")
     with pytest.raises(InputError, match="unsupported video format"):
         io.VideoWriter(tmp_path / "out.avi", fps=10)
+
+
+def test_an_interrupt_while_the_encoder_starts_stops_it_and_leaves_nothing(tmp_path, monkeypatch):
+    """SIGINT as ffmpeg is being started: the writer still holds the encoder when the interrupt arrives, so
+    it is stopped and the partial file deleted (before, a started but unheld encoder outlived the interrupt
+    and could write the partial file after its deletion)."""
+    started = []
+    popen = subprocess.Popen
+
+    def interrupted_popen(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        os.kill(os.getpid(), signal.SIGINT)
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", interrupted_popen)
+    with pytest.raises(KeyboardInterrupt):
+        with io.VideoWriter(tmp_path / "out.mp4", fps=10) as writer:
+            writer.write(np.zeros((16, 16, 3), np.uint8))
+    assert started[0].poll() is not None, "the encoder was stopped"
+    assert list(tmp_path.iterdir()) == []

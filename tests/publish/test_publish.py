@@ -1,4 +1,5 @@
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -144,3 +145,34 @@ def test_checking_an_output_cleans_the_folder_before_any_work_once(tmp_path, cap
 
 def leftover_pid(path):
     return publish.leftover_owner(path)
+
+
+def test_a_partial_file_its_writer_never_held_is_deleted_at_exit(tmp_path):
+    held = publish.AtomicFile(tmp_path / "held.bin")
+    held.commit()
+    lost = publish.AtomicFile(tmp_path / "lost.bin")  # as if an interrupt came before the caller kept it
+    assert lost.path.exists()
+    assert publish.discard_partials() == [lost.path]
+    assert names(tmp_path) == ["held.bin"]
+
+
+def test_a_forked_child_leaves_its_parents_partial_files_alone(tmp_path, monkeypatch):
+    pending = publish.AtomicFile(tmp_path / "out.bin")
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)
+    assert publish.discard_partials() == [] and pending.path.exists()
+    monkeypatch.undo()
+    pending.discard()
+    assert publish.discard_partials() == []
+
+
+def test_signals_sent_inside_a_deferred_block_arrive_after_it():
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with publish.signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            inside = list(seen)
+        assert inside == [] and seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
