@@ -114,8 +114,12 @@ def test_an_interrupt_while_the_encoder_starts_stops_it_and_leaves_nothing(tmp_p
         return started[-1]
 
     monkeypatch.setattr(subprocess, "Popen", interrupted_popen)
-    with pytest.raises(KeyboardInterrupt):
-        with io.VideoWriter(tmp_path / "out.mp4", fps=10) as writer:
-            writer.write(np.zeros((16, 16, 3), np.uint8))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits SIGINT ignored
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with io.VideoWriter(tmp_path / "out.mp4", fps=10) as writer:
+                writer.write(np.zeros((16, 16, 3), np.uint8))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert started[0].poll() is not None, "the encoder was stopped"
     assert list(tmp_path.iterdir()) == []
