@@ -89,6 +89,8 @@ def test_offline_mode_never_touches_the_network(catalogue, home, monkeypatch):
 
 def test_restricted_licence_needs_acceptance_once(catalogue, home):
     known, served = catalogue
+    with pytest.raises(tfvsdk.ModelFileError, match="get it with: tfv models fetch restricted --accept-licence$"):
+        models.paths("restricted")
     with pytest.raises(tfvsdk.LicenceError, match="Non-commercial research licence.*--accept-licence"):
         models.fetch("restricted")
     assert served.requests == [] and cache_files(home, "restricted") == []

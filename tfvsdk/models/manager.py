@@ -58,6 +58,14 @@ def licence_accepted(artefact: Artefact) -> bool:
     return not artefact.accept_licence or cache.read_json(cache.licences_path()).get(artefact.name) == artefact.licence
 
 
+def _how_to_get(artefact: Artefact, file: ArtefactFile) -> str:
+    """The command that puts ``file`` into the cache (with ``--accept-licence`` while its licence is not
+    accepted)."""
+    if not file.url:
+        return f"tfv models add {artefact.name} {file.name}"
+    return f"tfv models fetch {artefact.name}" + ("" if licence_accepted(artefact) else " --accept-licence")
+
+
 def _require_licence(artefact: Artefact, accept: bool) -> None:
     if licence_accepted(artefact):
         return
@@ -232,7 +240,7 @@ def verify(name: str) -> dict[str, str]:
         for f in artefact.files:
             path = cache.folder(name) / f.name
             if not path.is_file():
-                raise ModelFileError(f"{name}: {f.name} is not in the cache; get it with: tfv models fetch {name}")
+                raise ModelFileError(f"{name}: {f.name} is not in the cache; get it with: {_how_to_get(artefact, f)}")
             try:
                 digests[f.name] = _verify_file(artefact, f, path, f.sha256 or manifest.get(f.name, {}).get("sha256"), str(path))
             except ModelFileError:
@@ -278,8 +286,7 @@ def paths(name: str) -> dict[str, Path]:
     for f in artefact.files:
         path = cache.folder(name) / f.name
         if not path.is_file():
-            how = f"tfv models fetch {name}" if f.url else f"tfv models add {name} {f.name}"
-            raise ModelFileError(f"{name}: {f.name} is not in the cache ({cache.folder(name)}); get it with: {how}")
+            raise ModelFileError(f"{name}: {f.name} is not in the cache ({cache.folder(name)}); get it with: {_how_to_get(artefact, f)}")
         if not _usable(artefact, f, manifest):
             verify(name)
             manifest = cache.read_json(cache.manifest_path(name))
