@@ -41,6 +41,8 @@ def complete_symmetry(
         return result
     corners = points[triangles.long()]
     edge = (corners - corners.roll(1, dims=1)).norm(dim=-1).median()
+    if not edge > 0:  # a degenerate mesh: no scale to judge a mirror by
+        return result
     images = points[missing].clone()
     images[:, 0] = 2 * points[:, 0].mean() - images[:, 0]
     nearest, distance = _nearest(points, images, float(tolerance * edge))
