@@ -349,8 +349,8 @@ class VideoWriter:
 
     def _start(self, h: int, w: int) -> None:
         """Create the partial file and start ffmpeg on it. Interrupts wait until both are held (an encoder
-        started but not yet held would outlive an interrupt and write the partial file after it was deleted);
-        ffmpeg runs with them blocked, and :meth:`abort` stops it with SIGKILL."""
+        started but not yet held would outlive an interrupt and write the partial file after it was
+        deleted)."""
         with publish.signals_deferred():
             self._file = publish.AtomicFile(self.path, overwrite=self.overwrite, verify=self._verify)
             self._size = (h, w)

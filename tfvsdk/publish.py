@@ -133,18 +133,33 @@ DEFERRED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM",
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP sent while the block runs are delivered when it ends, so their handlers
-    (``KeyboardInterrupt``, ``tfv``'s interruption) cannot split a step such as "start a subprocess and keep
-    its handle". The main thread on POSIX blocks them (``pthread_sigmask``); elsewhere this does nothing.
-    A subprocess started in the block inherits the blocked signals."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """SIGINT, SIGTERM and SIGHUP that arrive while the block runs are handed to their handlers when it ends,
+    so a handler that raises (``KeyboardInterrupt``, ``tfv``'s interruption) cannot split a step such as
+    "start a subprocess and keep its handle". Python runs signal handlers in the main thread whichever thread
+    the signal reached, so the handlers are swapped there for one that records the signal; elsewhere (another
+    thread) this does nothing. Ignored signals stay ignored; a signal whose handler is the default action is
+    raised again after the block."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+    pending: list[tuple[int, object]] = []
+    previous = {}
+    for sig in DEFERRED_SIGNALS:
+        handler = signal.getsignal(sig)
+        if handler is signal.SIG_IGN or handler is None:
+            continue
+        previous[sig] = signal.signal(sig, lambda signum, frame: pending.append((signum, frame)))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum, frame in pending:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            else:
+                signal.raise_signal(signum)
 
 
 def _umask() -> int:
