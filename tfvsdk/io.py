@@ -406,8 +406,9 @@ class VideoWriter:
 
         Raises:
             InputError: no frame was written.
-            OutputError: fewer frames than ``frames`` were written, ffmpeg failed (e.g. "No space left on device"), the file does not hold every frame,
-                or (without ``overwrite``) a file appeared at :attr:`path`; :attr:`path` is left as it was.
+            OutputError: fewer frames than ``frames`` were written, ffmpeg failed (e.g. "No space left on
+                device"), the file does not hold every frame, or (without ``overwrite``) a file appeared at
+                :attr:`path`; :attr:`path` is left as it was.
         """
         if self._proc is None:
             raise InputError(f"{self.path}: no frame was written")
