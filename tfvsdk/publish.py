@@ -15,7 +15,8 @@ The folder is fsynced after publishing. If anything fails, or the process is int
 name is untouched. An interrupt can land between a partial file's creation and the moment its writer holds
 it; every partial file is therefore registered before it is created, and :func:`discard_partials` (run at
 exit, and by ``tfv`` when interrupted) deletes those this process has neither published nor discarded. A
-process killed outright (SIGKILL, power loss) can leave a partial file; its name says which process wrote it, and the next :func:`tfvsdk.io.check_output` or :class:`AtomicFile` in that folder
+process killed outright (SIGKILL, power loss) can leave a partial file; its name says which process wrote
+it, and the next :func:`tfvsdk.io.check_output` or :class:`AtomicFile` in that folder
 (:func:`clean_leftovers_once`) deletes the partial files of processes that no longer run (logging each one).
 
 Example:
