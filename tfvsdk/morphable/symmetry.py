@@ -58,8 +58,7 @@ def _nearest(points: torch.Tensor, queries: torch.Tensor, radius: float) -> tupl
     cells = ((points - low) / radius).floor().to(torch.int64)
     extent = int(torch.maximum(cells.amax(), ((queries - low) / radius).floor().amax().to(torch.int64))) + 3
     key = lambda c: ((c[..., 0] + 1) * extent + c[..., 1] + 1) * extent + c[..., 2] + 1  # noqa: E731
-    order = key(cells).argsort()
-    sorted_keys = key(cells)[order]
+    sorted_keys, order = key(cells).sort()
     offsets = torch.stack(torch.meshgrid(*[torch.arange(-1, 2)] * 3, indexing="ij"), -1).view(-1, 3)
     query_cells = ((queries - low) / radius).floor().to(torch.int64)
     wanted = key(query_cells[:, None] + offsets)  # (Q, 27)
