@@ -16,7 +16,10 @@
      its shadow, which otherwise came out as a dark streak beside the nose wherever the edit shows that side;
    * skin (tested on the de-lit colours of step 2, eroded by 2 texels; on the forehead, every texel above
      a seen non-skin texel of its column counts as hair, except a non-skin texel within 1/32 of the texture
-     of the features, where a fit that placed the brows low leaves their upper hairs): outside the facial
+     of the features, where a fit that placed the brows low leaves their upper hairs; below such a
+     texel the skin weight ramps from 0 to 1 over 1/16 of the texture, as the fringe's shadow and stray
+     tips lie there — without the ramp they came out as a dark ragged line across the forehead where the
+     identity's texture meets the target's): outside the facial
      features (the brows-eyes-nose-mouth polygon of the model's landmarks, its brow edge raised by
      ``BROW_MARGIN`` of the brow-to-eyelid distance: the iBUG brow landmarks run along the brow's centre
      line, and without the margin the upper half of a dark brow was "hair" and so was the whole forehead
@@ -84,7 +87,8 @@ class FaceTexture:
             one image).
         forehead: (B, 1, S, S) in [0, 1]: the forehead above the brows (features excepted) where no view
             shows skin — hair or a fringe over it, at least 1/16 of the texture across — (1 − confidence)
-            blurred over 9 texels; editing takes these pixels from the frame the face is pasted into (the
+            blurred over 1/10 of the texture (25 texels at 256²: a narrower ramp showed the two foreheads'
+            edge as a line); editing takes these pixels from the frame the face is pasted into (the
             target's own forehead) instead of the smooth fill, which there continues the hairline's colour
             into a band.
     """
@@ -213,7 +217,7 @@ def _covered_forehead(
     """:attr:`FaceTexture.forehead` and the strands' gaps, each (B, 1, S, S), from the (B, 1, S, S)
     ``completed`` confidence (own and mirrored) and the features mask. On the rows above the brows, outside
     the features, the unseen texels (completed < 0.5) that run at least ``2 · (size // 32) + 1`` texels
-    across are the covered forehead (1 − completed, blurred over 9 texels); narrower runs (a single strand's
+    across are the covered forehead (1 − completed, blurred over ``2 · (size // 20) + 1`` texels); narrower runs (a single strand's
     column, found by a horizontal opening) are the gaps, which :func:`_across_rows` fills."""
     brow = _brow_row(model, size)
     above = torch.zeros_like(completed)
@@ -222,7 +226,9 @@ def _covered_forehead(
     k = 2 * (size // 32) + 1
     gaps = (unseen > 0.5).to(unseen.dtype)
     broad = F.max_pool2d(-F.max_pool2d(-gaps, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
-    return F.avg_pool2d(broad * unseen, 9, stride=1, padding=4, count_include_pad=False), gaps * (1 - broad)
+    blur = size // 20
+    covered = F.avg_pool2d(broad * unseen, 2 * blur + 1, stride=1, padding=blur, count_include_pad=False)
+    return covered, gaps * (1 - broad)
 
 
 def _across_rows(texture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -349,14 +355,19 @@ def _skin_likelihood(colour: torch.Tensor, sample: torch.Tensor, tolerance: floa
 def _below_the_hairline(skin: torch.Tensor, seen: torch.Tensor, model: MorphableModel, size: int) -> torch.Tensor:
     """(B, 1, S, S) ``skin`` with every forehead texel above a seen non-skin texel of its texture column set
     to 0: hair grows down from the top, so a skin-coloured strand of a fringe above the hairline is hair too.
-    The forehead is the rows above the brows' landmarks."""
+    Below the lowest such texel of a column the weight ramps linearly from 0 to 1 over ``size // 16`` texels
+    (a fringe's shadow and stray tips, skin-coloured enough to pass the test). The forehead is the rows above
+    the brows' landmarks."""
     brow = _brow_row(model, size)
     if brow <= 0:
         return skin
     hair = (skin[..., :brow, :] < 0.5) & seen[..., :brow, :]
     above_hair = hair.flip(-2).to(torch.uint8).cummax(-2).values.flip(-2).bool()
+    row = torch.arange(brow, device=skin.device)[:, None].expand(hair.shape[-2:])
+    below_hair = row - torch.where(hair, row, torch.full_like(row, -size)).cummax(-2).values
+    ramp = (below_hair.to(skin.dtype) / max(size // 16, 1)).clamp(0, 1)
     out = skin.clone()
-    out[..., :brow, :] = torch.where(above_hair, torch.zeros_like(skin[..., :brow, :]), skin[..., :brow, :])
+    out[..., :brow, :] = torch.where(above_hair, torch.zeros_like(ramp), skin[..., :brow, :] * ramp)
     return out
 
 

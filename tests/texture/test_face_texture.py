@@ -73,6 +73,33 @@ def test_the_forehead_under_a_fringe_is_marked_for_the_targets_own(synth):
     assert float(covered[0, 0, row, column]) == 0
 
 
+def test_the_shadow_under_a_fringe_is_left_out_of_what_the_edit_shows(synth):
+    """Skin just below a fringe's edge is in its shadow (here 10 % darker, enough to pass the skin test):
+    its weight ramps up from the hairline, so the edit takes those texels from the target rather than
+    drawing the shadow as a dark line across the forehead."""
+    model = synth.model
+    image, vertices = head(synth, 0.0)
+    edge = int(model.landmarks(vertices)[0, 17:27, 1].min()) - 10
+    fringe = image.clone()
+    fringe[..., :edge, :] = torch.tensor([0.1, 0.08, 0.07]).view(1, 3, 1, 1)
+    shadowed = fringe.clone()
+    shadowed[..., edge : edge + 3, :] *= 0.9
+    size = 128
+    seen_fringe = unwrap_texture(fringe, vertices, model.triangles, model.uv, size)[0]
+    seen_shadow = unwrap_texture(shadowed, vertices, model.triangles, model.uv, size)[0]
+    photo_shadow = (seen_fringe - seen_shadow).abs().amax(1, keepdim=True)
+    band = photo_shadow > 0.01
+
+    def shown(result):  # the identity's part of the edit; the rest is the target's forehead
+        return result.texture * (1 - result.forehead)
+
+    with_shadow = face_texture(shadowed, vertices, model, size)
+    without = face_texture(fringe, vertices, model, size)
+    edit_shadow = (shown(with_shadow) - shown(without)).abs().amax(1, keepdim=True)
+
+    assert float(edit_shadow[band].mean()) < 0.2 * float(photo_shadow[band].mean())  # 0.30 without the ramp
+
+
 def test_a_single_strand_over_the_forehead_is_filled_not_taken_from_the_target(synth):
     model = synth.model
     image, vertices = head(synth, 0.0)
