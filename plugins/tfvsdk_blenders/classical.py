@@ -19,8 +19,7 @@ Options:
 
 * ``tone="identity"`` replaces step 1 by one gain on all three channels that gives R the frame's mean
   luminance inside M̂ (Y = 0.299 R + 0.587 G + 0.114 B): the rendered face keeps its own chromaticity
-  (r : g : b) — the identity's skin tone — and takes the frame's exposure. A greyscale rendering (no chroma inside M̂) has no skin tone to keep and gets
-  the ``target`` transfer.
+  (r : g : b) — the identity's skin tone — and takes the frame's exposure.
 * ``tone="target-mean"`` replaces step 1 by a transfer that keeps the rendered face's hue contrast: R is
   shifted to the frame's per-channel mean inside M̂ and its deviations from its own mean are scaled by one
   gain for all three channels, the ratio of the frame's to R's luminance standard deviation inside M̂,
@@ -28,6 +27,10 @@ Options:
   photos (the frame's face region holds another person's eyes, brows and shadows; a texture from one photo
   is smoother), which blackens the identity's dark features and tints them red on a ruddy frame; one
   bounded gain does neither.
+* A greyscale rendering (mean |chroma| inside M̂ at most 0.01: a texture from a black-and-white photo) gets
+  the ``"target-mean"`` transfer whatever the tone: it has no skin tone to keep (``"identity"``), and step 1
+  would turn its one grey into the frame's per-channel spreads, so that every grey level becomes its own
+  colour — the dark features red-black and the skin a pale, flat mask on a ruddy frame.
 * ``mode="poisson"`` replaces step 2 by gradient-domain blending (Pérez et al. 2003) on Ω = M̂ eroded by
   r pixels: Y = R' + D in Ω, where D is harmonic in Ω (ΔD = 0) and equals X − R' on Ω's outer border, so
   the paste keeps R''s gradients and meets the frame without a step. D is solved by conjugate gradients on
@@ -119,21 +122,20 @@ class ClassicalBlender(tfvsdk.Blender):
         mean_r, std_r, _ = masked_mean_std(rendered, mask)
         mean_x, std_x, _ = masked_mean_std(appearance, mask)
         luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
+        _, spread_r, _ = masked_mean_std((luma * rendered).sum(1, keepdim=True), mask)
+        _, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
+        contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
+        one_gain = (rendered - mean_r) * contrast + mean_x
         if self.tone == "target-mean":
-            _, spread_r, _ = masked_mean_std((luma * rendered).sum(1, keepdim=True), mask)
-            _, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
-            contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
-            return (rendered - mean_r) * contrast + mean_x
+            return one_gain
+        chroma = (rendered - (luma * rendered).sum(1, keepdim=True)).abs()
+        coloured = (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01
         if self.tone == "identity":
-            chroma = (rendered - (luma * rendered).sum(1, keepdim=True)).abs()
-            coloured = (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01
             ratio = (mean_x * luma).sum(1, keepdim=True) / (mean_r * luma).sum(1, keepdim=True).clamp(min=1e-6)
+            matched = rendered * ratio
         else:
-            coloured = torch.zeros(len(rendered), dtype=torch.bool, device=rendered.device)
-            ratio = 1.0
-        gain = (std_x / std_r).clamp(1 / self.max_gain, self.max_gain)
-        transferred = (rendered - mean_r) * gain + mean_x
-        return torch.where(coloured[:, None, None, None], rendered * ratio, transferred)
+            matched = (rendered - mean_r) * (std_x / std_r).clamp(1 / self.max_gain, self.max_gain) + mean_x
+        return torch.where(coloured[:, None, None, None], matched, one_gain)
 
 
 def poisson_paste(source: torch.Tensor, frame: torch.Tensor, region: torch.Tensor, iterations: int) -> torch.Tensor:

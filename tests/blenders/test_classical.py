@@ -164,6 +164,24 @@ def test_identity_tone_gives_a_greyscale_rendering_the_frames_colour():
     assert float(out[0, 0, 16, 16] - out[0, 2, 16, 16]) > 0.3
 
 
+@pytest.mark.parametrize("tone", ["target", "identity"])
+def test_a_greyscale_rendering_gets_the_frames_mean_colour_under_any_tone(tone):
+    """A face textured from a black-and-white photo has no skin tone to keep and no per-channel spread to
+    scale: it is moved to the frame's mean colour with one luminance gain, as ``"target-mean"`` does."""
+    mask = ellipse(48, 48)
+    g = torch.Generator().manual_seed(4)
+    grey = (0.55 + 0.1 * torch.randn(1, 1, 48, 48, generator=g)).clamp(0, 1).expand(1, 3, 48, 48) * mask
+    frame = torch.stack([0.75 + 0.25 * torch.randn(48, 48, generator=g), 0.5 + 0.12 * torch.randn(48, 48, generator=g),
+                         0.4 + 0.08 * torch.randn(48, 48, generator=g)])[None].clamp(0, 1)
+
+    def blend(rendered: torch.Tensor, tone: str) -> torch.Tensor:
+        return tfvsdk.create("blender", "classical", tone=tone).blend(rendered, frame, frame * (1 - mask), mask)
+
+    torch.testing.assert_close(blend(grey, tone), blend(grey, "target-mean"))
+    tinted = grey * torch.tensor([1.1, 1.0, 0.9]).view(1, 3, 1, 1)
+    assert float((blend(tinted, tone) - blend(tinted, "target-mean")).abs().max()) > 0.05  # a coloured face does not
+
+
 def test_unknown_tone_or_mode_is_an_input_error():
     with pytest.raises(tfvsdk.InputError, match="tone"):
         tfvsdk.create("blender", "classical", tone="sepia")
@@ -177,8 +195,9 @@ def test_target_mean_tone_takes_the_frames_mean_colour_and_keeps_the_faces_hue_c
     deviations by one bounded luminance gain, so a dark feature stays neutral relative to the face."""
     mask = ellipse(64, 64)
     g = torch.Generator().manual_seed(2)
-    face = (0.6 + 0.05 * torch.randn(1, 1, 64, 64, generator=g)).expand(1, 3, 64, 64).clone()
-    face[..., 28:32, 20:44] = 0.25  # a dark grey feature (brows)
+    tint = torch.tensor([1.05, 1.0, 0.95]).view(1, 3, 1, 1)  # coloured: a grey face gets "target-mean" under any tone
+    face = (0.6 + 0.05 * torch.randn(1, 1, 64, 64, generator=g)) * tint
+    face[..., 28:32, 20:44] = 0.25 * tint  # a dark, nearly grey feature (brows)
     frame = torch.stack([0.75 + 0.25 * torch.randn(64, 64, generator=g), 0.5 + 0.12 * torch.randn(64, 64, generator=g),
                          0.4 + 0.08 * torch.randn(64, 64, generator=g)])[None].clamp(0, 1)
     rendered, frame = face * mask, frame
