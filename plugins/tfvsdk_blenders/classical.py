@@ -27,6 +27,9 @@ Options:
   photos (the frame's face region holds another person's eyes, brows and shadows; a texture from one photo
   is smoother), which blackens the identity's dark features and tints them red on a ruddy frame; one
   bounded gain does neither.
+* A greyscale frame (mean |chroma| inside M̂ at most 0.01: a black-and-white video) makes R greyscale
+  first (its luminance on all three channels): the per-channel transfer would otherwise normalise R's
+  three channels apart and leave their differences as coloured blotches on a grey face.
 * A greyscale rendering (mean |chroma| inside M̂ at most 0.01: a texture from a black-and-white photo) gets
   the ``"target-mean"`` transfer whatever the tone: it has no skin tone to keep (``"identity"``), and step 1
   would turn its one grey into the frame's per-channel spreads, so that every grey level becomes its own
@@ -119,23 +122,30 @@ class ClassicalBlender(tfvsdk.Blender):
 
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Step 1 (or its ``tone`` variants) of the module docstring."""
+        luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
+        brightness = (luma * rendered).sum(1, keepdim=True)
+        rendered = torch.where(_coloured(appearance, mask)[:, None, None, None], rendered, brightness.expand_as(rendered))
         mean_r, std_r, _ = masked_mean_std(rendered, mask)
         mean_x, std_x, _ = masked_mean_std(appearance, mask)
-        luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
         _, spread_r, _ = masked_mean_std((luma * rendered).sum(1, keepdim=True), mask)
         _, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
         contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
         one_gain = (rendered - mean_r) * contrast + mean_x
         if self.tone == "target-mean":
             return one_gain
-        chroma = (rendered - (luma * rendered).sum(1, keepdim=True)).abs()
-        coloured = (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01
         if self.tone == "identity":
             ratio = (mean_x * luma).sum(1, keepdim=True) / (mean_r * luma).sum(1, keepdim=True).clamp(min=1e-6)
             matched = rendered * ratio
         else:
             matched = (rendered - mean_r) * (std_x / std_r).clamp(1 / self.max_gain, self.max_gain) + mean_x
-        return torch.where(coloured[:, None, None, None], matched, one_gain)
+        return torch.where(_coloured(rendered, mask)[:, None, None, None], matched, one_gain)
+
+
+def _coloured(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: the mean |chroma| (a channel's difference from the luminance) of (B, 3, H, W) ``image``
+    inside the (B, 1, H, W) ``mask`` exceeds 0.01 — the image is not greyscale there."""
+    chroma = (image - (image.new_tensor(_LUMA).view(1, 3, 1, 1) * image).sum(1, keepdim=True)).abs()
+    return (chroma * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3))).clamp(min=1e-12) > 0.01
 
 
 def poisson_paste(source: torch.Tensor, frame: torch.Tensor, region: torch.Tensor, iterations: int) -> torch.Tensor:

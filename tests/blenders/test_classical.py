@@ -119,7 +119,7 @@ def border_jump(image: torch.Tensor, region: torch.Tensor) -> float:
 
 def test_poisson_mode_meets_the_frame_without_a_step_and_keeps_the_faces_detail():
     mask = ellipse(64, 64)
-    frame = torch.full((1, 3, 64, 64), 0.7)
+    frame = torch.tensor([0.75, 0.7, 0.62]).view(1, 3, 1, 1).expand(1, 3, 64, 64).clone()  # coloured: see the greyscale test
     xx = torch.linspace(0, 1, 64).expand(1, 3, 64, 64)
     face = (0.3 + 0.1 * torch.sin(12 * xx)) * torch.tensor([1.0, 0.7, 0.6]).view(1, 3, 1, 1) * mask  # darker, striped
     region = -torch.nn.functional.max_pool2d(-mask, 3, stride=1, padding=1) > 0  # Ω for feather 1/64
@@ -180,6 +180,18 @@ def test_a_greyscale_rendering_gets_the_frames_mean_colour_under_any_tone(tone):
     torch.testing.assert_close(blend(grey, tone), blend(grey, "target-mean"))
     tinted = grey * torch.tensor([1.1, 1.0, 0.9]).view(1, 3, 1, 1)
     assert float((blend(tinted, tone) - blend(tinted, "target-mean")).abs().max()) > 0.05  # a coloured face does not
+
+
+@pytest.mark.parametrize("tone", ["target", "identity", "target-mean"])
+def test_a_coloured_face_pasted_into_a_greyscale_frame_comes_out_grey(tone):
+    """A black-and-white video keeps no colour: the per-channel transfer normalised the rendering's three
+    channels apart and left their differences as coloured blotches on the grey face."""
+    mask = ellipse(48, 48)
+    g = torch.Generator().manual_seed(5)
+    face = ((0.6 + 0.1 * torch.randn(1, 3, 48, 48, generator=g)) * torch.tensor([1.1, 0.9, 0.8]).view(1, 3, 1, 1)).clamp(0, 1)
+    frame = (0.4 + 0.2 * torch.rand(1, 1, 48, 48, generator=g)).expand(1, 3, 48, 48)
+    out = tfvsdk.create("blender", "classical", tone=tone).blend(face * mask, frame, frame * (1 - mask), mask)
+    assert float((out - out.mean(1, keepdim=True)).abs().max()) < 1e-6
 
 
 def test_unknown_tone_or_mode_is_an_input_error():
