@@ -25,6 +25,7 @@ import imageio.v3 as iio
 import imageio_ffmpeg
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 
 from . import publish
 from .errors import InputError, OutputError
@@ -32,6 +33,8 @@ from .errors import InputError, OutputError
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+_DEEP_GREY_MODES = {"I;16", "I;16B", "I;16L", "I", "F"}
+"""Pillow modes of 16/32-bit grey and float images, read as they are (the rest is converted to 8-bit RGB)."""
 
 
 @attrs.frozen
@@ -62,22 +65,24 @@ def is_image_path(path: str | os.PathLike) -> bool:
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """An image file as an (H, W, 3) array of its own dtype (grey repeated, alpha dropped).
+    """An image file as an (H, W, 3) array, upright (its EXIF orientation applied, as a phone's portrait
+    photo is stored sideways), in RGB: grey is repeated, alpha dropped, palette and CMYK converted. 8-bit
+    images give uint8; 16-bit and 32-bit grey keep their own dtype and values.
 
     Raises:
-        InputError: the file is missing, unreadable, or not a grey/RGB(A) image.
+        InputError: the file is missing, unreadable, or not an image.
     """
     try:
-        image = iio.imread(path)
+        with Image.open(path) as opened:
+            upright = ImageOps.exif_transpose(opened)
+            image = np.asarray(upright) if upright.mode in _DEEP_GREY_MODES else np.asarray(upright.convert("RGB"))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except Exception as exc:
         raise InputError(f"{path}: not a readable image ({exc})") from exc
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
-    if image.ndim != 3 or image.shape[-1] not in (3, 4):
-        raise InputError(f"{path}: expected an RGB(A) or grey image, got an array of shape {image.shape}")
-    return np.ascontiguousarray(image[..., :3])
+    return np.ascontiguousarray(image)
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -5,6 +5,7 @@ import time
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 
 from tfvsdk import InputError, OutputError
 from tfvsdk import io
@@ -38,6 +39,36 @@ def test_an_image_is_a_one_frame_source(tmp_path):
     assert info.is_image and info.n_frames == 1
     (frame,) = io.iter_frames(tmp_path / "face.png")
     assert frame.shape == (48, 64, 3)
+
+
+def test_a_phone_photo_stored_sideways_is_read_upright(tmp_path):
+    """Cameras store a portrait photo as landscape pixels with an EXIF orientation tag (6: turn 90° clockwise
+    to view); read as stored, the face lies on its side and no detector finds it."""
+    upright = np.zeros((40, 24, 3), np.uint8)
+    upright[:8] = (250, 30, 30)  # a red band at the top
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(upright)).save(tmp_path / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    (frame,) = io.iter_frames(tmp_path / "portrait.jpg")
+    assert frame.shape == (40, 24, 3)
+    assert frame[:6, :, 0].mean() > 200 and frame[-6:, :, 0].mean() < 30
+
+
+@pytest.mark.parametrize("mode", ["LA", "P", "CMYK", "I;16"])
+def test_grey_with_alpha_palette_cmyk_and_16_bit_images_are_read_as_rgb(tmp_path, mode):
+    columns, rows = np.meshgrid(np.arange(32) * 8, np.arange(16) * 16)
+    rgb = np.stack([columns, rows, np.full_like(rows, 99)], -1).astype(np.uint8)
+    if mode == "I;16":  # 16-bit grey: its values scaled to 8 bits
+        image = Image.fromarray(np.asarray(Image.fromarray(rgb).convert("L")).astype(np.uint16) * 257)
+        expected = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[..., None], 3, -1)
+    else:
+        image = Image.fromarray(rgb).convert(mode)
+        expected = np.asarray(image.convert("RGB"))
+    path = tmp_path / ("face.jpg" if mode == "CMYK" else "face.png")
+    image.save(path, **({"quality": 100} if mode == "CMYK" else {}))
+    (frame,) = io.iter_frames(path)
+    assert frame.dtype == np.uint8 and frame.shape == (16, 32, 3)
+    assert np.abs(frame.astype(int) - expected).max() <= 1
 
 
 @pytest.mark.parametrize(
