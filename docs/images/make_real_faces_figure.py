@@ -1,7 +1,8 @@
 """docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
 ``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no
-committed figure (the local sheet gets the tone's name); so does ``--model-path FILE`` (a model npz such
+committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
+gradient-domain paste) and ``--model-path FILE`` (a model npz such
 as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name).
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
@@ -105,11 +106,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tone", help="the classical blender's tone (default: its default); "
                         "given, only the table is printed and no figure is written")
+    parser.add_argument("--mode", choices=("feather", "poisson"), help="the classical blender's mode (default: "
+                        "its default); given, only the table is printed and no figure is written")
     parser.add_argument("--model-path", type=Path, help="a model npz (e.g. the SFM's) instead of the built-in "
                         "model; given, only the table is printed and no figure is written")
     args = parser.parse_args()
     if args.tone:
         BLENDER["tone"] = args.tone
+    if args.mode:
+        BLENDER["mode"] = args.mode
     if args.model_path:
         RECONSTRUCTOR["model"] = load_npz(args.model_path)
     photos = real_faces.photos()
@@ -154,7 +159,7 @@ def main() -> None:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
-            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), args.model_path and args.model_path.stem) if v)
+            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem) if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
     print("| case | D(identity) max | D(target) min | seam ratio | E_tmp | frames/s |\n|---|---|---|---|---|---|")
     for name, r in rows:
