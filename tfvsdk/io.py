@@ -32,6 +32,17 @@ from .errors import InputError, OutputError
 
 logger = logging.getLogger(__name__)
 
+
+class _UprightFrameNotice(logging.Filter):
+    """Drops imageio-ffmpeg's warning that ffmpeg's output frame size differs from the stream's: for a video
+    with a rotation tag (a phone's portrait clip) ffmpeg turns the frames upright, as intended here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is different from the source frame size" not in record.getMessage()
+
+
+logging.getLogger("imageio_ffmpeg").addFilter(_UprightFrameNotice())
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 _DEEP_GREY_MODES = {"I;16", "I;16B", "I;16L", "I", "F"}
 """Pillow modes of 16/32-bit grey and float images, read as they are (the rest is converted to 8-bit RGB)."""

@@ -54,6 +54,20 @@ def test_a_phone_photo_stored_sideways_is_read_upright(tmp_path):
     assert frame[:6, :, 0].mean() > 200 and frame[-6:, :, 0].mean() < 30
 
 
+def test_a_phone_video_with_a_rotation_tag_is_read_upright_without_a_warning(tmp_path, caplog):
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:10] = (250, 30, 30)  # a red band at the top of the stored frames
+    stored = write_video(tmp_path / "stored.mp4", [frame] * 3)
+    tagged = tmp_path / "portrait.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90", "-i", str(stored),
+                    "-c", "copy", str(tagged)], check=True)
+    with caplog.at_level("WARNING"):
+        frames = list(io.iter_frames(tagged))
+    assert io.probe(tagged).size == (64, 48) and frames[0].shape == (64, 48, 3)
+    assert frames[0][:, :6, 0].mean() > 200  # turned a quarter anticlockwise: the band is on the left
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 @pytest.mark.parametrize("mode", ["LA", "P", "CMYK", "I;16"])
 def test_grey_with_alpha_palette_cmyk_and_16_bit_images_are_read_as_rgb(tmp_path, mode):
     columns, rows = np.meshgrid(np.arange(32) * 8, np.arange(16) * 16)
