@@ -44,8 +44,8 @@ class _UprightFrameNotice(logging.Filter):
 logging.getLogger("imageio_ffmpeg").addFilter(_UprightFrameNotice())
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-_DEEP_GREY_MODES = {"I;16", "I;16B", "I;16L", "I", "F"}
-"""Pillow modes of 16/32-bit grey and float images, read as they are (the rest is converted to 8-bit RGB)."""
+_DEEP_GREY_MODES = {"I;16", "I;16B", "I;16L"}
+"""Pillow modes of 16-bit grey images, read as uint16 (the rest is converted to 8-bit RGB)."""
 
 
 @attrs.frozen
@@ -77,8 +77,9 @@ def is_image_path(path: str | os.PathLike) -> bool:
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """An image file as an (H, W, 3) array, upright (its EXIF orientation applied, as a phone's portrait
-    photo is stored sideways), in RGB: grey is repeated, alpha dropped, palette and CMYK converted. 8-bit
-    images give uint8; 16-bit and 32-bit grey keep their own dtype and values.
+    photo is stored sideways), in RGB: grey is repeated, alpha dropped, palette and CMYK converted. 16-bit
+    grey gives uint16, everything else uint8 (Pillow's conversion: 32-bit integer and float images are
+    clipped to 0–255).
 
     Raises:
         InputError: the file is missing, unreadable, or not an image.
