@@ -155,6 +155,10 @@ def main() -> None:
             sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
             rows.append(("remix monica (pose chandler, expression phoebe)", measure("remix", sources, output, paths["monica"], clips["chandler"])))
             local.append(_sheet(stills["monica"], clips["chandler"], output))
+            output = tmp / "reenact.mp4"
+            sources = {"source": paths["astronaut"], "driver": clips["chandler"]}
+            rows.append(("reenact astronaut (driver chandler)", measure("reenact", sources, output, paths["astronaut"], clips["chandler"])))
+            local.append(_sheet(stills["astronaut"], clips["chandler"], output))
         if not BLENDER and not RECONSTRUCTOR:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
