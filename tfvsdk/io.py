@@ -87,7 +87,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             upright = ImageOps.exif_transpose(opened)
-            image = np.asarray(upright) if upright.mode in _DEEP_GREY_MODES else np.asarray(upright.convert("RGB"))
+            image = np.array(upright if upright.mode in _DEEP_GREY_MODES else upright.convert("RGB"))  # a writable copy
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except Exception as exc:

@@ -81,7 +81,7 @@ def test_grey_with_alpha_palette_cmyk_and_16_bit_images_are_read_as_rgb(tmp_path
     path = tmp_path / ("face.jpg" if mode == "CMYK" else "face.png")
     image.save(path, **({"quality": 100} if mode == "CMYK" else {}))
     (frame,) = io.iter_frames(path)
-    assert frame.dtype == np.uint8 and frame.shape == (16, 32, 3)
+    assert frame.dtype == np.uint8 and frame.shape == (16, 32, 3) and frame.flags.writeable
     assert np.abs(frame.astype(int) - expected).max() <= 1
 
 
