@@ -5,6 +5,7 @@ Usage:
     python bench/ablation.py --quick                      # CI: tiny sizes, 1 seed, a couple of minutes
     python bench/ablation.py --work runs/ablation         # the full run → docs/results/ablation.json
     python bench/ablation.py --table docs/results/ablation.json [--write-docs]   # its Markdown table
+    python bench/ablation.py --add-detail runs/ablation --out docs/results/ablation.json  # + the detail ratio
 
 Protocol. One synthetic dataset (``tfv synth``; images and clips) is written; its last ``--eval-clips``
 clips are the held-out split (``data.eval_clips``): never drawn for training, and the only clips the
@@ -12,8 +13,10 @@ metrics are computed on. Every arm trains the same number of steps from ``config
 settings (at ``--size``), once per seed (seed of the initialisation and of the sample stream), then is
 evaluated on the held-out clips (:meth:`tfvsdk.train.Trainer.evaluate_clips`):
 
-* self-driving reenactment: ``e_tmp`` (E_tmp, 0–255 RMS warping error with the 3D flow), ``ssim`` and
-  ``mae`` (the photometric error: mean |Y − X| inside the face mask, 0–255);
+* self-driving reenactment: ``e_tmp`` (E_tmp, 0–255 RMS warping error with the 3D flow), ``ssim``,
+  ``mae`` (the photometric error: mean |Y − X| inside the face mask, 0–255) and ``detail`` (the output's
+  gradient energy over the ground truth's inside the face mask, :func:`tfvsdk.metrics.detail_ratio`; not a
+  metric of the paper: < 1 is a blurred face, and a blur lowers E_tmp);
 * face swapping (Table 3): ``e_tmp_swap``, each held-out clip driving the face of one image.
 
 The arms overlap, and runs are reused rather than repeated: Table 3's swap-only and reenact-only are
@@ -27,6 +30,10 @@ With ``--work``, every finished run leaves ``runs/<arm>-s<seed>/result.json`` (w
 later call with the same folder, settings and code (:func:`code_version`) reuses it; a run in progress
 checkpoints every ``CHECKPOINT_EVERY`` steps and a later call resumes it there, so an interrupted ablation
 loses at most that many steps per run.
+
+``--add-detail WORK`` adds ``detail`` to a result file written by code that did not measure it: every run
+of the file is restored from ``WORK/runs/<arm>-s<seed>/checkpoints/last.pt`` and evaluated again on the
+held-out clips (its E_tmp must come out as stored, else the script stops), and the classical blender too.
 
 Each metric is reported per arm as the mean over seeds with a 95 % Student-t interval
 (mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; no interval for one seed), and the per-seed values.
@@ -111,6 +118,19 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def job_config(job: dict, out: str) -> dict:
+    """The trainer configuration of ``job``: the recipe with the arm's changes, the job's data and ``out``."""
+    config = json.loads(json.dumps(job["recipe"]))
+    for table, changes in ARMS[job["arm"]].items():
+        section = config.setdefault(table, {})
+        for key, value in changes.items():  # a table value (blender_config) is merged into the recipe's
+            section[key] = {**section.get(key, {}), **value} if isinstance(value, dict) else value
+    config.setdefault("data", {}).update({"root": job["data"], "eval_clips": job["eval_clips"]})
+    config["run"] = {"out": out, "max_steps": job["steps"], "every": min(CHECKPOINT_EVERY, job["steps"]),
+                     "keep": 1, "log_every": 10, "grad_every": 0, "seed": job["seed"]}
+    return config
+
+
 def run_one(job: dict) -> dict:
     """Train one (arm, seed) and evaluate it on the held-out clips (runs in a worker process).
 
@@ -129,16 +149,10 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(1)
     from tfvsdk.train import Trainer, config_from_dict
 
-    config = json.loads(json.dumps(job["recipe"]))
-    for table, changes in ARMS[job["arm"]].items():
-        section = config.setdefault(table, {})
-        for key, value in changes.items():  # a table value (blender_config) is merged into the recipe's
-            section[key] = {**section.get(key, {}), **value} if isinstance(value, dict) else value
-    config.setdefault("data", {}).update({"root": job["data"], "eval_clips": job["eval_clips"]})
     started_job = Path(job["out"]) / "job.json"
     same_job = started_job.exists() and json.loads(started_job.read_text()) == job
-    config["run"] = {"out": job["out"], "max_steps": job["steps"], "every": min(CHECKPOINT_EVERY, job["steps"]),
-                     "keep": 1, "log_every": 10, "grad_every": 0, "seed": job["seed"], "resume": same_job}
+    config = job_config(job, job["out"])
+    config["run"]["resume"] = same_job
     started = time.perf_counter()
     trainer = Trainer(config_from_dict(config, f"arm {job['arm']}"))
     from tfvsdk import publish
@@ -152,9 +166,46 @@ def run_one(job: dict) -> dict:
     trainer.close()
     result = {"arm": job["arm"], "seed": job["seed"], "seconds": time.perf_counter() - started,
               "e_tmp": reenact["eval/e_tmp"], "ssim": reenact["eval/ssim"], "mae": reenact["eval/face_mae"],
-              "e_tmp_truth": reenact["eval/e_tmp_truth"], "e_tmp_swap": swap.get("eval/e_tmp", float("nan"))}
+              "detail": reenact["eval/detail"], "e_tmp_truth": reenact["eval/e_tmp_truth"],
+              "e_tmp_swap": swap.get("eval/e_tmp", float("nan"))}
 
     publish.write_bytes(done, (json.dumps({**result, "job": job}, indent=1) + "\n").encode())
+    return result
+
+
+def run_detail(folder: str) -> tuple[str, float]:
+    """The detail ratio of the finished run in ``folder`` (see ``--add-detail``), checked by its E_tmp."""
+    import torch
+
+    torch.set_num_threads(1)
+    from tfvsdk.train import Trainer, config_from_dict, load_checkpoint
+
+    stored = json.loads((Path(folder) / "result.json").read_text())
+    job = stored["job"]
+    config = job_config(job, tempfile.mkdtemp())
+    config["run"]["resume"] = False
+    trainer = Trainer(config_from_dict(config, f"arm {job['arm']}"))
+    trainer.load_state_dict(load_checkpoint(Path(folder) / "checkpoints" / "last.pt"))
+    if trainer.step != job["steps"]:
+        raise SystemExit(f"{folder}: its last checkpoint is step {trainer.step}, not the run's {job['steps']}")
+    reenact = trainer.evaluate_clips()
+    trainer.close()
+    if abs(reenact["eval/e_tmp"] - stored["e_tmp"]) > 1e-3:
+        raise SystemExit(f"{folder}: evaluated again, E_tmp is {reenact['eval/e_tmp']:.4f}, not the stored {stored['e_tmp']:.4f}")
+    return folder, reenact["eval/detail"]
+
+
+def add_detail(work: Path, path: Path, jobs: int) -> dict:
+    """``path``'s result with ``detail`` for every arm (from the runs under ``work``) and the classical blender."""
+    result = json.loads(path.read_text())
+    folders = {str(work / "runs" / f"{arm['arm']}-s{seed}"): arm for arm in result["arms"] for seed in arm["seeds"]}
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(jobs, maxtasksperchild=1) as pool:
+        classical = pool.apply_async(baseline, (str(work / "data"), result["settings"]["eval_clips"]))
+        details = dict(pool.imap(run_detail, sorted(folders)))
+        result["classical"]["detail"] = classical.get()["detail"]
+    for arm in result["arms"]:
+        arm["detail"] = summary([details[str(work / "runs" / f"{arm['arm']}-s{seed}")] for seed in arm["seeds"]])
     return result
 
 
@@ -171,7 +222,8 @@ def baseline(data: str, eval_clips: int) -> dict:
     config["run"] = {"out": tempfile.mkdtemp(), "resume": False}
     trainer = Trainer(config_from_dict(config))
     result = trainer.evaluate_clips(blender=tfvsdk.create("blender", "classical"))
-    return {"e_tmp": result["eval/e_tmp"], "ssim": result["eval/ssim"], "mae": result["eval/face_mae"], "e_tmp_truth": result["eval/e_tmp_truth"]}
+    return {"e_tmp": result["eval/e_tmp"], "ssim": result["eval/ssim"], "mae": result["eval/face_mae"],
+            "detail": result["eval/detail"], "e_tmp_truth": result["eval/e_tmp_truth"]}
 
 
 def fmt(stat: dict | None) -> str:
@@ -184,24 +236,27 @@ def fmt(stat: dict | None) -> str:
 def markdown(result: dict) -> str:
     """The Markdown tables of a result (every number read from it)."""
     arms = {a["arm"]: a for a in result["arms"]}
-    meta = result["settings"]
+    meta, classical = result["settings"], result["classical"]
+    detail = all("detail" in a for a in result["arms"])
     lines = [
         f"{meta['size']}² synthetic data, {meta['steps']} steps per run, {meta['seeds']} seed(s) per arm, "
         f"{meta['eval_clips']} held-out clips; mean [95 % interval] over seeds. Classical blender on the same "
-        f"clips: E_tmp {result['classical']['e_tmp']:.2f}, SSIM {result['classical']['ssim']:.3f}, "
-        f"MAE {result['classical']['mae']:.2f}; the ground truth's E_tmp {result['classical']['e_tmp_truth']:.2f}.",
+        f"clips: E_tmp {classical['e_tmp']:.2f}, SSIM {classical['ssim']:.3f}, MAE {classical['mae']:.2f}"
+        + (f", detail {classical['detail']:.2f}" if "detail" in classical else "")
+        + f"; the ground truth's E_tmp {classical['e_tmp_truth']:.2f}.",
         "",
     ]
     titles = {"table2": "Table 2 (self-driving reenactment)", "table3": "Table 3 (joint vs separate training)", "fig7": "Fig. 7 (E_tmp vs σ)"}
+    header = "| arm | E_tmp ↓ | E_tmp swap ↓ | SSIM ↑ | face MAE ↓ |" + (" detail (1 = truth) |" if detail else "") + " paper |"
     for study, rows in STUDIES.items():
-        lines += [f"**{titles[study]}**", "", "| arm | E_tmp ↓ | E_tmp swap ↓ | SSIM ↑ | face MAE ↓ | paper |", "|---|---|---|---|---|---|"]
+        lines += [f"**{titles[study]}**", "", header, "|---" * header.count(" |") + "|"]
         for label, arm in rows:
             a = arms.get(arm)
             if a is None:
                 continue
             lines.append(
                 f"| {label} | {fmt(a['e_tmp'])} | {fmt(a.get('e_tmp_swap'))} | {fmt(a['ssim'])} | {fmt(a['mae'])} | "
-                f"{PAPER.get((study, arm), '')} |"
+                + (f"{fmt(a['detail'])} | " if detail else "") + f"{PAPER.get((study, arm), '')} |"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -235,7 +290,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder for the data and runs, reused by a later call (default: a temporary one)")
     parser.add_argument("--write-docs", action="store_true", help="also replace the table block in docs/training.md")
     parser.add_argument("--table", type=Path, help="print the Markdown table of this result file and exit")
+    parser.add_argument("--add-detail", type=Path, metavar="WORK",
+                        help="add the detail ratio to the result file --out from the runs under WORK, and exit")
     args = parser.parse_args()
+    if args.add_detail:
+        result = add_detail(args.add_detail, args.out, args.jobs)
+        from tfvsdk import publish
+
+        publish.write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
+        print(markdown(result))
+        return
     if args.table:
         result = json.loads(args.table.read_text())
         if args.write_docs:
@@ -276,7 +340,8 @@ def main() -> None:
     for arm in args.arms:
         mine = sorted((r for r in runs if r["arm"] == arm), key=lambda r: r["seed"])
         arms.append({"arm": arm, "seeds": [r["seed"] for r in mine], "steps": args.steps,
-                     **{key: summary([r[key] for r in mine]) for key in ("e_tmp", "ssim", "mae", "e_tmp_swap")}})
+                     **{key: summary([r[key] for r in mine]) for key in ("e_tmp", "ssim", "mae", "detail", "e_tmp_swap")
+                        if all(key in r for r in mine)}})
     result = {
         "settings": {"size": args.size, "steps": args.steps, "seeds": args.seeds, "images": args.images,
                      "clips": args.clips, "frames": args.frames, "eval_clips": args.eval_clips, "data_seed": args.data_seed,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tfvsdk.errors import InputError
-from tfvsdk.metrics import photometric_error, psnr
+from tfvsdk.metrics import detail_ratio, photometric_error, psnr
 
 
 def test_photometric_error_is_the_mean_absolute_difference_in_8_bit_units():
@@ -54,3 +54,25 @@ def test_psnr_mask_ignores_the_background():
 def test_mismatched_shapes_are_named():
     with pytest.raises(InputError, match="y"):
         photometric_error(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
+
+
+def test_the_detail_ratio_tells_a_blurred_output_from_a_noisy_one():
+    g = torch.Generator().manual_seed(0)
+    reference = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 32, 32, generator=g), 3, stride=1, padding=1)  # some texture
+    blurred = torch.nn.functional.avg_pool2d(reference, 5, stride=1, padding=2, count_include_pad=False)
+    noisy = reference + 0.05 * torch.randn(2, 3, 32, 32, generator=g)
+
+    torch.testing.assert_close(detail_ratio(reference, reference), torch.ones(2))
+    assert (detail_ratio(blurred, reference) < 0.6).all()
+    assert (detail_ratio(noisy, reference) > 1.1).all()
+
+
+def test_the_detail_ratio_counts_only_gradients_inside_the_mask():
+    reference = torch.zeros(1, 3, 16, 16)
+    reference[..., ::2] = 1.0  # stripes everywhere
+    output = reference.clone()
+    output[..., :, 8:] = 0.5  # flat on the right half
+    left = torch.zeros(1, 1, 16, 16)
+    left[..., :, :7] = 1
+    assert float(detail_ratio(output, reference, mask=left)) == 1.0
+    assert float(detail_ratio(output, reference)) < 0.6

@@ -214,6 +214,7 @@ def test_held_out_clips_are_never_trained_on_and_evaluated_during_fit(synth_root
     last = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-1]
     assert last["step"] == 2
     assert 0 < last["eval/face_mae"] < 255 and -1 <= last["eval/ssim"] <= 1 and last["eval/e_tmp"] >= 0
+    assert last["eval/detail"] > 0
     classical = trainer.evaluate_clips(blender=tfvsdk.create("blender", "classical"))
     assert classical["eval/face_mae"] < last["eval/face_mae"], "an untrained network is worse than the classical paste"
     swap = trainer.evaluate_clips(identities=[0])

@@ -9,7 +9,8 @@
 * :mod:`.distribution` — FID (Fréchet distance) and KID between feature sets; :mod:`.inception` — FID's
   Inception-v3 features from the user's weights file (SHA-256 checked, never downloaded); :mod:`.folders` —
   FID and KID over folders of frames (images and videos).
-* :mod:`.photometric` — photometric error (masked MAE in 0–255, the face MAE with a face mask) and PSNR.
+* :mod:`.photometric` — photometric error (masked MAE in 0–255, the face MAE with a face mask), PSNR and
+  the detail ratio (an output's gradient energy over the reference's: < 1 blurrier).
 
 Every function takes batch-first tensors and returns one value per image (or frame pair), so a video's
 per-frame curve and its mean come from the same call.
@@ -21,7 +22,7 @@ from .distribution import feature_statistics, frechet_distance, kernel_distance
 from .folders import folder_distances, folder_features, frame_files
 from .identity import identity_distance, reference_embedding
 from .inception import FID_INCEPTION_SHA256, InceptionFeatures, load_inception
-from .photometric import photometric_error, psnr
+from .photometric import detail_ratio, photometric_error, psnr
 from .pose import euler_errors, expression_distance, landmark_distance, pose_angle_error, pose_confidence, rotation_angle
 from .similarity import gaussian_window, ssim, ssim_map
 from .temporal import fit_flows, temporal_error, tvl1_flows, warping_errors
@@ -29,6 +30,7 @@ from .temporal import fit_flows, temporal_error, tvl1_flows, warping_errors
 __all__ = [
     "FID_INCEPTION_SHA256",
     "InceptionFeatures",
+    "detail_ratio",
     "euler_errors",
     "expression_distance",
     "feature_statistics",

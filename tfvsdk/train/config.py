@@ -207,7 +207,7 @@ class RunConfig:
         grad_every: every this many steps, log the norm of each weighted loss term's gradient on G and E
             (``grad/<term>``; costs one backward pass per term on those steps); 0 = never.
         eval_every: every this many steps (and at the end), evaluate on the held-out clips
-            (``data.eval_clips``) and log ``eval/face_mae``, ``eval/ssim``, ``eval/e_tmp``; 0 = never.
+            (``data.eval_clips``) and log ``eval/face_mae``, ``eval/ssim``, ``eval/detail``, ``eval/e_tmp``; 0 = never.
     """
 
     out: str = "runs/train"

@@ -9,6 +9,8 @@ can be evaluated this way (the trained one, or ``classical`` as the baseline on 
   :func:`tfvsdk.metrics.photometric_error` with the mask);
 * ``ssim``: SSIM of Y against X over the whole frame (:func:`tfvsdk.metrics.ssim`: 11×11 Gaussian window,
   σ = 1.5; Wang et al. 2004);
+* ``detail``: Y's gradient energy over X's inside M̂ (:func:`tfvsdk.metrics.detail_ratio`; not a metric of
+  the paper): < 1 is a blurred face, which lowers E_tmp;
 * ``e_tmp``: E_tmp of the output sequence Y_1 … Y_{T−1} (:func:`tfvsdk.flow.temporal_error`, 0–255 RMS), with
   the 3D flow of consecutive renderings and its visibility as the mask.
 
@@ -27,7 +29,7 @@ from ..data.samples import FrameRef, SampleSpec, collate
 from ..errors import InputError
 from ..flow import flow3d, temporal_error
 from ..interfaces import Blender
-from ..metrics import photometric_error, ssim
+from ..metrics import detail_ratio, photometric_error, ssim
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 IMAGE_METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "face_mae": lambda y, x, mask: photometric_error(y, x, mask=mask),
     "ssim": lambda y, x, mask: ssim(y, x),
+    "detail": lambda y, x, mask: detail_ratio(y, x, mask=mask),
 }
 """The per-sample image metrics of the evaluation, ``(Y, X, M̂) → (B,)`` (:mod:`tfvsdk.metrics`)."""
 
@@ -77,7 +80,7 @@ def evaluate_clips(
             optical flow on the outputs instead, having no meshes for its baselines).
 
     Returns:
-        Self-reenactment: ``{"face_mae", "ssim", "e_tmp", "e_tmp_truth"}`` averaged over the clips, where
+        Self-reenactment: ``{"face_mae", "ssim", "detail", "e_tmp", "e_tmp_truth"}`` averaged over the clips, where
         ``e_tmp_truth`` is the E_tmp of the ground-truth frames under the same flows (what a perfect
         reconstruction scores). Swap: ``{"e_tmp"}``.
 
@@ -95,7 +98,7 @@ def evaluate_clips(
     was_training = getattr(blender, "training", False)
     if isinstance(blender, torch.nn.Module):
         blender.eval()
-    sums = dict.fromkeys(("face_mae", "ssim", "e_tmp", "e_tmp_truth"), 0.0)
+    sums = dict.fromkeys((*IMAGE_METRICS, "e_tmp", "e_tmp_truth"), 0.0)
     try:
         for n, clip in enumerate(clips):
             frames = videos.num_frames(clip)

@@ -700,7 +700,8 @@ class Trainer:
             identities: one image index per clip to swap onto it instead (then only ``eval/e_tmp``).
 
         Returns:
-            ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/e_tmp`` (0–255 RMS) and
+            ``eval/face_mae`` (0–255, inside M̂), ``eval/ssim``, ``eval/detail`` (the output's gradient energy
+            over the ground truth's inside M̂: < 1 blurrier), ``eval/e_tmp`` (0–255 RMS) and
             ``eval/e_tmp_truth`` (the ground truth's E_tmp under the same flows).
         """
         blender = self.inference_blender if blender is None else blender
