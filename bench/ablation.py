@@ -182,14 +182,15 @@ def run_detail(folder: str) -> tuple[str, float]:
 
     stored = json.loads((Path(folder) / "result.json").read_text())
     job = stored["job"]
-    config = job_config(job, tempfile.mkdtemp())
-    config["run"]["resume"] = False
-    trainer = Trainer(config_from_dict(config, f"arm {job['arm']}"))
-    trainer.load_state_dict(load_checkpoint(Path(folder) / "checkpoints" / "last.pt"))
-    if trainer.step != job["steps"]:
-        raise SystemExit(f"{folder}: its last checkpoint is step {trainer.step}, not the run's {job['steps']}")
-    reenact = trainer.evaluate_clips()
-    trainer.close()
+    with tempfile.TemporaryDirectory() as out:
+        config = job_config(job, out)
+        config["run"]["resume"] = False
+        trainer = Trainer(config_from_dict(config, f"arm {job['arm']}"))
+        trainer.load_state_dict(load_checkpoint(Path(folder) / "checkpoints" / "last.pt"))
+        if trainer.step != job["steps"]:
+            raise SystemExit(f"{folder}: its last checkpoint is step {trainer.step}, not the run's {job['steps']}")
+        reenact = trainer.evaluate_clips()
+        trainer.close()
     if abs(reenact["eval/e_tmp"] - stored["e_tmp"]) > 1e-3:
         raise SystemExit(f"{folder}: evaluated again, E_tmp is {reenact['eval/e_tmp']:.4f}, not the stored {stored['e_tmp']:.4f}")
     return folder, reenact["eval/detail"]
@@ -198,11 +199,11 @@ def run_detail(folder: str) -> tuple[str, float]:
 def add_detail(work: Path, path: Path, jobs: int) -> dict:
     """``path``'s result with ``detail`` for every arm (from the runs under ``work``) and the classical blender."""
     result = json.loads(path.read_text())
-    folders = {str(work / "runs" / f"{arm['arm']}-s{seed}"): arm for arm in result["arms"] for seed in arm["seeds"]}
+    folders = sorted(str(work / "runs" / f"{arm['arm']}-s{seed}") for arm in result["arms"] for seed in arm["seeds"])
     context = multiprocessing.get_context("spawn")
     with context.Pool(jobs, maxtasksperchild=1) as pool:
         classical = pool.apply_async(baseline, (str(work / "data"), result["settings"]["eval_clips"]))
-        details = dict(pool.imap(run_detail, sorted(folders)))
+        details = dict(pool.imap(run_detail, folders))
         result["classical"]["detail"] = classical.get()["detail"]
     for arm in result["arms"]:
         arm["detail"] = summary([details[str(work / "runs" / f"{arm['arm']}-s{seed}")] for seed in arm["seeds"]])
