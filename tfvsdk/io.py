@@ -94,7 +94,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: not a readable image ({exc})") from exc
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
-    return np.ascontiguousarray(image)
+    return image
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -126,11 +126,10 @@ class ClassicalBlender(tfvsdk.Blender):
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Step 1 (or its ``tone`` variants) of the module docstring."""
         luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
-        brightness = (luma * rendered).sum(1, keepdim=True)
-        rendered = torch.where(_coloured(appearance, mask)[:, None, None, None], rendered, brightness.expand_as(rendered))
+        luminance = (luma * rendered).sum(1, keepdim=True)  # unchanged by the greying below (the weights sum to 1)
+        rendered = torch.where(_coloured(appearance, mask)[:, None, None, None], rendered, luminance.expand_as(rendered))
         mean_r, std_r, _ = masked_mean_std(rendered, mask)
         mean_x, std_x, _ = masked_mean_std(appearance, mask)
-        luminance = (luma * rendered).sum(1, keepdim=True)
         luminance_r, spread_r, _ = masked_mean_std(luminance, mask)
         luminance_x, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
         contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
