@@ -300,9 +300,9 @@ class Editor:
             all_faces: edit every face of the edited source.
 
         Without ``face``, ``face_ref`` or ``all_faces`` the edited source's face is the reconstructor's (its
-        detector's largest face, tracked). With one of them, every face is detected in every frame and
+        detector's main face, tracked). With one of them, every face is detected in every frame and
         tracked (:mod:`tfvsdk.tracking`); each chosen face is fitted and edited on its own, and every pixel
-        outside the chosen faces' rendered masks is the input's. Other sources use their largest face.
+        outside the chosen faces' rendered masks is the input's. Other sources use their main face (:func:`tfvsdk.faces.main_face`).
 
         Everything that can be checked is checked before the first frame is fitted: every source exists and
         its first frame decodes, the landmark arrays have the right shape, and the output name is a writable

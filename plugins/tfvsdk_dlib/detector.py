@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from tfvsdk import Detection, Faces, InputError, LandmarkDetector, PluginError
+from tfvsdk.faces import confident_faces, main_face
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +135,20 @@ class DlibDetector(LandmarkDetector):
         rects, scores, _ = self._faces.run(image, self.upsample, 0.0)
         return list(rects), [float(s) for s in scores]
 
-    def _find_face(self, image: np.ndarray) -> np.ndarray | None:
-        """Landmarks (68, 2) of the largest face the face detector finds (pixel indices), or None."""
-        rects, _ = self._face_boxes(image)
+    def _find_face(self, image: np.ndarray, *, warn: bool = False) -> np.ndarray | None:
+        """Landmarks (68, 2) of the main face (:func:`tfvsdk.faces.main_face`) the face detector finds (pixel
+        indices), or None. With ``warn``, an image with several confident faces is logged as a warning."""
+        rects, scores = self._face_boxes(image)
         if len(rects) == 0:
             return None
-        rect = max(rects, key=lambda r: r.width() * r.height())
+        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float64)
+        main = main_face(boxes, scores)
+        rect = rects[main]
+        confident = int(confident_faces(scores).sum())
+        if warn and confident > 1:
+            x0, y0, x1, y1 = boxes[main].astype(int)
+            logger.warning("the image shows %d faces; fitting the largest confident one (box x %d-%d, y %d-%d, score %.2f). "
+                           "Crop the photo, or give its landmarks, to fit another.", confident, x0, x1, y0, y1, scores[main])
         self._tracker = self._dlib.correlation_tracker()
         self._tracker.start_track(image, rect)
         self._since_detection = 0
@@ -163,7 +172,7 @@ class DlibDetector(LandmarkDetector):
 
     def _one(self, image: np.ndarray, video: bool) -> np.ndarray | None:
         if not video or self._previous is None or self._tracker is None:
-            return self._find_face(image)
+            return self._find_face(image, warn=not video)
         if self.redetect_every and self._since_detection >= self.redetect_every:
             points = self._find_face(image)
             if points is not None:

@@ -145,3 +145,48 @@ def test_cnn_reports_several_faces_largest_first(cnn):
     sides = faces.boxes[:, 2] - faces.boxes[:, 0]
     assert sides[0] > 1.2 * sides[1] and faces.boxes[0, 0] > 256 > faces.boxes[1, 2]
     assert torch.isfinite(faces.landmarks).all() and faces.landmarks.shape == (2, 68, 2)
+
+
+@needs_dlib
+def test_the_main_face_is_the_largest_confident_one_not_a_larger_false_detection(monkeypatch):
+    data = pytest.importorskip("skimage.data")
+    import dlib
+
+    photo = io.to_tensor([data.astronaut()])
+    hog = tfvsdk.create("detector", "dlib")
+    faces = hog.detect_all(photo)[0]
+    assert len(faces) == 2 and faces.scores.max() > 5 * faces.scores.min()  # her face, and a weak box on the suit
+    best = int(faces.scores.argmax())
+    found = hog._face_boxes
+
+    def suit_box_grown(image):  # her face wins by one pixel of width: make the suit's box the larger
+        rects, scores = found(image)
+        weak = int(np.argmin(scores))
+        r = rects[weak]
+        rects[weak] = dlib.rectangle(r.left() - 10, r.top() - 10, r.right() + 10, r.bottom() + 10)
+        return rects, scores
+
+    monkeypatch.setattr(hog, "_face_boxes", suit_box_grown)
+    points = hog.detect(photo).landmarks[0]
+
+    assert (points - faces.landmarks[best]).norm(dim=-1).max() < 1.0
+
+
+@needs_dlib
+def test_a_photo_with_several_confident_faces_fits_the_largest_and_says_so(caplog):
+    photo = io.to_tensor([io.read_rgb(ASTRONAUT)])
+    large = torch.nn.functional.interpolate(photo, scale_factor=1.5, mode="bilinear", align_corners=False).clamp(0, 1)
+    pair = torch.full((1, 3, 384, 640), 0.5)
+    pair[..., :256, :256] = photo
+    pair[..., :, 256:] = large
+    detector = tfvsdk.create("detector", "dlib")
+
+    with caplog.at_level("WARNING"):
+        points = detector.detect(pair).landmarks[0]
+
+    assert float(points[:, 0].min()) > 256
+    assert "the image shows 2 faces; fitting the largest confident one" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        detector.detect(photo)
+    assert caplog.text == ""

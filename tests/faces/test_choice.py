@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tfvsdk import Detection, InputError, LandmarkDetector, NoFaceError, PluginError
-from tfvsdk.faces import FaceChoice, choose_faces
+from tfvsdk.faces import FaceChoice, choose_faces, confident_faces, main_face
 from tfvsdk.tracking import FaceTrack
 
 
@@ -63,3 +63,14 @@ def test_detect_all_needs_a_detector_that_finds_several_faces_and_checks_what_it
         OneFace().detect_all(images)
     with pytest.raises(PluginError, match="list of 2 Faces"):
         Miscounting().detect_all(images)
+
+
+def test_the_main_face_is_the_largest_among_those_scoring_half_the_best():
+    boxes = np.array([[0, 0, 90, 90], [200, 0, 291, 91], [300, 0, 380, 80]], float)
+
+    assert main_face(boxes, [0.12, 1.16, 1.0]) == 1
+    assert main_face(boxes, [1.16, 0.5, 1.0]) == 0
+    assert main_face(boxes, [-0.3, -0.1, -0.2]) == 1
+    assert confident_faces([0.12, 1.16, 0.58]).tolist() == [False, True, True]
+    with pytest.raises(InputError, match=r"main_face: expected \(F, 4\) boxes"):
+        main_face(np.zeros((0, 4)), [])
