@@ -249,3 +249,26 @@ def test_target_mean_tone_bounds_the_contrast_gain():
         assert float(out[0, channel][interior].std()) <= 1.5 * float(flat[0, channel][interior].std()) * 1.05
     with pytest.raises(tfvsdk.InputError, match="max_contrast"):
         tfvsdk.create("blender", "classical", max_contrast=0.5)
+
+
+@pytest.mark.parametrize("tone", ["target", "identity"])
+def test_a_greyscale_rendering_holding_the_frames_mouth_is_still_coloured_by_the_frame(tone):
+    """The editor puts the frame's own pixels into the rendering where the identity shows no skin (the mouth
+    interior, the forehead under hair): a quarter of the face in colour does not make a black-and-white
+    identity a colour one."""
+    mask = ellipse(48, 48)
+    g = torch.Generator().manual_seed(6)
+    frame = torch.stack([0.75 + 0.05 * torch.randn(48, 48, generator=g), 0.5 + 0.03 * torch.randn(48, 48, generator=g),
+                         0.4 + 0.02 * torch.randn(48, 48, generator=g)])[None].clamp(0, 1)
+    grey = (0.55 + 0.1 * torch.randn(1, 1, 48, 48, generator=g)).clamp(0, 1).expand(1, 3, 48, 48).clone()
+    mouth = torch.zeros(1, 1, 48, 48, dtype=torch.bool)
+    mouth[..., 26:38, 12:36] = True
+    rendered = torch.where(mouth, frame, grey) * mask
+    assert float(mouth.float().mul(mask).sum() / mask.sum()) > 0.2
+
+    out = tfvsdk.create("blender", "classical", tone=tone).blend(rendered, frame, frame * (1 - mask), mask)
+
+    skin = (feathered_mask(mask, 1) == 1)[0, 0] & ~mouth[0, 0]
+    mean_colour = frame[:, :, mask[0, 0] > 0].mean(-1)
+    chromaticity = out[:, :, skin] / out[:, :, skin].sum(1, keepdim=True)
+    torch.testing.assert_close(chromaticity, (mean_colour / mean_colour.sum())[..., None].expand_as(chromaticity), atol=1e-4, rtol=0)
