@@ -108,6 +108,15 @@ def test_tracked_landmarks_stay_on_a_turning_face(seed, index):
 ASTRONAUT = Path(__file__).resolve().parents[1] / "assets" / "astronaut_face.png"
 
 
+def two_astronauts(photo: torch.Tensor) -> torch.Tensor:
+    """(1, 3, 384, 640): the 256² astronaut at the top left and, right of it, the same photo 1.5 × larger."""
+    large = torch.nn.functional.interpolate(photo, scale_factor=1.5, mode="bilinear", align_corners=False).clamp(0, 1)
+    pair = torch.full((1, 3, 384, 640), 0.5)
+    pair[..., :256, :256] = photo
+    pair[..., :, 256:] = large
+    return pair
+
+
 def test_cnn_missing_extra_gives_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)
     with pytest.raises(tfvsdk.PluginError, match=r"pip install 'tfvsdk\[faces\]'"):
@@ -136,10 +145,7 @@ def test_cnn_finds_the_astronaut_beside_an_empty_frame_and_agrees_with_hog(cnn):
 @needs_dlib
 def test_cnn_reports_several_faces_largest_first(cnn):
     photo = io.to_tensor([io.read_rgb(ASTRONAUT)])
-    large = torch.nn.functional.interpolate(photo, scale_factor=1.5, mode="bilinear", align_corners=False).clamp(0, 1)
-    pair = torch.full((1, 3, 384, 640), 0.5)
-    pair[..., :256, :256] = photo
-    pair[..., :, 256:] = large
+    pair = two_astronauts(photo)
     faces = cnn.detect_all(pair)[0]
     assert len(faces) == 2
     sides = faces.boxes[:, 2] - faces.boxes[:, 0]
@@ -175,10 +181,7 @@ def test_the_main_face_is_the_largest_confident_one_not_a_larger_false_detection
 @needs_dlib
 def test_a_photo_with_several_confident_faces_fits_the_largest_and_says_so(caplog):
     photo = io.to_tensor([io.read_rgb(ASTRONAUT)])
-    large = torch.nn.functional.interpolate(photo, scale_factor=1.5, mode="bilinear", align_corners=False).clamp(0, 1)
-    pair = torch.full((1, 3, 384, 640), 0.5)
-    pair[..., :256, :256] = photo
-    pair[..., :, 256:] = large
+    pair = two_astronauts(photo)
     detector = tfvsdk.create("detector", "dlib")
 
     with caplog.at_level("WARNING"):
