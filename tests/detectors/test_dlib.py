@@ -188,7 +188,7 @@ def test_a_photo_with_several_confident_faces_fits_the_largest_and_says_so(caplo
         points = detector.detect(pair).landmarks[0]
 
     assert float(points[:, 0].min()) > 256
-    assert "the image shows 2 faces; fitting the largest confident one" in caplog.text
+    assert "the image shows 2 faces, 2 of them scoring at least half the best; fitting the largest" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING"):
         detector.detect(photo)
