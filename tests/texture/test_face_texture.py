@@ -242,3 +242,11 @@ def test_the_noses_occluding_edge_on_a_turned_head_counts_as_silhouette(synth, y
     assert len(rows) > 40
     assert brows <= float(rows.min()) and float(rows.max()) <= nose_tip + 2
     assert eye_corners[0] <= float(columns.min()) and float(columns.max()) <= eye_corners[1]
+
+
+def test_the_forehead_blur_is_the_square_average_in_two_passes():
+    from tfvsdk.texture_confidence import _box_blur
+
+    x = torch.rand(2, 1, 64, 48, generator=torch.Generator().manual_seed(0))
+    square = torch.nn.functional.avg_pool2d(x, 13, stride=1, padding=6, count_include_pad=False)
+    torch.testing.assert_close(_box_blur(x, 6), square, atol=1e-6, rtol=0)
