@@ -69,6 +69,11 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy())
 
 
+def _edges(rects: list[Any]) -> np.ndarray:
+    """(F, 4) pixel-edge boxes (left, top, right + 1, bottom + 1) of dlib rectangles (inclusive corners)."""
+    return np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float64).reshape(-1, 4)
+
+
 def _bounds(points: np.ndarray) -> np.ndarray:
     """(left, top, right, bottom) of (68, 2) points."""
     return np.concatenate([points.min(0), points.max(0)])
@@ -141,7 +146,7 @@ class DlibDetector(LandmarkDetector):
         rects, scores = self._face_boxes(image)
         if len(rects) == 0:
             return None
-        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float64)
+        boxes = _edges(rects)
         main = main_face(boxes, scores)
         rect = rects[main]
         confident = int(confident_faces(scores).sum())
@@ -153,7 +158,7 @@ class DlibDetector(LandmarkDetector):
         self._tracker = self._dlib.correlation_tracker()
         self._tracker.start_track(image, rect)
         self._since_detection = 0
-        return self._landmarks(image, np.array([rect.left(), rect.top(), rect.right(), rect.bottom()], np.float64))
+        return self._landmarks(image, boxes[main] - [0, 0, 1, 1])
 
     def _track(self, image: np.ndarray) -> np.ndarray | None:
         if self._tracker.update(image) < self.min_psr:
@@ -206,8 +211,8 @@ class DlibDetector(LandmarkDetector):
             pixels = _to_uint8(image)
             rects, scores = self._face_boxes(pixels)
             order = sorted(range(len(rects)), key=lambda i: -rects[i].width() * rects[i].height())
-            boxes = np.array([[rects[i].left(), rects[i].top(), rects[i].right() + 1, rects[i].bottom() + 1] for i in order], np.float64)
-            points = [self._landmarks(pixels, np.array([rects[i].left(), rects[i].top(), rects[i].right(), rects[i].bottom()], np.float64)) + 0.5 for i in order]
+            boxes = _edges([rects[i] for i in order])
+            points = [self._landmarks(pixels, box - [0, 0, 1, 1]) + 0.5 for box in boxes]
             out.append(Faces(
                 torch.from_numpy(np.array(points, np.float64).reshape(len(order), 68, 2)).to(images.dtype),
                 torch.from_numpy(boxes.reshape(len(order), 4)).to(images.dtype),
