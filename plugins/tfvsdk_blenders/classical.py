@@ -31,12 +31,12 @@ Options:
   first (its luminance on all three channels): the per-channel transfer would otherwise normalise R's
   three channels apart and leave their differences as coloured blotches on a grey face.
 * A greyscale rendering (median |chroma| inside M̂ at most 0.01: a texture from a black-and-white photo) is
-  coloured by the frame under ``"target"`` and ``"identity"``: its luminance takes the frame's mean and a
-  contrast gain bounded as ``"target-mean"``'s, and every pixel the chromaticity (r : g : b) of the frame's
-  mean colour inside M̂, scaled by its luminance over that mean. It has no skin tone to keep
-  (``"identity"``); step 1 would turn its one grey into the frame's per-channel spreads, so that every grey
-  level became its own colour (dark features red-black, the skin a pale, flat mask on a ruddy frame), and
-  ``"target-mean"``'s grey deviations added to the mean colour wash the lit skin out towards white.
+  coloured by the frame under every tone: its luminance takes the frame's mean and a contrast gain bounded
+  as ``"target-mean"``'s, and every pixel the chromaticity (r : g : b) of the frame's mean colour inside
+  M̂, scaled by its luminance over that mean. It has no skin tone to keep (``"identity"``); step 1 would
+  turn its one grey into the frame's per-channel spreads, so that every grey level became its own colour
+  (dark features red-black, the skin a pale, flat mask on a ruddy frame), and ``"target-mean"``'s grey
+  deviations added to the mean colour left the face grey and washed the lit skin out towards white.
 * ``mode="poisson"`` replaces step 2 by gradient-domain blending (Pérez et al. 2003) on Ω = M̂ eroded by
   r pixels: Y = R' + D in Ω, where D is harmonic in Ω (ΔD = 0) and equals X − R' on Ω's outer border, so
   the paste keeps R''s gradients and meets the frame without a step. D is solved by conjugate gradients on
@@ -133,10 +133,10 @@ class ClassicalBlender(tfvsdk.Blender):
         luminance_r, spread_r, _ = masked_mean_std(luminance, mask)
         luminance_x, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
         contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
-        if self.tone == "target-mean":
-            return (rendered - mean_r) * contrast + mean_x
         colourised = mean_x * (luminance_x + (luminance - luminance_r) * contrast) / luminance_x.clamp(min=1e-6)
-        if self.tone == "identity":
+        if self.tone == "target-mean":
+            matched = (rendered - mean_r) * contrast + mean_x
+        elif self.tone == "identity":
             ratio = (mean_x * luma).sum(1, keepdim=True) / (mean_r * luma).sum(1, keepdim=True).clamp(min=1e-6)
             matched = rendered * ratio
         else:

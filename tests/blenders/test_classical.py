@@ -164,7 +164,7 @@ def test_identity_tone_gives_a_greyscale_rendering_the_frames_colour():
     assert float(out[0, 0, 16, 16] - out[0, 2, 16, 16]) > 0.3
 
 
-@pytest.mark.parametrize("tone", ["target", "identity"])
+@pytest.mark.parametrize("tone", ["target", "identity", "target-mean"])
 def test_a_greyscale_rendering_takes_the_frames_mean_colour_at_its_own_shading(tone):
     """A face textured from a black-and-white photo has no skin tone to keep and no per-channel spread to
     scale: every pixel takes the chromaticity of the frame's mean colour, scaled by its own luminance (with
@@ -251,7 +251,7 @@ def test_target_mean_tone_bounds_the_contrast_gain():
         tfvsdk.create("blender", "classical", max_contrast=0.5)
 
 
-@pytest.mark.parametrize("tone", ["target", "identity"])
+@pytest.mark.parametrize("tone", ["target", "identity", "target-mean"])
 def test_a_greyscale_rendering_holding_the_frames_mouth_is_still_coloured_by_the_frame(tone):
     """The editor puts the frame's own pixels into the rendering where the identity shows no skin (the mouth
     interior, the forehead under hair): a quarter of the face in colour does not make a black-and-white
