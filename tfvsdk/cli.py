@@ -132,13 +132,25 @@ def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str
     return landmarks
 
 
+def _source_faces(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, int]:
+    """``ROLE=N`` options → {role: face number}."""
+    faces = {}
+    for value in values:
+        role, sep, number = value.partition("=")
+        if not sep or role not in roles or not number.isdigit():
+            raise click.BadParameter(f"expected ROLE=N with ROLE one of {list(roles)} and N a face number >= 0, got {value!r}",
+                                     param_hint="--source-face")
+        faces[role] = int(number)
+    return faces
+
+
 def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.Command:
     """A command ``tfv NAME --ROLE PATH ... -o OUT`` for a registered composer."""
 
     def run(output: str, reconstructor: str, renderer: str, blender: str, blender_weights: str | None,
             smoothing: float, length: str, overwrite: bool, device: str, landmarks: tuple[str, ...],
             opts: tuple[str, ...], face: int | None, face_ref: str | None, all_faces: bool, face_detector: str,
-            tone: str | None, **paths: str) -> None:
+            tone: str | None, source_face: tuple[str, ...], **paths: str) -> None:
         from .editor import Editor
 
         weights_dir = blender_weights is not None and Path(blender_weights).is_dir()
@@ -167,7 +179,7 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         sources = {r: paths[r.replace("-", "_")] for r in roles}
         summary = editor.run(
             sources, output, overwrite=overwrite, landmarks=_landmark_files(landmarks, roles), progress=True,
-            face=face, face_ref=face_ref, all_faces=all_faces,
+            face=face, face_ref=face_ref, all_faces=all_faces, source_faces=_source_faces(source_face, roles),
         )
         click.echo(summary.line())
 
@@ -196,6 +208,8 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
         click.Option(["--face-ref"], type=click.Path(dir_okay=False), metavar="PHOTO",
                      help="edit only the face most like the person in PHOTO (identity descriptor)"),
         click.Option(["--all-faces"], is_flag=True, help="edit every face of the edited video"),
+        click.Option(["--source-face"], multiple=True, metavar="ROLE=N",
+                     help="use face N of another source, e.g. identity=2 for the third face from the left of a group photo"),
         click.Option(["--face-detector"], default="dlib", show_default=True,
                      help="detector that finds every face for --face/--face-ref/--all-faces (dlib-cnn: turned and small faces, slow)"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing output"),

@@ -284,6 +284,7 @@ class Editor:
         face: int | None = None,
         face_ref: str | os.PathLike | None = None,
         all_faces: bool = False,
+        source_faces: Mapping[str, int] | None = None,
     ) -> EditSummary:
         """Edit: read ``sources`` (one image or video per role of the task) and write ``output``.
 
@@ -298,11 +299,14 @@ class Editor:
                 e.g. the swap's target): 0 = leftmost in the first frame that shows a face.
             face_ref: edit only the face nearest in identity to the face of this photo.
             all_faces: edit every face of the edited source.
+            source_faces: ``{role: N}`` for sources other than the edited one (e.g. a group photo as the
+                swap's identity): use their face N, numbered as ``face`` and tracked through a video.
 
         Without ``face``, ``face_ref`` or ``all_faces`` the edited source's face is the reconstructor's (its
         detector's main face, tracked). With one of them, every face is detected in every frame and
         tracked (:mod:`tfvsdk.tracking`); each chosen face is fitted and edited on its own, and every pixel
-        outside the chosen faces' rendered masks is the input's. Other sources use their main face (:func:`tfvsdk.faces.main_face`).
+        outside the chosen faces' rendered masks is the input's. Other sources use their main face
+        (:func:`tfvsdk.faces.main_face`), or the face ``source_faces`` names.
 
         Everything that can be checked is checked before the first frame is fitted: every source exists and
         its first frame decodes, the landmark arrays have the right shape, and the output name is a writable
@@ -310,8 +314,9 @@ class Editor:
 
         Raises:
             InputError: a missing/unreadable/truncated source or face reference, more than one face choice, a
-                face number beyond the faces of the first frame, wrong roles, an existing output, an output
-                name of the wrong format, a missing or read-only output folder.
+                face number beyond the faces of the first frame, wrong roles, a ``source_faces`` entry for the
+                edited role or for a role that also has landmarks, an existing output, an output name of the
+                wrong format, a missing or read-only output folder.
             NoFaceError: a source with no face at all (or a face reference with none).
             OutputError: the output could not be written or verified (e.g. the disk is full), or without
                 ``overwrite`` a file appeared at the output path during the run; the output path is untouched.
@@ -332,9 +337,12 @@ class Editor:
         image_output = timeline.is_image and io.is_image_path(output)
         inputs = (*sources.values(), *([face_ref] if face_ref is not None else []))
         out = io.check_output(output, overwrite=overwrite, inputs=inputs, kind="image" if image_output else "video")
+        source_faces = _check_source_faces(source_faces, roles, self.composer.edited_role, landmarks)
         edited = self.composer.edited_role if choice is not None else None
         if edited is not None and edited in landmarks:
             raise InputError(f"landmarks[{edited!r}]: give the edited source's landmarks or a face choice, not both")
+        for role, number in source_faces.items():
+            (landmarks[role],), _ = self._chosen_faces(infos[role], FaceChoice(index=number), option=f"source_faces[{role!r}]")
         chosen, others = self._chosen_faces(infos[edited], choice) if edited is not None else ([], [])
         fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
         faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
@@ -448,18 +456,36 @@ class Editor:
             blended = torch.where(mask > 0, blended, appearance)
         return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
 
-    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice, *, option: str = "face") -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
-        of the faces it does not pick."""
+        of the faces it does not pick; ``option`` names the choice in errors."""
         detector = _component("detector", self._face_tools[0], None)
         embedder = _component("identity_embedder", self._face_tools[1], None)
         with plugins.reporting(detector, f"finding every face in {info.path}"):
             tracks = scan_faces(info.path, detector, embedder)
             reference = reference_descriptor(choice.reference, detector, embedder) if choice.reference is not None else None
-        chosen = choose_faces(tracks, choice, reference, source=str(info.path))
+        chosen = choose_faces(tracks, choice, reference, source=str(info.path), option=option)
         logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
         rest = [track for track in tracks if not any(track is c for c in chosen)]
         return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
+
+
+def _check_source_faces(
+    source_faces: Mapping[str, int] | None, roles: Sequence[str], edited: str, landmarks: Mapping[str, np.ndarray]
+) -> dict[str, int]:
+    """``source_faces`` as a dict, checked against the task's roles and the landmarks given."""
+    source_faces = dict(source_faces or {})
+    for role, number in source_faces.items():
+        if role not in roles:
+            raise InputError(f"source_faces: {role!r} is not a role of the task ({', '.join(roles)})")
+        if role == edited:
+            raise InputError(f"source_faces[{role!r}]: the edited source's faces are chosen with face, face_ref or all_faces "
+                             "(--face, --face-ref, --all-faces)")
+        if role in landmarks:
+            raise InputError(f"source_faces[{role!r}]: give this source's landmarks or its face number, not both")
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 0:
+            raise InputError(f"source_faces[{role!r}]: expected a face number >= 0 (left to right in the first frame), got {number!r}")
+    return {role: int(number) for role, number in source_faces.items()}
 
 
 def _check_landmarks(role: str, landmarks: np.ndarray | None) -> None:

@@ -155,7 +155,9 @@ def reference_descriptor(path: str | os.PathLike, detector: LandmarkDetector, em
     return descriptor
 
 
-def choose_faces(tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndarray | None = None, *, source: str = "video") -> list[FaceTrack]:
+def choose_faces(
+    tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndarray | None = None, *, source: str = "video", option: str = "face"
+) -> list[FaceTrack]:
     """The tracks ``choice`` selects.
 
     Args:
@@ -163,6 +165,7 @@ def choose_faces(tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndar
         choice: how to choose.
         reference: the reference photo's descriptor (:func:`reference_descriptor`); needed for ``reference``.
         source: the clip's name for messages.
+        option: the name of the face number in messages (``face``; the editor's ``source_faces[role]``).
 
     Raises:
         NoFaceError: the clip has no face.
@@ -177,7 +180,7 @@ def choose_faces(tracks: list[FaceTrack], choice: FaceChoice, reference: np.ndar
         present = [t for t in tracks if t.found[start]]
         present.sort(key=lambda t: float(t.boxes[start, 0] + t.boxes[start, 2]))
         if choice.index >= len(present):
-            raise InputError(f"face: {source} shows {len(present)} face(s) in frame {start}, numbered 0–{len(present) - 1} from the left; got {choice.index}")
+            raise InputError(f"{option}: {source} shows {len(present)} face(s) in frame {start}, numbered 0–{len(present) - 1} from the left; got {choice.index}")
         return [present[choice.index]]
     if reference is None:
         raise InputError("face_ref: the reference photo's descriptor is needed to choose by identity")

@@ -153,7 +153,8 @@ class DlibDetector(LandmarkDetector):
         if warn and confident > 1:
             x0, y0, x1, y1 = boxes[main].astype(int)
             logger.warning("the image shows %d faces, %d of them scoring at least half the best; fitting the largest of those "
-                           "(box x %d-%d, y %d-%d, score %.2f). Crop the photo, or give its landmarks, to fit another.",
+                           "(box x %d-%d, y %d-%d, score %.2f). To fit another, choose it by number (source_faces / --source-face "
+                           "ROLE=N, 0 = leftmost), crop the photo, or give its landmarks.",
                            len(rects), confident, x0, x1, y0, y1, scores[main])
         self._tracker = self._dlib.correlation_tracker()
         self._tracker.start_track(image, rect)

@@ -8,6 +8,7 @@ encoder are compared with the decoded input frames the editor read (encoding its
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -135,3 +136,53 @@ def test_tfv_swap_takes_the_face_options_and_refuses_two_choices(identity, still
             main(["swap", "--identity", str(identity), "--target", str(path), "-o", str(tmp_path / "x.png"), *extra])
         assert exit_.value.code == 1
         assert message in capsys.readouterr().err
+
+
+def test_a_group_photo_as_identity_gives_the_face_chosen_by_number(identity, still, tmp_path, monkeypatch):
+    """``source_faces`` picks a face of a source that is not edited: here the astronaut (face 2, the
+    rightmost) of the three-face still as the swap's identity, instead of its main face."""
+    path, _ = still
+    fitted = {}
+    fit_source = Editor.fit_source
+
+    def record(self, role, info, landmarks=None, **kwargs):
+        fitted[role] = landmarks
+        return fit_source(self, role, info, landmarks, **kwargs)
+
+    monkeypatch.setattr(Editor, "fit_source", record)
+    editor = Editor("swap")
+    editor.run({"identity": path, "target": identity}, tmp_path / "astronaut.png", source_faces={"identity": 2})
+    assert fitted["identity"].shape == (1, 68, 2)
+    assert (fitted["identity"][0, :, 0] > SIZE).all()  # every landmark on the astronaut's half
+    editor.run({"identity": path, "target": identity}, tmp_path / "left.png", source_faces={"identity": 0})
+    assert (fitted["identity"][0, :, 0] < SIZE / 2).all()
+    assert (io.read_rgb(tmp_path / "astronaut.png") != io.read_rgb(tmp_path / "left.png")).any(-1).sum() > 500
+
+
+@pytest.mark.parametrize(("source_faces", "landmarks", "message"), [
+    ({"target": 1}, {}, "source_faces['target']: the edited source's faces are chosen with face, face_ref or all_faces"),
+    ({"driver": 0}, {}, "source_faces: 'driver' is not a role of the task (identity, target)"),
+    ({"identity": -1}, {}, "source_faces['identity']: expected a face number >= 0"),
+    ({"identity": 0}, {"identity": np.zeros((1, 68, 2))}, "give this source's landmarks or its face number, not both"),
+    ({"identity": 3}, {}, "source_faces['identity']: .* shows 3 face(s) in frame 0, numbered 0–2 from the left; got 3"),
+])
+def test_bad_source_faces_are_input_errors(identity, still, tmp_path, source_faces, landmarks, message):
+    import tfvsdk
+
+    path, _ = still
+    pattern = ".*".join(re.escape(part) for part in message.split(".*"))
+    with pytest.raises(tfvsdk.InputError, match=pattern):
+        Editor("swap").run({"identity": path, "target": identity}, tmp_path / "x.png", source_faces=source_faces, landmarks=landmarks)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_tfv_swap_takes_a_source_face(identity, still, tmp_path, capsys):
+    from tfvsdk.cli import main
+
+    path, _ = still
+    main(["swap", "--identity", str(path), "--target", str(identity), "-o", str(tmp_path / "a.png"), "--source-face", "identity=2"])
+    assert "1 frames" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["swap", "--identity", str(path), "--target", str(identity), "-o", str(tmp_path / "b.png"), "--source-face", "identity"])
+    assert exit_.value.code == 2
+    assert "expected ROLE=N" in capsys.readouterr().err
