@@ -47,13 +47,14 @@ RECONSTRUCTOR: dict[str, object] = {}
 
 
 def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
-    """``photo`` with its face re-posed by the SDK: fitted, textured, rotated by ``degrees`` of yaw about the
-    head's centre, rendered and pasted back with the classical blender."""
+    """``photo`` with its face re-posed by the SDK: fitted, textured as the editor textures an identity (not
+    de-lit), rotated by ``degrees`` of yaw about the head's centre, rendered and pasted back with the classical
+    blender."""
     editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
     model = editor.model
-    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model).texture
+    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model, delight=False).texture
     yaw = math.radians(degrees)
     turn = torch.tensor([[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]])
     shape = model.shape(fit.alpha_id, fit.alpha_exp)
