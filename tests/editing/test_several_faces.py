@@ -186,3 +186,25 @@ def test_tfv_swap_takes_a_source_face(identity, still, tmp_path, capsys):
         main(["swap", "--identity", str(path), "--target", str(identity), "-o", str(tmp_path / "b.png"), "--source-face", "identity"])
     assert exit_.value.code == 2
     assert "expected ROLE=N" in capsys.readouterr().err
+
+
+def test_a_driver_among_several_people_is_chosen_and_tracked(identity, crossing, tmp_path, monkeypatch):
+    """``source_faces`` on a video source: the reenactment's driver is face 1 of the crossing clip (the
+    right-hand head in its first frame), followed while the other head passes behind it and leaves."""
+    path, masks = crossing
+    fitted = {}
+    fit_source = Editor.fit_source
+
+    def record(self, role, info, landmarks=None, **kwargs):
+        fitted[role] = landmarks
+        return fit_source(self, role, info, landmarks, **kwargs)
+
+    monkeypatch.setattr(Editor, "fit_source", record)
+    Editor("reenact").run({"source": identity, "driver": path}, tmp_path / "right.mp4", source_faces={"driver": 1})
+    driver = fitted["driver"]
+    assert driver.shape == (16, 68, 2)
+    for frame, points in enumerate(driver):
+        if np.isfinite(points).all():
+            x, y = np.clip(points.mean(0).astype(int), 0, SIZE - 1)
+            assert grown(masks[1, frame:frame + 1], 4)[0][y, x], f"frame {frame}: the landmarks left the chosen head"
+    assert np.isfinite(driver).all(-1).all(-1).sum() >= 12
