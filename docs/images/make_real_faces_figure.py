@@ -1,7 +1,7 @@
 """docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
-``--tone identity`` (or another classical-blender tone) prints the table with that tone and writes no
-committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
+``--frontalise`` prints only the frontalisation test (:func:`print_frontalised`). ``--tone identity`` (or
+another classical-blender tone) prints the table with that tone and writes no committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
 gradient-domain paste) and ``--model-path FILE`` (a model npz such
 as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name).
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from tfvsdk import io
+from tfvsdk.camera import euler_from_rotation
 from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
 from tfvsdk.flow import temporal_error
@@ -46,16 +47,17 @@ BLENDER: dict[str, str] = {}
 RECONSTRUCTOR: dict[str, object] = {}
 
 
-def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
+def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]:
     """``photo`` with its face re-posed by the SDK: fitted, textured as the editor textures an identity (not
-    de-lit), rotated by ``degrees`` of yaw about the head's centre, rendered and pasted back with the classical
-    blender."""
+    de-lit), rotated by ``degrees`` of yaw about the head's centre (None: by minus its fitted yaw, so that it
+    faces the camera), rendered and pasted back with the classical blender; and the fitted yaw (degrees)."""
     editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
     model = editor.model
     texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model, delight=False).texture
-    yaw = math.radians(degrees)
+    fitted_yaw = math.degrees(float(euler_from_rotation(fit.camera.rotation)[0, 0]))
+    yaw = math.radians(-fitted_yaw if degrees is None else degrees)
     turn = torch.tensor([[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]])
     shape = model.shape(fit.alpha_id, fit.alpha_exp)
     centre = shape.mean(1, keepdim=True)
@@ -63,7 +65,7 @@ def turned(photo: np.ndarray, degrees: float) -> np.ndarray:
     rendering = editor.renderer.render(vertices, model.triangles, fit.image_size, uv=model.uv, texture=texture)
     mask = rendering.mask
     out = editor.blender.blend(rendering.image[:, :3], images, images * (1 - mask), mask)
-    return io.to_uint8(out)[0]
+    return io.to_uint8(out)[0], fitted_yaw
 
 
 def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
@@ -103,6 +105,20 @@ def _sheet(identity: np.ndarray, target: Path, output: Path) -> np.ndarray:
     return np.concatenate([np.concatenate([io.to_uint8(still)[0], *t], 1), np.concatenate([blank, *o], 1)], 0)
 
 
+def print_frontalised(stills: dict[str, np.ndarray]) -> None:
+    """The frontalisation test, a quick check of how much of a person a texture and fit keep: each photo's
+    face turned by :func:`turned` to face the camera and pasted back onto the photo; D between the result
+    and the photo (a near-frontal photo re-rendered at its own pose tests the texture alone, a turned one the
+    fit's 3-D shape and the completion of the hidden side too)."""
+    print("| photo | fitted yaw | D(frontalised, photo) |\n|---|---|---|")
+    for name, photo in stills.items():
+        if "turned" in name:
+            continue
+        frontal, yaw = turned(photo, None)
+        d = float(np.linalg.norm(real_faces.descriptors(frontal[None])[0] - real_faces.descriptors(photo[None])[0]))
+        print(f"| {name} | {yaw:.0f}° | {d:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tone", help="the classical blender's tone (default: its default); "
@@ -111,6 +127,8 @@ def main() -> None:
                         "its default); given, only the table is printed and no figure is written")
     parser.add_argument("--model-path", type=Path, help="a model npz (e.g. the SFM's) instead of the built-in "
                         "model; given, only the table is printed and no figure is written")
+    parser.add_argument("--frontalise", action="store_true", help="print only the frontalisation test of each "
+                        "photo (see print_frontalised; ~20 s)")
     args = parser.parse_args()
     if args.tone:
         BLENDER["tone"] = args.tone
@@ -125,7 +143,7 @@ def main() -> None:
         astronaut = photos["astronaut"]
         box = max(real_faces.face_boxes(astronaut), key=lambda b: b[2])
         stills = {"astronaut": real_faces.similarity_clip(astronaut, box, frames=1)[0]}
-        stills["astronaut turned 35°"] = turned(stills["astronaut"], 35.0)
+        stills["astronaut turned 35°"], _ = turned(stills["astronaut"], 35.0)
         clips = {"synthetic": synth_clips(tmp, size=256, frames=FRAMES, fps=12.0, seed=7)["bob"].path}
         if "t1" in photos:
             names = ["rachel", "monica", "ross", "chandler", "joey", "phoebe"]
@@ -135,6 +153,9 @@ def main() -> None:
                     clips[name] = _clip(tmp / f"{name}.mp4", real_faces.similarity_clip(photos["t1"], face, frames=FRAMES))
         if "tom_hanks_54745" in photos:
             stills["hanks (112² grey)"] = photos["tom_hanks_54745"]
+        if args.frontalise:
+            print_frontalised(stills)
+            return
         paths = {name: tmp / f"{name.split()[0]}_{i}.png" for i, name in enumerate(stills)}
         for name, image in stills.items():
             io.write_image(paths[name], image)
