@@ -109,7 +109,8 @@ def print_frontalised(stills: dict[str, np.ndarray]) -> None:
     """The frontalisation test, a quick check of how much of a person a texture and fit keep: each photo's
     face turned by :func:`turned` to face the camera and pasted back onto the photo; D between the result
     and the photo (a near-frontal photo re-rendered at its own pose tests the texture alone, a turned one the
-    fit's 3-D shape and the completion of the hidden side too)."""
+    fit's 3-D shape and the completion of the hidden side too). The photo's own hair and shadows count in a
+    texture's favour here, unlike on another face: judge the skin test by the swap table, not by this."""
     print("| photo | fitted yaw | D(frontalised, photo) |\n|---|---|---|")
     for name, photo in stills.items():
         if "turned" in name:
