@@ -138,10 +138,9 @@ def test_tfv_swap_takes_the_face_options_and_refuses_two_choices(identity, still
         assert message in capsys.readouterr().err
 
 
-def test_a_group_photo_as_identity_gives_the_face_chosen_by_number(identity, still, tmp_path, monkeypatch):
-    """``source_faces`` picks a face of a source that is not edited: here the astronaut (face 2, the
-    rightmost) of the three-face still as the swap's identity, instead of its main face."""
-    path, _ = still
+@pytest.fixture
+def fitted_landmarks(monkeypatch) -> dict:
+    """{role: the landmarks the editor fits that source to} of the next edits (None: detected by the reconstructor)."""
     fitted = {}
     fit_source = Editor.fit_source
 
@@ -150,6 +149,14 @@ def test_a_group_photo_as_identity_gives_the_face_chosen_by_number(identity, sti
         return fit_source(self, role, info, landmarks, **kwargs)
 
     monkeypatch.setattr(Editor, "fit_source", record)
+    return fitted
+
+
+def test_a_group_photo_as_identity_gives_the_face_chosen_by_number(identity, still, tmp_path, fitted_landmarks):
+    """``source_faces`` picks a face of a source that is not edited: here the astronaut (face 2, the
+    rightmost) of the three-face still as the swap's identity, instead of its main face."""
+    path, _ = still
+    fitted = fitted_landmarks
     editor = Editor("swap")
     editor.run({"identity": path, "target": identity}, tmp_path / "astronaut.png", source_faces={"identity": 2})
     assert fitted["identity"].shape == (1, 68, 2)
@@ -188,20 +195,12 @@ def test_tfv_swap_takes_a_source_face(identity, still, tmp_path, capsys):
     assert "expected ROLE=N" in capsys.readouterr().err
 
 
-def test_a_driver_among_several_people_is_chosen_and_tracked(identity, crossing, tmp_path, monkeypatch):
+def test_a_driver_among_several_people_is_chosen_and_tracked(identity, crossing, tmp_path, fitted_landmarks):
     """``source_faces`` on a video source: the reenactment's driver is face 1 of the crossing clip (the
     right-hand head in its first frame), followed while the other head passes behind it and leaves."""
     path, masks = crossing
-    fitted = {}
-    fit_source = Editor.fit_source
-
-    def record(self, role, info, landmarks=None, **kwargs):
-        fitted[role] = landmarks
-        return fit_source(self, role, info, landmarks, **kwargs)
-
-    monkeypatch.setattr(Editor, "fit_source", record)
     Editor("reenact").run({"source": identity, "driver": path}, tmp_path / "right.mp4", source_faces={"driver": 1})
-    driver = fitted["driver"]
+    driver = fitted_landmarks["driver"]
     assert driver.shape == (16, 68, 2)
     for frame, points in enumerate(driver):
         if np.isfinite(points).all():
