@@ -118,13 +118,21 @@ def list_components(kind: str | None) -> None:
 cli.add_command(models_command)
 
 
+def _per_role(values: tuple[str, ...], roles: tuple[str, ...], option: str, form: str) -> dict[str, str]:
+    """``ROLE=VALUE`` options → {role: value}; ``form`` (e.g. ``PATH.npy``) names the value in the error."""
+    out = {}
+    for value in values:
+        role, sep, rest = value.partition("=")
+        if not sep or role not in roles:
+            raise click.BadParameter(f"expected ROLE={form} with ROLE one of {list(roles)}, got {value!r}", param_hint=option)
+        out[role] = rest
+    return out
+
+
 def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, np.ndarray]:
     """``ROLE=PATH.npy`` options → {role: (frames, 68, 2) array} (loaded without pickle)."""
     landmarks = {}
-    for value in values:
-        role, sep, path = value.partition("=")
-        if not sep or role not in roles:
-            raise click.BadParameter(f"expected ROLE=PATH.npy with ROLE one of {list(roles)}, got {value!r}", param_hint="--landmarks")
+    for role, path in _per_role(values, roles, "--landmarks", "PATH.npy").items():
         try:
             landmarks[role] = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -134,14 +142,11 @@ def _landmark_files(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str
 
 def _source_faces(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, int]:
     """``ROLE=N`` options → {role: face number}."""
-    faces = {}
-    for value in values:
-        role, sep, number = value.partition("=")
-        if not sep or role not in roles or not number.isdigit():
-            raise click.BadParameter(f"expected ROLE=N with ROLE one of {list(roles)} and N a face number >= 0, got {value!r}",
-                                     param_hint="--source-face")
-        faces[role] = int(number)
-    return faces
+    faces = _per_role(values, roles, "--source-face", "N")
+    for role, number in faces.items():
+        if not number.isdigit():
+            raise click.BadParameter(f"{role}={number}: expected a face number N >= 0", param_hint="--source-face")
+    return {role: int(number) for role, number in faces.items()}
 
 
 def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.Command:
