@@ -28,9 +28,10 @@
      model is robust statistics (median, MAD) of the log-chromaticity (log r/g, log b/g) and luminance of
      the seen texels on the cheeks (the polygons eye corner – nose – mouth corner – jaw).
 2. **De-lighting**: second-order SH light is fitted to the seen texels outside the features (robustly, on a
-   4× coarser grid of confidence-weighted means) (:func:`tfvsdk.lighting.fit_lighting`)
-   and the texture divided by its relative shading, so what is mirrored or filled carries no shadow of the
-   photo's light; the renderer multiplies the target's shading back (:func:`relight`).
+   4× coarser grid of confidence-weighted means) (:func:`tfvsdk.lighting.fit_lighting`); the skin test
+   reads the colours divided by its relative shading. With ``delight`` the texture is divided too, so what is
+   mirrored or filled carries no shadow of the photo's light, and the renderer multiplies the target's
+   shading back (:func:`relight`); by default the texture keeps the photo's shading.
 3. **Symmetric completion** only where the mirrored side was seen better: a texel with confidence c whose
    mirror point has confidence c_m takes A_m with weight g = c_m · clamp((c_m − c) / ``mirror_ramp``, 0, 1)
    beside its own colour with weight c. Both weights are continuous over the texture, and on the midline
@@ -70,8 +71,8 @@ class FaceTexture:
     """What :func:`face_texture` returns.
 
     Attributes:
-        texture: (B, 3, S, S) texture in [0, 1]; de-lit (the photo's mean face colour, none of its light
-            pattern) unless ``delight`` was off.
+        texture: (B, 3, S, S) texture in [0, 1]; with the photo's shading, or de-lit (the photo's mean face
+            colour, none of its light pattern) if ``delight`` was on.
         confidence: (B, 1, S, S) confidence of each texel's colour in [0, 1] (own and mirrored views).
         seen: (B, 1, S, S) 1 where the texel was seen directly (:func:`~tfvsdk.texture.unwrap_texture`).
         skin: (B, 1, S, S) the skin mask in [0, 1] (1 inside the facial features).
@@ -117,7 +118,7 @@ def face_texture(
     prior_weight: float = 0.01,
     skin_tolerance: float = 3.0,
     margin: int = 2,
-    delight: bool = True,
+    delight: bool = False,
     backend: str = "auto",
 ) -> FaceTexture:
     """The texture of the face in ``image`` for editing (see the module docstring for each step).
@@ -137,8 +138,12 @@ def face_texture(
         prior_weight: weight ε of the smooth prior.
         skin_tolerance: skin colour tolerance in robust standard deviations.
         margin: pixels next to the silhouette never sampled (as :func:`~tfvsdk.texture.unwrap_texture`).
-        delight: divide by the fitted light's relative shading (step 2); off, the texture keeps the photo's
-            shading (the light is still fitted and returned).
+        delight: divide by the fitted light's relative shading (step 2), for a renderer that multiplies a
+            target's shading back (:func:`~tfvsdk.lighting.relight`, ``Editor(relight=True)``). Off (the
+            default, as the editor textures an identity unless it relights), the texture keeps the photo's
+            shading: rendered flat, a de-lit texture loses much of a person (dlib's descriptor distance of
+            near-frontal photos re-posed to face the camera: 0.34–0.54 de-lit, 0.16–0.30 not). The light is
+            fitted and returned either way, and the skin test uses the de-lit colours.
         backend: rasterizer backend.
     """
     sizes: dict[str, int] = {}

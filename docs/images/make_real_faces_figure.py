@@ -55,7 +55,7 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
     model = editor.model
-    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model, delight=False).texture
+    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model).texture
     fitted_yaw = math.degrees(float(euler_from_rotation(fit.camera.rotation)[0, 0]))
     yaw = math.radians(-fitted_yaw if degrees is None else degrees)
     turn = torch.tensor([[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]])

@@ -156,7 +156,7 @@ def test_delighting_evens_out_a_side_light(synth):
     near, far = cheek_texels(model, 128)
     image, vertices = head(synth, 0.0, light=(0.9, 0.0, 0.4, 0.2))
     lit = face_texture(image, vertices, model, 128, delight=False).texture[0]
-    flat = face_texture(image, vertices, model, 128).texture[0]
+    flat = face_texture(image, vertices, model, 128, delight=True).texture[0]
 
     def difference(texture: torch.Tensor) -> float:
         return float((texture[:, near[0], near[1]] - texture[:, far[0], far[1]]).abs().mean())
@@ -210,12 +210,13 @@ def test_dark_brows_are_kept_and_do_not_make_the_forehead_hair(synth, shift):
 
 
 def test_a_photo_re_rendered_at_its_own_pose_keeps_its_seen_pixels(synth):
-    """A turned, side-lit head rendered back with its own texture: the texels the photo shows keep the
-    photo's colours (own view over mirror and prior), so the re-rendering matches the photo inside the face."""
+    """A turned, side-lit head rendered back with its own texture (the default, as the editor textures an
+    identity: the photo's shading kept): the texels the photo shows keep the photo's colours (own view over
+    mirror and prior), so the re-rendering matches the photo inside the face."""
     model = synth.model
     renderer = tfvsdk.create("renderer", "raster")
     image, vertices = head(synth, 25.0, light=(0.9, 0.0, 0.4, 0.2))
-    texture = face_texture(image, vertices, model, 128, delight=False).texture
+    texture = face_texture(image, vertices, model, 128).texture
     rendering = renderer.render(vertices, model.triangles, (SIZE, SIZE), uv=model.uv, texture=texture)
     inside = -torch.nn.functional.max_pool2d(-rendering.mask, 5, stride=1, padding=2) > 0.5
 
