@@ -112,7 +112,8 @@ class Evaluation:
 
     Attributes:
         summary: JSON-ready dict: the metric means (None where unavailable), ``unavailable`` {metric: reason},
-            the inputs, frame counts, ``seconds`` and ``stage_seconds`` (wall-clock time per stage).
+            the inputs, frame counts, ``e_id_greyscale`` (True: the identity source has no colour, so E_id
+            compared both sides in greyscale), ``seconds`` and ``stage_seconds`` (wall-clock time per stage).
         frames: per-frame columns, each a (T,) float array (NaN where undefined): ``e_tmp`` (of the pair
             ending at the frame), ``e_id``, ``e_pose``, ``yaw_error``, ``pitch_error``, ``roll_error``,
             ``e_exp``, ``e_exp_coefficients``, ``pose_spread``, ``ssim``, ``psnr``, ``photometric_error``.
@@ -288,9 +289,9 @@ class Evaluator:
         pooled = math.sqrt(float((errors[valid] ** 2 * counts[valid]).sum() / counts[valid].sum())) if valid.any() else math.nan
         return errors, pooled
 
-    def _embed(self, video: Video, frames: np.ndarray, detection: Detection | None, progress: bool) -> torch.Tensor:
+    def _embed(self, video: Video, frames: np.ndarray, detection: Detection | None, progress: bool, *, greyscale: bool = False) -> torch.Tensor:
         """(len(frames), D) identity vectors of the video's ``frames`` (landmarks from ``detection`` if given,
-        whose rows are those frames)."""
+        whose rows are those frames), of their :func:`~tfvsdk.metrics.identity.luminance` with ``greyscale``."""
         embedder = self._component("identity_embedder", self.config.identity_embedder)
         out = []
         bar = _bar(len(frames), f"identity of {video.path.name}", progress)
@@ -299,6 +300,8 @@ class Evaluator:
                 for part in _chunks(len(frames), self.config.chunk_size):
                     rows = None if detection is None else Detection(detection.landmarks[part], detection.found[part], detection.image_size)
                     images = _tensor(video.frames[frames[part]], self.config.device)
+                    if greyscale:
+                        images = metrics.luminance(images)
                     out.append(embedder.embed(images, detection=rows, video=False))
                     bar.update(part.stop - part.start)
         finally:
@@ -395,12 +398,15 @@ class Evaluator:
             return
         try:
             identity = job.sources["identity"]
-            reference = metrics.reference_embedding(self._embed(identity, spread_frames(len(identity.frames), c.reference_frames), None, progress))
+            references = spread_frames(len(identity.frames), c.reference_frames)
+            grey = not metrics.has_colour(_tensor(identity.frames[references], c.device))
+            job.summary["e_id_greyscale"] = grey
+            reference = metrics.reference_embedding(self._embed(identity, references, None, progress, greyscale=grey))
             picks = spread_frames(job.count, c.identity_frames)
             detection = None
             if job.found and fit.landmarks is not None:
                 detection = Detection(fit.landmarks[picks], fit.found_mask[picks], job.size)
-            vectors = self._embed(job.output, picks, detection, progress)
+            vectors = self._embed(job.output, picks, detection, progress, greyscale=grey)
         except (PluginError, NoFaceError) as exc:
             job.unavailable["e_id"] = str(exc)
             return

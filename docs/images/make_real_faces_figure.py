@@ -10,7 +10,8 @@ the SDK to a 35° turn) swapped onto a synthetic target. The table also covers p
 ``$TFV_FACES`` (see ``real_faces.py``; not committed): their numbers are printed, their pictures are written
 to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image.
 
-Per case: D(identity) = max over output frames of the descriptor distance to the identity photo, D(target)
+Per case: D(identity) = max over output frames of the descriptor distance to the identity photo (both in
+greyscale when the photo has no colour, as ``tfv eval``'s E_id: :func:`tfvsdk.metrics.has_colour`), D(target)
 = min over frames of the distance to the target frame it replaced, the seam ratio = mean midline seam
 measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, and E_tmp
 (:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources.
@@ -27,12 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tfvsdk import io
+from tfvsdk import io, metrics
 from tfvsdk.camera import euler_from_rotation
 from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
 from tfvsdk.flow import temporal_error
-from tfvsdk.metrics import fit_flows
 from tfvsdk.morphable import load_npz
 from tfvsdk.seam import midline_points, midline_seam
 from tfvsdk.texture_confidence import face_texture
@@ -73,7 +73,11 @@ def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, t
     summary = editor.run(sources, output, overwrite=True)
     out_frames = np.stack(list(io.iter_frames(output)))
     target_frames = np.stack(list(io.iter_frames(target)))[: len(out_frames)]
-    d_id = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(io.read_rgb(identity)[None])[0], axis=1)
+    still = io.read_rgb(identity)[None]
+    as_identity = out_frames
+    if not metrics.has_colour(io.to_tensor(still)):  # a black-and-white identity: compared in greyscale
+        as_identity = io.to_uint8(metrics.luminance(io.to_tensor(list(out_frames))))
+    d_id = np.linalg.norm(real_faces.descriptors(as_identity) - real_faces.descriptors(still)[0], axis=1)
     d_target = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(target_frames), axis=1)
     with torch.no_grad():
         fits = {role: editor.fit_source(role, path).fit for role, path in sources.items()}
@@ -82,7 +86,7 @@ def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, t
         points = midline_points(editor.model, comp.camera.project(editor.model.shape(comp.alpha_id, comp.alpha_exp)))
         video = io.to_tensor(list(out_frames[:n]))
         seam = float(midline_seam(video, points).mean() / midline_seam(io.to_tensor(list(target_frames[:n])), points).mean())
-        flows, visible = fit_flows(comp, editor.model, editor.renderer)
+        flows, visible = metrics.fit_flows(comp, editor.model, editor.renderer)
         e_tmp = float(temporal_error(video, flows, visible))
     return {"D_identity_max": float(np.nanmax(d_id)), "D_target_min": float(np.nanmin(d_target)), "seam_ratio": seam,
             "E_tmp": e_tmp, "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}

@@ -53,6 +53,22 @@ def test_e_id_is_smaller_for_the_same_person(swaps, evaluator):
     assert 0 <= same < other
 
 
+def test_a_black_and_white_identity_is_compared_in_greyscale(swaps, evaluator, tmp_path):
+    """A greyscale copy of the identity scores its person as the colour original does (compared in colour,
+    the missing colour alone would add a fifth of the distance between the two people)."""
+    grey_alice = tmp_path / "alice_grey.mp4"
+    with io.VideoWriter(grey_alice, 12.0) as writer:
+        for frame in io.iter_frames(swaps["alice"]):
+            writer.write(io.to_uint8(tfvsdk.metrics.luminance(io.to_tensor([frame])))[0])
+
+    same = evaluator.evaluate(swaps["alice"], identity=swaps["alice"]).summary
+    other = evaluator.evaluate(swaps["bob"], identity=swaps["alice"]).summary
+    grey = evaluator.evaluate(swaps["alice"], identity=grey_alice).summary
+
+    assert grey["e_id_greyscale"] and not same["e_id_greyscale"]
+    assert abs(grey["e_id"] - same["e_id"]) < 0.1 * (other["e_id"] - same["e_id"])
+
+
 def test_a_reference_gives_ssim_psnr_and_photometric_error(swaps, evaluator):
     same = evaluator.evaluate(swaps["bob"], reference=swaps["bob"]).summary
     other = evaluator.evaluate(swaps["smoothed"], reference=swaps["bob"]).summary

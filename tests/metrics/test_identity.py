@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tfvsdk.errors import InputError, NoFaceError
-from tfvsdk.metrics import identity_distance, reference_embedding
+from tfvsdk.metrics import has_colour, identity_distance, luminance, reference_embedding
 
 
 def test_cosine_distance_is_one_minus_the_cosine():
@@ -37,3 +37,18 @@ def test_per_frame_references_and_a_wrong_metric():
     assert torch.allclose(identity_distance(a, a), torch.zeros(4), atol=1e-6)
     with pytest.raises(InputError, match="metric"):
         identity_distance(a, a, metric="l1")
+
+
+def test_a_greyscale_copy_has_no_colour_and_keeps_the_luma():
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(2, 3, 16, 16, generator=g)
+    photo[:, :, :, :8] = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)  # a red half
+
+    grey = luminance(photo)
+
+    assert has_colour(photo) and not has_colour(grey)
+    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+    assert float(grey[0, 0, 0, 0]) == pytest.approx(0.299)
+    assert not has_colour(grey + 4 / 255 * torch.rand(grey.shape, generator=g)), "compression noise is not colour"
+    with pytest.raises(InputError, match="images"):
+        luminance(photo[:, :2])

@@ -3,7 +3,8 @@
 * :mod:`.temporal` — E_tmp, the warping error of ref. [37], per frame pair, with 3-D flow (eq. 9–14) or
   TV-L1 optical flow (the ``flow`` extra).
 * :mod:`.similarity` — SSIM of ref. [32] (Gaussian 11 × 11 window, σ = 1.5).
-* :mod:`.identity` — E_id, cosine distance of face-recognition vectors (any registered identity embedder).
+* :mod:`.identity` — E_id, cosine distance of face-recognition vectors (any registered identity embedder);
+  a black-and-white identity is compared in greyscale.
 * :mod:`.pose` — E_pose and E_exp from refits: rotation angle, Euler-angle errors, expression and landmark
   distances; :func:`pose_confidence` flags frames whose fitted pose is not determined by the image.
 * :mod:`.distribution` — FID (Fréchet distance) and KID between feature sets; :mod:`.inception` — FID's
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from .distribution import feature_statistics, frechet_distance, kernel_distance
 from .folders import folder_distances, folder_features, frame_files
-from .identity import identity_distance, reference_embedding
+from .identity import has_colour, identity_distance, luminance, reference_embedding
 from .inception import FID_INCEPTION_SHA256, InceptionFeatures, load_inception
 from .photometric import detail_ratio, photometric_error, psnr
 from .pose import euler_errors, expression_distance, landmark_distance, pose_angle_error, pose_confidence, rotation_angle
@@ -40,10 +41,12 @@ __all__ = [
     "frame_files",
     "frechet_distance",
     "gaussian_window",
+    "has_colour",
     "identity_distance",
     "kernel_distance",
     "landmark_distance",
     "load_inception",
+    "luminance",
     "photometric_error",
     "pose_angle_error",
     "pose_confidence",
