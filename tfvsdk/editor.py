@@ -28,14 +28,20 @@ from .checks import check_device
 from .errors import InputError, NoFaceError, PluginError
 from .faces import FaceChoice, choose_faces, face_regions, reference_descriptor, scan_faces
 from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
+from .metrics.pose import rotation_angle
 from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
 from .lighting import pixel_normals, relight
 from .texture_confidence import face_texture
+from .uncovered import fill_uncovered_features
 from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
 
 logger = logging.getLogger(__name__)
+
+TURNED_DEGREES = 2.0
+"""A composition whose head rotation differs from its appearance frame's own by more than this (degrees)
+gets that frame's uncovered features filled (:func:`~tfvsdk.uncovered.fill_uncovered_features`)."""
 
 
 @attrs.frozen
@@ -449,9 +455,16 @@ class Editor:
             scale = np.array([size[1] / w, size[0] / h], np.float32)
             kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
             mask = mask * (1 - kept.view(len(keep), len(ks), 1, *size).amax(0))
-        hint = frames_of(comp.hint_role, True) * (1 - mask)
+        pasted_onto = appearance
+        own = fits[comp.appearance_role]
+        turned = found & (rotation_angle(own.camera.rotation, comp.camera.rotation) > TURNED_DEGREES).to(found.device)
+        if not only_masks and bool(turned.any()):
+            rows = turned.nonzero()[:, 0].to(appearance.device)
+            pasted_onto = appearance.index_copy(0, rows, fill_uncovered_features(
+                appearance[rows], vertices(self.model, own)[rows], mask[rows], self.model, self.renderer))
+        hint = (pasted_onto if comp.hint_role == comp.appearance_role else frames_of(comp.hint_role, True)) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
-            blended = self.blender.blend(rendered, appearance, hint, mask)
+            blended = self.blender.blend(rendered, pasted_onto, hint, mask)
         if only_masks:
             blended = torch.where(mask > 0, blended, appearance)
         return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()

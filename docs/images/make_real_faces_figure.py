@@ -182,10 +182,11 @@ def main() -> None:
             sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
             rows.append(("remix monica (pose chandler, expression phoebe)", measure("remix", sources, output, paths["monica"], clips["chandler"])))
             local.append(_sheet(stills["monica"], clips["chandler"], output))
-            output = tmp / "reenact.mp4"
-            sources = {"source": paths["astronaut"], "driver": clips["chandler"]}
-            rows.append(("reenact astronaut (driver chandler)", measure("reenact", sources, output, paths["astronaut"], clips["chandler"])))
-            local.append(_sheet(stills["astronaut"], clips["chandler"], output))
+            for source in ("astronaut", "rachel"):
+                output = tmp / f"reenact_{source}.mp4"
+                sources = {"source": paths[source], "driver": clips["chandler"]}
+                rows.append((f"reenact {source} (driver chandler)", measure("reenact", sources, output, paths[source], clips["chandler"])))
+                local.append(_sheet(stills[source], clips["chandler"], output))
         if not BLENDER and not RECONSTRUCTOR:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
