@@ -7,8 +7,10 @@ or light, shows a vertical seam down the middle of the face. :func:`midline_seam
 
 the mean horizontal gradient magnitude on the midline (shifted by o pixels sideways) relative to that of
 the two parallel curves ``offset`` pixels to its left and right. A face without a seam has S ≈ 1 (the nose
-ridge adds a little); a step down the middle gives S ≫ 1. Compare an edit's S with its source's (the frame
-it was pasted into) to separate a seam from the face's own structure.
+ridge adds a little); a step down the middle gives S ≫ 1. Compare an edit's S with its sources' to separate
+a seam from the face's own structure: the frame it was pasted into, and the photo its texture came from (at
+that photo's own fit), whose nose ridge highlight or, on a turned face, nose edge near the midline comes
+with the texture. A seam is midline edge that neither source has: S over the larger of the two.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image
 Per case: D(identity) = max over output frames of the descriptor distance to the identity photo (both in
 greyscale when the photo has no colour, as ``tfv eval``'s E_id: :func:`tfvsdk.metrics.has_colour`), D(target)
 = min over frames of the distance to the target frame it replaced, the seam ratio = mean midline seam
-measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, and E_tmp
+measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, the seam ratio vs identity =
+the same mean over that of the identity photo at its own fit (a seam is an edge that neither source has: the
+identity's own nose ridge or a turned nose's edge near the midline come with its texture), and E_tmp
 (:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources.
 """
 
@@ -85,10 +87,15 @@ def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, t
         comp = editor.composer.compose({r: (f if f.batch_size > 1 else f[[0] * n])[:n] for r, f in fits.items()})
         points = midline_points(editor.model, comp.camera.project(editor.model.shape(comp.alpha_id, comp.alpha_exp)))
         video = io.to_tensor(list(out_frames[:n]))
-        seam = float(midline_seam(video, points).mean() / midline_seam(io.to_tensor(list(target_frames[:n])), points).mean())
+        seam_out = midline_seam(video, points).mean()
+        seam = float(seam_out / midline_seam(io.to_tensor(list(target_frames[:n])), points).mean())
+        own = fits[comp.texture_role][:1]
+        own_points = midline_points(editor.model, own.camera.project(editor.model.shape(own.alpha_id, own.alpha_exp)))
+        seam_identity = float(seam_out / midline_seam(io.to_tensor(still), own_points)[0])
         flows, visible = metrics.fit_flows(comp, editor.model, editor.renderer)
         e_tmp = float(temporal_error(video, flows, visible))
     return {"D_identity_max": float(np.nanmax(d_id)), "D_target_min": float(np.nanmin(d_target)), "seam_ratio": seam,
+            "seam_vs_identity": seam_identity,
             "E_tmp": e_tmp, "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
 
 
@@ -193,9 +200,9 @@ def main() -> None:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem) if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
-    print("| case | D(identity) max | D(target) min | seam ratio | E_tmp | frames/s |\n|---|---|---|---|---|---|")
+    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | frames/s |\n|---|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
+        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
 
 
 if __name__ == "__main__":
