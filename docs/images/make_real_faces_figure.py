@@ -38,6 +38,7 @@ from tfvsdk.flow import temporal_error
 from tfvsdk.morphable import load_npz
 from tfvsdk.seam import midline_points, midline_seam
 from tfvsdk.texture_confidence import face_texture
+from tfvsdk.uncovered import fill_uncovered_features
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -52,7 +53,9 @@ RECONSTRUCTOR: dict[str, object] = {}
 def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]:
     """``photo`` with its face re-posed by the SDK: fitted, textured as the editor textures an identity (not
     de-lit), rotated by ``degrees`` of yaw about the head's centre (None: by minus its fitted yaw, so that it
-    faces the camera), rendered and pasted back with the classical blender; and the fitted yaw (degrees)."""
+    faces the camera), rendered and pasted back with the classical blender, the photo's own features that the
+    turned face leaves uncovered filled first (as the editor does for a reenactment); and the fitted yaw
+    (degrees)."""
     editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
@@ -66,7 +69,8 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     vertices = fit.camera.project((shape - centre) @ turn.T + centre)
     rendering = editor.renderer.render(vertices, model.triangles, fit.image_size, uv=model.uv, texture=texture)
     mask = rendering.mask
-    out = editor.blender.blend(rendering.image[:, :3], images, images * (1 - mask), mask)
+    frame = fill_uncovered_features(images, fit.camera.project(shape), mask, model, editor.renderer)
+    out = editor.blender.blend(rendering.image[:, :3], frame, frame * (1 - mask), mask)
     return io.to_uint8(out)[0], fitted_yaw
 
 
