@@ -2,8 +2,9 @@
 
 ``--frontalise`` prints only the frontalisation test (:func:`print_frontalised`). ``--tone identity`` (or
 another classical-blender tone) prints the table with that tone and writes no committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
-gradient-domain paste) and ``--model-path FILE`` (a model npz such
-as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name).
+gradient-domain paste), ``--model-path FILE`` (a model npz such
+as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name) and ``--model
+NAME`` (a registered model, e.g. ``ict`` after ``tfv models fetch ict``; the sheet gets its name).
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
 the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tfvsdk
 from tfvsdk import io, metrics
 from tfvsdk.camera import euler_from_rotation
 from tfvsdk.demo import synth_clips
@@ -143,6 +145,8 @@ def main() -> None:
                         "its default); given, only the table is printed and no figure is written")
     parser.add_argument("--model-path", type=Path, help="a model npz (e.g. the SFM's) instead of the built-in "
                         "model; given, only the table is printed and no figure is written")
+    parser.add_argument("--model", help="a registered model name (e.g. ict) instead of the built-in model; "
+                        "given, only the table is printed and no figure is written")
     parser.add_argument("--frontalise", action="store_true", help="print only the frontalisation test of each "
                         "photo (see print_frontalised; ~20 s)")
     args = parser.parse_args()
@@ -152,6 +156,8 @@ def main() -> None:
         BLENDER["mode"] = args.mode
     if args.model_path:
         RECONSTRUCTOR["model"] = load_npz(args.model_path)
+    elif args.model:
+        RECONSTRUCTOR["model"] = tfvsdk.create("model", args.model)
     photos = real_faces.photos()
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +208,7 @@ def main() -> None:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
-            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem) if v)
+            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model) if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
     print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | frames/s |\n|---|---|---|---|---|---|---|")
     for name, r in rows:
