@@ -67,7 +67,7 @@ def _reconstructor_config(component: registry.Component, model: str, model_path:
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="output folder (created if missing)")
 @click.option("--model", default="default", show_default=True, help="morphable model name (tfv plugins --kind model)")
-@click.option("--model-path", type=click.Path(dir_okay=False), help="file of the model (for 'sfm', 'bfm')")
+@click.option("--model-path", type=click.Path(), help="file of the model (for 'sfm', 'bfm') or its folder (for 'ict')")
 @click.option("--detector", default="dlib", show_default=True, help="landmark detector name")
 @click.option("--reconstructor", "reconstructor", default="landmarks", show_default=True,
               help="any registered reconstructor (tfv plugins --kind reconstructor): landmarks, the landmark fitter; 3ddfa-v2, "
