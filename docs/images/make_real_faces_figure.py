@@ -4,7 +4,8 @@
 another classical-blender tone) prints the table with that tone and writes no committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
 gradient-domain paste), ``--model-path FILE`` (a model npz such
 as the SFM's, fitted and rendered instead of the built-in model; the sheet gets the file's name) and ``--model
-NAME`` (a registered model, e.g. ``ict`` after ``tfv models fetch ict``; the sheet gets its name).
+NAME`` (a registered model, e.g. ``ict`` after ``tfv models fetch ict``; the sheet gets its name); ``--relight``
+(the editor's ``relight=True``) likewise.
 
 The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
 the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
@@ -50,6 +51,7 @@ import real_faces  # noqa: E402
 FRAMES = 24
 BLENDER: dict[str, str] = {}
 RECONSTRUCTOR: dict[str, object] = {}
+EDITOR: dict[str, object] = {}
 
 
 def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]:
@@ -77,7 +79,7 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
 
 
 def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
-    editor = Editor(task, reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
+    editor = Editor(task, reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER, **EDITOR)
     summary = editor.run(sources, output, overwrite=True)
     out_frames = np.stack(list(io.iter_frames(output)))
     target_frames = np.stack(list(io.iter_frames(target)))[: len(out_frames)]
@@ -147,6 +149,8 @@ def main() -> None:
                         "model; given, only the table is printed and no figure is written")
     parser.add_argument("--model", help="a registered model name (e.g. ict) instead of the built-in model; "
                         "given, only the table is printed and no figure is written")
+    parser.add_argument("--relight", action="store_true", help="the editor's relight=True (de-lit texture under the "
+                        "frame's light); given, only the table is printed and no figure is written")
     parser.add_argument("--frontalise", action="store_true", help="print only the frontalisation test of each "
                         "photo (see print_frontalised; ~20 s)")
     args = parser.parse_args()
@@ -154,6 +158,8 @@ def main() -> None:
         BLENDER["tone"] = args.tone
     if args.mode:
         BLENDER["mode"] = args.mode
+    if args.relight:
+        EDITOR["relight"] = True
     if args.model_path:
         RECONSTRUCTOR["model"] = load_npz(args.model_path)
     elif args.model:
@@ -204,11 +210,11 @@ def main() -> None:
                 sources = {"source": paths[source], "driver": clips["chandler"]}
                 rows.append((f"reenact {source} (driver chandler)", measure("reenact", sources, output, paths[source], clips["chandler"])))
                 local.append(_sheet(stills[source], clips["chandler"], output))
-        if not BLENDER and not RECONSTRUCTOR:
+        if not BLENDER and not RECONSTRUCTOR and not EDITOR:
             io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
         if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
-            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model) if v)
+            suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
     print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | frames/s |\n|---|---|---|---|---|---|---|")
     for name, r in rows:
