@@ -69,6 +69,9 @@ def test_a_missing_or_malformed_file_is_named(ict_folder):
     (folder / "identity001.obj").write_text("v 1 2 three\n")
     with pytest.raises(ModelFileError, match="identity001.obj.*not an OBJ"):
         ict_face_arrays(files, identities=3)
+    (folder / "relative.obj").write_text("v 0 0 0\n" * 3 + "f -3 -2 -1\n")
+    with pytest.raises(ModelFileError, match="relative or zero vertex index"):
+        read_obj(folder / "relative.obj", 3, polygons=True)
     (folder / "short.obj").write_text("v 0 0 0\n" * 10)
     with pytest.raises(ModelFileError, match="at least 6706 vertices"):
         read_obj(folder / "short.obj", FACE_VERTICES)

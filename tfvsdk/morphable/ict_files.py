@@ -56,6 +56,8 @@ def read_obj(path: str | os.PathLike, vertices: int, *, polygons: bool = False) 
                     positions.append(line.split()[1:4])
                 elif polygons and line.startswith("f "):
                     corners = tuple(int(c.split("/")[0]) - 1 for c in line.split()[1:])
+                    if min(corners) < 0:
+                        raise ValueError(f"polygon with a relative or zero vertex index: {line.strip()!r}")
                     if max(corners) < vertices:
                         faces.append(corners)
         xyz = np.asarray(positions, np.float64)
