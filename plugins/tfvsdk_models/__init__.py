@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+
+import numpy as np
 
 import tfvsdk
 from tfvsdk.morphable import MorphableModel, load_bfm, load_builtin, load_npz
@@ -35,10 +38,32 @@ def load_sfm(path: str | os.PathLike | None = None, name: str | None = None) -> 
     return MorphableModel.from_arrays(arrays, name=name or "sfm_3448")
 
 
+def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.fspath(path), -1, -1
+    return os.fspath(path), info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=2)
+def _ict_basis(files: tuple[tuple[str, tuple[str, int, int]], ...], count: int) -> np.ndarray:
+    """The carried-over identity basis for files given as (name, (path, size, mtime)): a changed file is
+    another key, so an edited or replaced file is read again."""
+    from tfvsdk.morphable.ict_files import ict_face_arrays
+    from tfvsdk.morphable.loaders import _builtin_arrays
+    from tfvsdk.morphable.transfer import transfer_identity_basis
+
+    builtin = _builtin_arrays()
+    source = ict_face_arrays({name: stamp[0] for name, stamp in files}, count)
+    return transfer_identity_basis(builtin["mean"], builtin["ibug68"], source)
+
+
 def load_ict(path: str | os.PathLike | None = None, identities: int | None = None, name: str | None = None) -> MorphableModel:
     """The built-in model's mesh, expressions and texture layout with the identity space of the ICT Face Model
     Light (MIT licence), carried over by dense correspondence
-    (:func:`~tfvsdk.morphable.transfer.transfer_identity_basis`).
+    (:func:`~tfvsdk.morphable.transfer.transfer_identity_basis`; about 4 s, then kept for the process while
+    the files do not change).
 
     Args:
         path: a folder holding ICT-FaceKit's ``FaceXModel`` OBJ files; by default the ``ict`` artefact of
@@ -51,9 +76,8 @@ def load_ict(path: str | os.PathLike | None = None, identities: int | None = Non
         InputError: ``identities`` out of range.
     """
     from tfvsdk.errors import InputError
-    from tfvsdk.morphable.builtin import build_default_arrays
-    from tfvsdk.morphable.ict_files import IDENTITY_COUNT, ict_face_arrays, model_files
-    from tfvsdk.morphable.transfer import transfer_identity_basis
+    from tfvsdk.morphable.ict_files import IDENTITY_COUNT, model_files
+    from tfvsdk.morphable.loaders import _builtin_arrays
 
     from .artefacts import ICT_IDENTITIES
 
@@ -67,9 +91,9 @@ def load_ict(path: str | os.PathLike | None = None, identities: int | None = Non
         files = models.paths("ict")
     else:
         files = {f: os.path.join(path, f) for f in model_files(count)}
-    arrays = build_default_arrays()
-    arrays["id_basis"] = transfer_identity_basis(arrays["mean"], arrays["ibug68"], ict_face_arrays(files, count))
-    arrays["id_names"] = [f"ict_identity{k:03d}" for k in range(count)]
+    arrays = dict(_builtin_arrays())
+    arrays["id_basis"] = _ict_basis(tuple(sorted((f, _stamp(p)) for f, p in files.items())), count)
+    arrays["id_names"] = np.array([f"ict_identity{k:03d}" for k in range(count)])
     del arrays["id_eigenvalues"]
     return MorphableModel.from_arrays(arrays, name=name or "ict")
 

@@ -107,6 +107,26 @@ def test_the_ict_model_is_the_builtin_mesh_with_the_ict_identity_space(ict_folde
         tfvsdk.create("model", "ict", path=folder, identities=0)
 
 
+def test_the_ict_space_is_carried_over_once_per_process_until_a_file_changes(ict_folder, monkeypatch):
+    import tfvsdk.morphable.ict_files as ict_files
+
+    folder, _, _ = ict_folder
+    reads = []
+    real = ict_files.ict_face_arrays
+    monkeypatch.setattr(ict_files, "ict_face_arrays", lambda files, count: reads.append(count) or real(files, count))
+    first = tfvsdk.create("model", "ict", path=folder, identities=2)
+    second = tfvsdk.create("model", "ict", path=folder, identities=2)
+    assert len(reads) == 1 and first is not second and bool((first.id_basis == second.id_basis).all())
+
+    second.id_basis.mul_(0)  # a caller's model is its own
+    assert float(tfvsdk.create("model", "ict", path=folder, identities=2).id_basis.abs().max()) > 0
+
+    text = (folder / "identity001.obj").read_text()
+    (folder / "identity001.obj").write_text(text.replace("v ", "v  ", 1) + "# edited\n")
+    tfvsdk.create("model", "ict", path=folder, identities=2)
+    assert len(reads) == 2
+
+
 def test_the_ict_artefact_is_pinned_and_checked(tmp_path, monkeypatch):
     monkeypatch.setenv(models.HOME_ENV, str(tmp_path / "home"))
     artefact = models.get("ict")
