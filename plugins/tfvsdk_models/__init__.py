@@ -50,11 +50,11 @@ def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
 def _ict_basis(files: tuple[tuple[str, tuple[str, int, int]], ...], count: int) -> np.ndarray:
     """The carried-over identity basis for files given as (name, (path, size, mtime)): a changed file is
     another key, so an edited or replaced file is read again."""
+    from tfvsdk.morphable.builtin import build_default_arrays
     from tfvsdk.morphable.ict_files import ict_face_arrays
-    from tfvsdk.morphable.loaders import _builtin_arrays
     from tfvsdk.morphable.transfer import transfer_identity_basis
 
-    builtin = _builtin_arrays()
+    builtin = build_default_arrays()
     source = ict_face_arrays({name: stamp[0] for name, stamp in files}, count)
     return transfer_identity_basis(builtin["mean"], builtin["ibug68"], source)
 
@@ -76,8 +76,8 @@ def load_ict(path: str | os.PathLike | None = None, identities: int | None = Non
         InputError: ``identities`` out of range.
     """
     from tfvsdk.errors import InputError
+    from tfvsdk.morphable.builtin import build_default_arrays
     from tfvsdk.morphable.ict_files import IDENTITY_COUNT, model_files
-    from tfvsdk.morphable.loaders import _builtin_arrays
 
     from .artefacts import ICT_IDENTITIES
 
@@ -88,11 +88,12 @@ def load_ict(path: str | os.PathLike | None = None, identities: int | None = Non
     if path is None:
         from tfvsdk import models
 
-        files = models.paths("ict")
+        folder = models.paths("ict")
+        files = {f: folder[f] for f in model_files(count)}
     else:
         files = {f: os.path.join(path, f) for f in model_files(count)}
-    arrays = dict(_builtin_arrays())
-    arrays["id_basis"] = _ict_basis(tuple(sorted((f, _stamp(p)) for f, p in files.items())), count)
+    arrays = build_default_arrays()
+    arrays["id_basis"] = _ict_basis(tuple((f, _stamp(p)) for f, p in files.items()), count)
     arrays["id_names"] = np.array([f"ict_identity{k:03d}" for k in range(count)])
     del arrays["id_eigenvalues"]
     return MorphableModel.from_arrays(arrays, name=name or "ict")
