@@ -31,7 +31,7 @@ from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstruct
 from .metrics.pose import rotation_angle
 from .morphable import vertices
 from .records import Detection, FaceFit
-from .smoothing import smooth_fit
+from .smoothing import bridge_gaps, smooth_fit
 from .lighting import pixel_normals, relight
 from .texture_confidence import face_texture
 from .uncovered import fill_uncovered_features
@@ -52,8 +52,11 @@ class EditSummary:
         output: the written file.
         frames: number of output frames.
         fps: output frame rate (None for an image output).
-        missing: output frame indices where a source had no face (those frames are copied through); with a
-            face choice, where none of the chosen faces could be edited.
+        missing: output frame indices copied through unedited: where the frame's own face (the source
+            pasted into, e.g. a swap's target) or the face its texture comes from was not found; with a face
+            choice, where none of the chosen faces could be edited. A driving source's missed face (a
+            reenactment's driver, a remix's expression) does not count: its pose and expression are
+            interpolated between the frames where it was found (:func:`~tfvsdk.smoothing.bridge_gaps`).
         seconds: wall-clock time of the whole edit.
     """
 
@@ -263,6 +266,8 @@ class Editor:
         unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight)
         textures = torch.cat([unwrapped.texture, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
         confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
+        if not source.info.is_image:  # a frame whose face was missed adds nothing to the memory
+            confidence = confidence * fit.found_mask.view(-1, 1, 1, 1).to(confidence.dtype)
         if source.info.is_image:
             self._texture_state[key] = (textures, confidence)
             return textures
@@ -271,8 +276,8 @@ class Editor:
             cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
         memory, known = cached
         out = []
-        for texture, conf, seen_well in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5):
-            own = seen_well | (conf >= known)
+        for texture, conf, seen_well, found in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5, fit.found_mask):
+            own = (seen_well | (conf >= known)) & found
             memory = torch.where(own, texture, memory)
             known = torch.where(own, conf, known)
             out.append(memory)
@@ -352,6 +357,7 @@ class Editor:
         chosen, others = self._chosen_faces(infos[edited], choice) if edited is not None else ([], [])
         fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
         faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
+        faces = [{role: attrs.evolve(s, fit=bridge_gaps(s.fit)) for role, s in f.items()} for f in faces]
         fitted = faces[0]
 
         fps_out = timeline.fps or 25.0
@@ -408,7 +414,8 @@ class Editor:
         keep: Sequence[np.ndarray] = (),
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Output frames ``ks`` (B, 3, H, W) at the composition's image size (other sources are resized to it)
-        and the (B,) bool frames where every source had a face; the others are the appearance frames.
+        and the (B,) bool frames edited: where the appearance and texture sources had a face (the other sources'
+        misses are bridged by :func:`~tfvsdk.smoothing.bridge_gaps`); the others are the appearance frames.
 
         Args:
             frames: decoded frames of this chunk by (role, resized), shared by the chosen faces' passes.
@@ -436,7 +443,9 @@ class Editor:
             return frames[(role, resize)]
 
         appearance = frames_of(comp.appearance_role, True)
-        found = torch.stack([f.found_mask for f in fits.values()]).all(0)
+        # a frame is edited where the face to paste over and the face to texture from were found; the other
+        # sources' misses are bridged (bridge_gaps)
+        found = fits[comp.appearance_role].found_mask & fits[comp.texture_role].found_mask
         if not bool(found.any()):
             return appearance, found.cpu().numpy()
         texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face)

@@ -106,3 +106,42 @@ def smooth_fit(fit: FaceFit, sigma: float) -> FaceFit:
         landmarks=fit.landmarks,
         found=fit.found,
     )
+
+
+def bridge_gaps(fit: FaceFit) -> FaceFit:
+    """A clip's fit with every frame where no face was found given coefficients and a pose from the frames
+    that had one: interpolated linearly between the nearest found frames on either side (rotations as
+    matrices, projected back to rotations), held at the clip's ends. ``found`` is kept, so callers still know
+    which frames were seen.
+
+    For a source that only drives an edit (a reenactment's driver, a remix's expression): a frame where the
+    driving face was missed — a blink of the detector, a hand passing — still has a pose and an expression to
+    give, and the edited frame need not fall back to the unedited one.
+
+    Args:
+        fit: the fit of consecutive frames of one clip.
+    """
+    found = fit.found_mask
+    if bool(found.all()) or not bool(found.any()):
+        return fit
+    frame = torch.arange(fit.batch_size, device=found.device)
+    seen = frame[found]
+    after = torch.searchsorted(seen, frame).clamp(max=len(seen) - 1)
+    hi, lo = seen[after], seen[(after - 1).clamp(min=0)]
+    lo = torch.where(hi >= frame, lo, hi)
+    t = ((frame - lo).to(fit.alpha_exp.dtype) / (hi - lo).clamp(min=1).to(fit.alpha_exp.dtype)).clamp(0, 1)
+
+    def between(x: torch.Tensor) -> torch.Tensor:
+        w = t.view(-1, *[1] * (x.dim() - 1)).to(x.dtype)
+        return torch.where(found.view(-1, *[1] * (x.dim() - 1)), x, x[lo] + w * (x[hi] - x[lo]))
+
+    cam = fit.camera
+    rotation = torch.where(found[:, None, None], cam.rotation, nearest_rotation(between(cam.rotation)))
+    return FaceFit(
+        alpha_id=between(fit.alpha_id),
+        alpha_exp=between(fit.alpha_exp),
+        camera=Camera(between(cam.scale), rotation, between(cam.translation)),
+        image_size=fit.image_size,
+        landmarks=fit.landmarks,
+        found=fit.found,
+    )

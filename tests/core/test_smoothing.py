@@ -1,7 +1,7 @@
 import torch
 
 from tfvsdk import Camera, FaceFit
-from tfvsdk.smoothing import gaussian_smooth, smooth_fit
+from tfvsdk.smoothing import bridge_gaps, gaussian_smooth, smooth_fit
 
 
 def test_smoothing_keeps_constants_and_lowers_jitter():
@@ -47,3 +47,21 @@ def test_a_steady_motion_is_kept_at_the_ends_and_beside_missing_frames():
     assert torch.allclose(gaussian_smooth(noisy, 2.0, linear=True)[6:10, 0], plain, atol=1e-9)  # a full window: the filter
     assert torch.allclose(gaussian_smooth(noisy, 2.0)[6:10, 0], plain, atol=1e-9)
     assert not torch.allclose(gaussian_smooth(track, 2.0, weights)[kept], track[kept], atol=1.0)  # the filter lags
+
+
+def test_missed_frames_are_bridged_between_their_neighbours_and_held_at_the_ends():
+    t = 10
+    yaw = torch.linspace(-0.4, 0.5, t)
+    cam = Camera.from_euler(yaw, torch.zeros(t), torch.zeros(t), scale=torch.linspace(1, 2, t), translation=torch.zeros(t, 2))
+    found = torch.ones(t, dtype=torch.bool)
+    found[[0, 4, 5, 9]] = False
+    expression = torch.arange(t, dtype=torch.float32)[:, None].repeat(1, 3)
+    fit = FaceFit(torch.zeros(t, 2), torch.where(found[:, None], expression, torch.full_like(expression, 99.0)), cam, (64, 64), found=found)
+    out = bridge_gaps(fit)
+    assert torch.equal(out.found_mask, found), "which frames were seen is kept"
+    assert torch.allclose(out.alpha_exp[1:9], expression[1:9]), "linear between frames 3 and 6"
+    assert torch.equal(out.alpha_exp[0], expression[1]) and torch.equal(out.alpha_exp[9], expression[8])
+    assert torch.allclose(out.camera.scale[4:6], cam.scale[4:6])
+    assert torch.allclose(out.camera.euler()[4:6, 0], yaw[4:6], atol=0.02), "rotations interpolated and orthonormal"
+    seen = fit[found]
+    assert bridge_gaps(seen) is seen, "nothing to bridge"

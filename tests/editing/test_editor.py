@@ -118,6 +118,22 @@ def test_frames_without_a_face_are_copied_through_and_listed(clips, tmp_path):
     assert np.abs(edited[3] - target[3]).max() > 60
 
 
+def test_a_driving_face_missed_in_a_frame_is_bridged_not_copied_through(clips, tmp_path):
+    """A reenactment's driver whose face the detector missed in frames 4–5: the source is still reenacted
+    there, in a pose between those of frames 3 and 6, instead of flashing back to the unedited source."""
+    driver = clips["carol"].landmarks.copy()
+    driver[[4, 5]] = np.nan
+    roles = {"source": clips["alice"].path, "driver": clips["carol"].path}
+    summary = Editor("reenact").run(roles, tmp_path / "bridged.mp4", landmarks={"source": clips["alice"].landmarks, "driver": driver})
+    whole = Editor("reenact").run(roles, tmp_path / "whole.mp4", landmarks={"source": clips["alice"].landmarks, "driver": clips["carol"].landmarks})
+    assert summary.missing == ()
+    bridged, seen = frames_of(summary.output).astype(float), frames_of(whole.output).astype(float)
+    unedited = frames_of(clips["alice"].path).astype(float)
+    for k in (4, 5):
+        assert np.abs(bridged[k] - seen[k]).mean() < 0.5 * np.abs(unedited[k] - seen[k]).mean(), f"frame {k} is reenacted"
+    assert np.abs(bridged[[0, 1, 2, 8, 9]] - seen[[0, 1, 2, 8, 9]]).mean() < 2.0, "frames away from the gap as before"
+
+
 def test_sources_of_different_lengths_stop_at_the_shortest_or_loop(clips, tmp_path):
     short = tmp_path / "short.mp4"
     with io.VideoWriter(short, 10.0) as writer:
