@@ -7,8 +7,8 @@ as the SFM's, fitted and rendered instead of the built-in model; the sheet gets 
 NAME`` (a registered model, e.g. ``ict`` after ``tfv models fetch ict``; the sheet gets its name); ``--relight``
 (the editor's ``relight=True``) likewise.
 
-The committed figure shows public-domain faces only (scikit-image's astronaut, and that photo re-posed by
-the SDK to a 35° turn) swapped onto a synthetic target. The table also covers photos kept under
+The committed figure shows public-domain faces only (scikit-image's astronaut and Grace Hopper's Navy
+portrait, each also re-posed by the SDK to a 35° turn) swapped onto each other, and a remix of them. The table also covers photos kept under
 ``$TFV_FACES`` (see ``real_faces.py``; not committed): their numbers are printed, their pictures are written
 to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image.
 
@@ -49,6 +49,8 @@ sys.path.insert(0, str(HERE))
 import real_faces  # noqa: E402
 
 FRAMES = 24
+PUBLIC = ("astronaut", "hopper")
+"""The public-domain photos (:func:`real_faces.photos`), whose edits make the committed figure."""
 BLENDER: dict[str, str] = {}
 RECONSTRUCTOR: dict[str, object] = {}
 EDITOR: dict[str, object] = {}
@@ -168,11 +170,12 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        astronaut = photos["astronaut"]
-        box = max(real_faces.face_boxes(astronaut), key=lambda b: b[2])
-        stills = {"astronaut": real_faces.similarity_clip(astronaut, box, frames=1)[0]}
-        stills["astronaut turned 35°"], _ = turned(stills["astronaut"], 35.0)
-        clips = {"synthetic": synth_clips(tmp, size=256, frames=FRAMES, fps=12.0, seed=7)["bob"].path}
+        stills, clips = {}, {"synthetic": synth_clips(tmp, size=256, frames=FRAMES, fps=12.0, seed=7)["bob"].path}
+        for name in PUBLIC:
+            box = max(real_faces.face_boxes(photos[name]), key=lambda b: b[2])
+            stills[name] = real_faces.similarity_clip(photos[name], box, frames=1)[0]
+            stills[f"{name} turned 35°"], _ = turned(stills[name], 35.0)
+            clips[name] = _clip(tmp / f"{name}.mp4", real_faces.similarity_clip(photos[name], box, frames=FRAMES))
         if "t1" in photos:
             names = ["rachel", "monica", "ross", "chandler", "joey", "phoebe"]
             for name, face in zip(names, real_faces.face_boxes(photos["t1"])):
@@ -187,7 +190,8 @@ def main() -> None:
         paths = {name: tmp / f"{name.split()[0]}_{i}.png" for i, name in enumerate(stills)}
         for name, image in stills.items():
             io.write_image(paths[name], image)
-        cases = [("astronaut", "synthetic"), ("astronaut turned 35°", "synthetic")]
+        cases = [("astronaut", "synthetic"), ("astronaut turned 35°", "synthetic"), ("astronaut", "hopper"),
+                 ("hopper", "astronaut"), ("astronaut turned 35°", "hopper"), ("hopper turned 35°", "astronaut")]
         if "t1" in photos:
             cases += [("phoebe", "chandler"), ("monica", "chandler"), ("chandler", "phoebe"), ("astronaut", "ross"),
                       ("astronaut turned 35°", "ross"), ("joey", "phoebe")]
@@ -199,7 +203,14 @@ def main() -> None:
             result = measure("swap", {"identity": paths[identity], "target": clips[target]}, output, paths[identity], clips[target])
             rows.append((f"swap {identity} → {target}", result))
             sheet = _sheet(stills[identity], clips[target], output)
-            (committed if target == "synthetic" else local).append(sheet)
+            if target in PUBLIC:
+                committed.append(sheet)
+            elif target != "synthetic":
+                local.append(sheet)
+        output = tmp / "remix_public.mp4"
+        sources = {"identity": paths["hopper"], "pose": clips["astronaut"], "expression": clips["synthetic"]}
+        rows.append(("remix hopper (pose astronaut, expression synthetic)", measure("remix", sources, output, paths["hopper"], clips["astronaut"])))
+        committed.append(_sheet(stills["hopper"], clips["astronaut"], output))
         if "t1" in photos:
             output = tmp / "remix.mp4"
             sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}

@@ -1,6 +1,8 @@
 """Real-face sources and measures for docs/images/make_real_faces_figure.py (not part of the package).
 
-Photos: scikit-image's astronaut (NASA, public domain) and, when present, photos a user keeps under
+Photos: scikit-image's astronaut (Eileen Collins, NASA, public domain), Grace Hopper's US Navy portrait
+(public domain; ``tests/assets/grace_hopper.jpg``, from matplotlib's sample data) and, when present, photos a
+user keeps under
 ``$TFV_FACES`` (default /work/cache/faces; never committed — their licences are not public domain).
 A target *video* is made from a photo by a smooth similarity motion (rotation, zoom and shift of the crop),
 as no real face video of usable size ships in any reachable package.
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 FACES = Path(os.environ.get("TFV_FACES", "/work/cache/faces"))
+HOPPER = Path(__file__).resolve().parents[2] / "tests" / "assets" / "grace_hopper.jpg"
 
 
 def _load_dlib():
@@ -44,7 +47,7 @@ def photos() -> dict[str, np.ndarray]:
     import skimage.data
     from PIL import Image
 
-    out = {"astronaut": skimage.data.astronaut()}
+    out = {"astronaut": skimage.data.astronaut(), "hopper": np.asarray(Image.open(HOPPER).convert("RGB"))}
     for name in ("t1.jpg", "Tom_Hanks_54745.png"):
         if (FACES / name).is_file():
             out[Path(name).stem.lower()] = np.asarray(Image.open(FACES / name).convert("RGB"))
