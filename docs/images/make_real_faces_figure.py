@@ -1,4 +1,4 @@
-"""docs/images/real_faces.png and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
+"""docs/images/real_faces.jpg and the real-face table of docs/editing.md: ``python docs/images/make_real_faces_figure.py``.
 
 ``--frontalise`` prints only the frontalisation test (:func:`print_frontalised`). ``--tone identity`` (or
 another classical-blender tone) prints the table with that tone and writes no committed figure (the local sheet gets the tone's name); so do ``--mode poisson`` (the classical blender's
@@ -222,7 +222,7 @@ def main() -> None:
                 rows.append((f"reenact {source} (driver chandler)", measure("reenact", sources, output, paths[source], clips["chandler"])))
                 local.append(_sheet(stills[source], clips["chandler"], output))
         if not BLENDER and not RECONSTRUCTOR and not EDITOR:
-            io.write_image(HERE / "real_faces.png", np.concatenate(committed, 0)[::2, ::2])
+            io.write_image(HERE / "real_faces.jpg", np.concatenate(committed, 0)[::2, ::2])
         if local:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
