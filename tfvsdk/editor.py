@@ -243,18 +243,20 @@ class Editor:
             images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
-    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0) -> torch.Tensor:
+    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0, *, follow: bool = False) -> torch.Tensor:
         """(B or 1, 4, S, S) UV textures T^i of the texture source's frames (eq. 3,
         :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the texels
         taken from the appearance frame: the unseen mouth interior and the forehead under hair
         (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`, ``.forehead``).
 
-        An image is unwrapped once. For a video each frame's texels seen well in that frame (confidence ≥
-        0.5) are its own; the others keep the colour of their most confident view so far (confidence times
-        the view's resolution; the first chunk's frames seed that memory), unless the frame's own completed
-        colour is more confident. Unlike an
-        average over frames, this never blends misregistered views of the same texel into a ghost. ``face`` numbers
-        the chosen faces of a source with several (each keeps its own texture memory).
+        An image is unwrapped once. A video's texels are fused by confidence: each keeps the colour of its
+        most confident view so far (the earliest of equally confident ones; confidence times the view's resolution; the first chunk's frames seed
+        that memory), so the texture settles on the best view of each texel instead of changing with the
+        texture source's own expression and light (a swap's or remix's identity clip). With ``follow`` (the
+        texture source is the frame pasted into, as a reenacted video) each frame's texels seen well in that
+        frame (confidence ≥ 0.5) are its own instead, so the face keeps that frame's light and detail. Unlike
+        an average over frames, neither blends misregistered views of the same texel into a ghost. ``face``
+        numbers the chosen faces of a source with several (each keeps its own texture memory).
         """
         key = (source.role, face)
         cached = self._texture_state.get(key)
@@ -277,7 +279,7 @@ class Editor:
         memory, known = cached
         out = []
         for texture, conf, seen_well, found in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5, fit.found_mask):
-            own = (seen_well | (conf >= known)) & found
+            own = ((seen_well & follow) | (conf > known)) & found
             memory = torch.where(own, texture, memory)
             known = torch.where(own, conf, known)
             out.append(memory)
@@ -448,7 +450,8 @@ class Editor:
         found = fits[comp.appearance_role].found_mask & fits[comp.texture_role].found_mask
         if not bool(found.any()):
             return appearance, found.cpu().numpy()
-        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face)
+        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face,
+                                follow=comp.texture_role == comp.appearance_role)
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask

@@ -7,6 +7,9 @@ as the SFM's, fitted and rendered instead of the built-in model; the sheet gets 
 NAME`` (a registered model, e.g. ``ict`` after ``tfv models fetch ict``; the sheet gets its name); ``--relight``
 (the editor's ``relight=True``) likewise.
 
+A "clip" identity is a video of the photo (the target's similarity motion plus a constant 10° roll), its
+texels fused over frames by the editor; D(identity) is measured against the still photo.
+
 The committed figure shows public-domain faces only (scikit-image's astronaut and Grace Hopper's Navy
 portrait, each also re-posed by the SDK to a 35° turn) swapped onto each other, and a remix of them. The table also covers photos kept under
 ``$TFV_FACES`` (see ``real_faces.py``; not committed): their numbers are printed, their pictures are written
@@ -207,6 +210,11 @@ def main() -> None:
                 committed.append(sheet)
             elif target != "synthetic":
                 local.append(sheet)
+        for identity, target in (("hopper", "astronaut"), ("astronaut", "hopper")):  # a clip as the identity
+            box = max(real_faces.face_boxes(photos[identity]), key=lambda b: b[2])
+            clip = _clip(tmp / f"{identity}_turning.mp4", real_faces.similarity_clip(photos[identity], box, frames=FRAMES, rotation=10.0))
+            output = tmp / f"out_clip_{identity}.mp4"
+            rows.append((f"swap {identity} clip → {target}", measure("swap", {"identity": clip, "target": clips[target]}, output, paths[identity], clips[target])))
         output = tmp / "remix_public.mp4"
         sources = {"identity": paths["hopper"], "pose": clips["astronaut"], "expression": clips["synthetic"]}
         rows.append(("remix hopper (pose astronaut, expression synthetic)", measure("remix", sources, output, paths["hopper"], clips["astronaut"])))

@@ -102,6 +102,31 @@ def test_a_fourth_task_registered_by_a_plugin_gets_a_command(clips, tmp_path, fr
     assert io.probe(out).n_frames == 10
 
 
+def test_a_video_identity_is_fused_so_its_own_passing_shadows_do_not_flicker_in_the_swap(clips, tmp_path):
+    """An identity clip whose face is shaded 15 % darker on every other frame (a shadow that passes the skin
+    test): its texels are fused by confidence, each keeping its first best view, so the swapped face does
+    not alternate with the identity's light (against the swap of the unshaded clip, frame to frame)."""
+    def box(points: np.ndarray) -> tuple[slice, slice]:
+        (x0, y0), (x1, y1) = points.min(0).astype(int), points.max(0).astype(int)
+        return slice(y0, y1), slice(x0, x1)
+
+    frames, landmarks = frames_of(clips["alice"].path).astype(np.float32), clips["alice"].landmarks
+    shaded = frames.copy()
+    for k in range(1, len(frames), 2):
+        shaded[k][box(landmarks[k])] *= 0.85
+    with io.VideoWriter(tmp_path / "shaded.mp4", 10.0) as writer:
+        for frame in shaded.round().astype(np.uint8):
+            writer.write(frame)
+    outputs = {}
+    for name, identity in (("plain", clips["alice"].path), ("shaded", tmp_path / "shaded.mp4")):
+        summary = Editor("swap").run({"identity": identity, "target": clips["bob"].path}, tmp_path / f"swap_{name}.mp4",
+                                     landmarks={"identity": landmarks, "target": clips["bob"].landmarks})
+        outputs[name] = frames_of(summary.output).astype(float)
+    shade = np.mean([(frames[k] - shaded[k])[box(landmarks[k])].mean() for k in range(1, len(frames), 2)])
+    darker = [(outputs["shaded"][k] - outputs["plain"][k])[box(clips["bob"].landmarks[k])].mean() for k in range(len(frames))]
+    assert np.abs(np.diff(darker)).mean() < 0.1 * shade, "the swap's face does not alternate with the identity's shade"
+
+
 def test_frames_without_a_face_are_copied_through_and_listed(clips, tmp_path):
     landmarks = clips["bob"].landmarks.copy()
     landmarks[[2, 7]] = np.nan
