@@ -250,9 +250,10 @@ class Editor:
         (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`, ``.forehead``).
 
         An image is unwrapped once. A video's texels are fused by confidence: each keeps the colour of its
-        most confident view so far (the earliest of equally confident ones; confidence times the view's resolution; the first chunk's frames seed
-        that memory), so the texture settles on the best view of each texel instead of changing with the
-        texture source's own expression and light (a swap's or remix's identity clip). With ``follow`` (the
+        most confident view so far (the earliest of equally confident ones; confidence times the view's
+        resolution; the first chunk's frames seed that memory), so the texture settles on the best view of
+        each texel instead of changing with the texture source's own expression and light (a swap's or
+        remix's identity clip). With ``follow`` (the
         texture source is the frame pasted into, as a reenacted video) each frame's texels seen well in that
         frame (confidence ≥ 0.5) are its own instead, so the face keeps that frame's light and detail. Unlike
         an average over frames, neither blends misregistered views of the same texel into a ghost. ``face``
