@@ -266,25 +266,29 @@ class Editor:
         model = self.model
         if source.info.is_image:
             fit, frames = fit[:1], frames[:1]
-        unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight)
-        textures = torch.cat([unwrapped.texture, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
+        relit = not source.info.is_image and not follow and not self.relight  # fused de-lit, lit as one view
+        unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight, complete_delit=relit)
+        colour = unwrapped.texture / unwrapped.shading if relit else unwrapped.texture
+        textures = torch.cat([colour, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
         confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
         if not source.info.is_image:  # a frame whose face was missed adds nothing to the memory
             confidence = confidence * fit.found_mask.view(-1, 1, 1, 1).to(confidence.dtype)
         if source.info.is_image:
-            self._texture_state[key] = (textures, confidence)
+            self._texture_state[key] = (textures, confidence, None)
             return textures
         if cached is None:
             best = confidence.argmax(0, keepdim=True)
-            cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
-        memory, known = cached
+            anchor = int(confidence.flatten(1).sum(1).argmax())
+            light = unwrapped.shading[anchor : anchor + 1] if relit else None
+            cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best), light)
+        memory, known, light = cached
         out = []
         for texture, conf, seen_well, found in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5, fit.found_mask):
             own = ((seen_well & follow) | (conf > known)) & found
             memory = torch.where(own, texture, memory)
             known = torch.where(own, conf, known)
-            out.append(memory)
-        self._texture_state[key] = (memory, known)
+            out.append(memory if light is None else torch.cat([(memory[:, :3] * light).clamp(0, 1), memory[:, 3:]], 1))
+        self._texture_state[key] = (memory, known, light)
         return torch.cat(out)
 
     def run(

@@ -151,6 +151,27 @@ def test_a_half_seen_face_takes_the_mirror_only_where_the_mirror_was_seen_better
     assert (plain[0, :, near[0], near[1]] - plain[0, :, far[0], far[1]]).abs().max() > 0.1
 
 
+def test_completed_de_lit_a_mirrored_side_takes_the_light_where_it_lies(synth):
+    """``complete_delit``: what the photo shows stays as it shows it; a hidden side mirrored from the seen one
+    takes the shading of where it lies (the seen side's de-lit colour under the hidden side's shading),
+    where the default copies the seen colour, shading and all."""
+    model = synth.model
+    near, far = cheek_texels(model, 128)
+    image, vertices = head(synth, 55.0, light=(0.8, 0.1, 0.6, 0.3))
+    photo = face_texture(image, vertices, model, 128)
+    delit = face_texture(image, vertices, model, 128, complete_delit=True)
+    seen, hidden = (near, far) if photo.seen[0, 0][near] > photo.seen[0, 0][far] else (far, near)
+    assert photo.seen[0, 0][seen] == 1 and photo.seen[0, 0][hidden] == 0
+
+    def at(texture: torch.Tensor, texel: tuple[int, int]) -> torch.Tensor:
+        return texture[0, :, texel[0], texel[1]]
+
+    relit = (at(photo.texture, seen) / at(delit.shading, seen) * at(delit.shading, hidden)).clamp(0, 1)
+    assert (at(delit.texture, seen) - at(photo.texture, seen)).abs().max() < 0.02
+    assert (at(delit.texture, hidden) - relit).abs().max() < 0.05
+    assert (at(photo.texture, hidden) - relit).abs().max() > 0.1, "the two places are lit differently"
+
+
 def test_delighting_evens_out_a_side_light(synth):
     model = synth.model
     near, far = cheek_texels(model, 128)
