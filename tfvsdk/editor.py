@@ -253,11 +253,14 @@ class Editor:
         most confident view so far (the earliest of equally confident ones; confidence times the view's
         resolution; the first chunk's frames seed that memory), so the texture settles on the best view of
         each texel instead of changing with the texture source's own expression and light (a swap's or
-        remix's identity clip). With ``follow`` (the
+        remix's identity clip). The views are fused de-lit — each frame completed de-lit
+        (``complete_delit``) and divided by its own shading, which undoes the re-lighting exactly where
+        ``delight=True`` would clip de-lit colours above 1 — and the memory is lit by the shading of the first
+        chunk's most confident frame, so views under different light make no patchwork. With ``follow`` (the
         texture source is the frame pasted into, as a reenacted video) each frame's texels seen well in that
-        frame (confidence ≥ 0.5) are its own instead, so the face keeps that frame's light and detail. Unlike
-        an average over frames, neither blends misregistered views of the same texel into a ghost. ``face``
-        numbers the chosen faces of a source with several (each keeps its own texture memory).
+        frame (confidence ≥ 0.5) are its own instead, with their own light. Unlike an average over frames,
+        neither blends misregistered views of the same texel into a ghost. ``face`` numbers the chosen faces
+        of a source with several (each keeps its own texture memory).
         """
         key = (source.role, face)
         cached = self._texture_state.get(key)
@@ -266,7 +269,7 @@ class Editor:
         model = self.model
         if source.info.is_image:
             fit, frames = fit[:1], frames[:1]
-        relit = not source.info.is_image and not follow and not self.relight  # fused de-lit, lit as one view
+        relit = not source.info.is_image and not follow and not self.relight  # fused de-lit, lit by one frame's light
         unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight, complete_delit=relit)
         colour = unwrapped.texture / unwrapped.shading if relit else unwrapped.texture
         textures = torch.cat([colour, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
