@@ -327,7 +327,10 @@ class Editor:
         detector's main face, tracked). With one of them, every face is detected in every frame and
         tracked (:mod:`tfvsdk.tracking`); each chosen face is fitted and edited on its own, and every pixel
         outside the chosen faces' rendered masks is the input's. Other sources use their main face
-        (:func:`tfvsdk.faces.main_face`), or the face ``source_faces`` names.
+        (:func:`tfvsdk.faces.main_face`), or the face ``source_faces`` names. Each edited face's fits of the
+        whole sources, misses bridged, go through the composer's
+        :meth:`~tfvsdk.interfaces.TaskComposer.prepare` (e.g. a relative expression) before its chunks are
+        composed.
 
         Everything that can be checked is checked before the first frame is fitted: every source exists and
         its first frame decodes, the landmark arrays have the right shape, and the output name is a writable
@@ -368,6 +371,8 @@ class Editor:
         fitted = {role: self.fit_source(role, infos[role], landmarks.get(role), progress=progress) for role in roles if role != edited}
         faces = [{**fitted, edited: self.fit_source(edited, infos[edited], rows, progress=progress)} for rows in chosen] or [fitted]
         faces = [{role: attrs.evolve(s, fit=bridge_gaps(s.fit)) for role, s in f.items()} for f in faces]
+        faces = [{role: attrs.evolve(f[role], fit=fit) for role, fit in self.composer.prepare({r: s.fit for r, s in f.items()}).items()}
+                 for f in faces]
         fitted = faces[0]
 
         fps_out = timeline.fps or 25.0

@@ -505,13 +505,7 @@ class TaskComposer(abc.ABC):
             InputError: a missing role, a fit that is not a FaceFit, fits of different batches or models.
             PluginError: a composition that is not one, names an unknown role, or has another batch.
         """
-        roles = tuple(type(self).roles)
-        missing = [r for r in roles if r not in fits]
-        if missing:
-            raise InputError(f"{type(self).__name__}: missing fits for roles {missing}; expected {list(roles)}")
-        wrong = [r for r in roles if not isinstance(fits[r], FaceFit)]
-        if wrong:
-            raise InputError(f"{type(self).__name__}: fits for roles {wrong} are not FaceFit records")
+        roles = self._check_roles(fits)
         shapes = {r: (fits[r].batch_size, fits[r].alpha_id.shape[1], fits[r].alpha_exp.shape[1]) for r in roles}
         if len(set(shapes.values())) > 1:
             raise InputError(f"{type(self).__name__}: the fits differ in (batch, K_id, K_exp): {shapes}")
@@ -530,6 +524,48 @@ class TaskComposer(abc.ABC):
         if got != (batch, n_id, n_exp):
             raise _broken(self, f"compose() returned (batch, K_id, K_exp) = {got}; the fits have {(batch, n_id, n_exp)}")
         return composition
+
+    def prepare(self, fits: Mapping[str, FaceFit]) -> dict[str, FaceFit]:
+        """The fits to compose from, given each role's fit of its *whole* source (every frame, misses bridged).
+
+        The editor calls this once per edited face before it composes chunk by chunk, so that a composer can
+        use what one chunk does not show (e.g. a source's rest expression, :mod:`tfvsdk.expression`).
+        Implement :meth:`_prepare` (default: the fits unchanged); the batches may differ between roles here.
+
+        Raises:
+            InputError: a missing role or a fit that is not a FaceFit.
+            PluginError: the result lacks a role, holds a non-FaceFit, or changes a fit's batch size or
+                coefficient counts.
+        """
+        roles = self._check_roles(fits)
+        prepared = self._prepare({r: fits[r] for r in roles})
+        if not isinstance(prepared, Mapping) or set(prepared) != set(roles):
+            got = sorted(prepared) if isinstance(prepared, Mapping) else type(prepared).__name__
+            raise _broken(self, f"prepare() must return one fit per role {list(roles)}, got {got}")
+
+        def shape(fit: FaceFit) -> tuple[int, int, int]:
+            return fit.batch_size, fit.alpha_id.shape[1], fit.alpha_exp.shape[1]
+
+        changed = {r: shape(prepared[r]) if isinstance(prepared[r], FaceFit) else type(prepared[r]).__name__
+                   for r in roles if not isinstance(prepared[r], FaceFit) or shape(prepared[r]) != shape(fits[r])}
+        if changed:
+            raise _broken(self, f"prepare() changed the (batch, K_id, K_exp) of roles {changed} or returned non-FaceFits")
+        return dict(prepared)
+
+    def _prepare(self, fits: dict[str, FaceFit]) -> dict[str, FaceFit]:
+        """Prepare checked whole-source fits (see :meth:`prepare`); default: unchanged."""
+        return fits
+
+    def _check_roles(self, fits: Mapping[str, FaceFit]) -> tuple[str, ...]:
+        """The task's roles, after checking that ``fits`` holds a FaceFit for each."""
+        roles = tuple(type(self).roles)
+        missing = [r for r in roles if r not in fits]
+        if missing:
+            raise InputError(f"{type(self).__name__}: missing fits for roles {missing}; expected {list(roles)}")
+        wrong = [r for r in roles if not isinstance(fits[r], FaceFit)]
+        if wrong:
+            raise InputError(f"{type(self).__name__}: fits for roles {wrong} are not FaceFit records")
+        return roles
 
     @property
     def edited_role(self) -> str:

@@ -11,7 +11,8 @@ A "clip" identity is a video of the photo (the target's similarity motion plus a
 texels fused over frames by the editor; D(identity) is measured against the still photo.
 
 The committed figure shows public-domain faces only (scikit-image's astronaut and Grace Hopper's Navy
-portrait, each also re-posed by the SDK to a 35° turn) swapped onto each other, and a remix of them. The table also covers photos kept under
+portrait, each also re-posed by the SDK to a 35° turn) swapped onto each other, and a remix of them with the
+expression transferred as fitted (eq. 3) and relatively (``expression="relative"``). The table also covers photos kept under
 ``$TFV_FACES`` (see ``real_faces.py``; not committed): their numbers are printed, their pictures are written
 to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image.
 
@@ -54,6 +55,8 @@ import real_faces  # noqa: E402
 FRAMES = 24
 PUBLIC = ("astronaut", "hopper")
 """The public-domain photos (:func:`real_faces.photos`), whose edits make the committed figure."""
+EXPRESSIONS = ("absolute", "relative")
+"""The remixes and reenactments run with each expression transfer (:mod:`tfvsdk.expression`)."""
 BLENDER: dict[str, str] = {}
 RECONSTRUCTOR: dict[str, object] = {}
 EDITOR: dict[str, object] = {}
@@ -83,7 +86,7 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     return io.to_uint8(out)[0], fitted_yaw
 
 
-def measure(task: str, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
+def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: Path, identity: Path, target: Path) -> dict[str, float]:
     editor = Editor(task, reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER, **EDITOR)
     summary = editor.run(sources, output, overwrite=True)
     out_frames = np.stack(list(io.iter_frames(output)))
@@ -215,20 +218,25 @@ def main() -> None:
             clip = _clip(tmp / f"{identity}_turning.mp4", real_faces.similarity_clip(photos[identity], box, frames=FRAMES, rotation=10.0))
             output = tmp / f"out_clip_{identity}.mp4"
             rows.append((f"swap {identity} clip → {target}", measure("swap", {"identity": clip, "target": clips[target]}, output, paths[identity], clips[target])))
-        output = tmp / "remix_public.mp4"
-        sources = {"identity": paths["hopper"], "pose": clips["astronaut"], "expression": clips["synthetic"]}
-        rows.append(("remix hopper (pose astronaut, expression synthetic)", measure("remix", sources, output, paths["hopper"], clips["astronaut"])))
-        committed.append(_sheet(stills["hopper"], clips["astronaut"], output))
+        for expression in EXPRESSIONS:
+            output = tmp / f"remix_public_{expression}.mp4"
+            sources = {"identity": paths["hopper"], "pose": clips["astronaut"], "expression": clips["synthetic"]}
+            remix = tfvsdk.create("composer", "remix", expression=expression)
+            rows.append((f"remix hopper (pose astronaut, expression synthetic, {expression})", measure(remix, sources, output, paths["hopper"], clips["astronaut"])))
+            committed.append(_sheet(stills["hopper"], clips["astronaut"], output))
         if "t1" in photos:
-            output = tmp / "remix.mp4"
-            sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
-            rows.append(("remix monica (pose chandler, expression phoebe)", measure("remix", sources, output, paths["monica"], clips["chandler"])))
-            local.append(_sheet(stills["monica"], clips["chandler"], output))
-            for source in ("astronaut", "rachel"):
-                output = tmp / f"reenact_{source}.mp4"
-                sources = {"source": paths[source], "driver": clips["chandler"]}
-                rows.append((f"reenact {source} (driver chandler)", measure("reenact", sources, output, paths[source], clips["chandler"])))
-                local.append(_sheet(stills[source], clips["chandler"], output))
+            for expression in EXPRESSIONS:
+                output = tmp / f"remix_{expression}.mp4"
+                sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
+                remix = tfvsdk.create("composer", "remix", expression=expression)
+                rows.append((f"remix monica (pose chandler, expression phoebe, {expression})", measure(remix, sources, output, paths["monica"], clips["chandler"])))
+                local.append(_sheet(stills["monica"], clips["chandler"], output))
+                for source in ("astronaut", "rachel"):
+                    output = tmp / f"reenact_{source}_{expression}.mp4"
+                    sources = {"source": paths[source], "driver": clips["chandler"]}
+                    reenact = tfvsdk.create("composer", "reenact", expression=expression)
+                    rows.append((f"reenact {source} (driver chandler, {expression})", measure(reenact, sources, output, paths[source], clips["chandler"])))
+                    local.append(_sheet(stills[source], clips["chandler"], output))
         if not BLENDER and not RECONSTRUCTOR and not EDITOR:
             io.write_image(HERE / "real_faces.jpg", np.concatenate(committed, 0)[::2, ::2])
         if local:

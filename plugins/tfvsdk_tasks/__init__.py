@@ -8,6 +8,9 @@ model, renderer and blender do the computing.
 | swap | identity | target | target | identity | target: M = X_target (1 − M̂) |
 | reenact | source | driver | driver's rotation, source's placement | source | source: M = X_source (1 − M̂) |
 | remix | identity | expression | pose | identity | pose: M = X_pose (1 − M̂) |
+
+Reenactment and remix take the driving expression as fitted (eq. 3), or with ``expression="relative"`` its
+changes on the shown face's own rest expression (:mod:`tfvsdk.expression`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import attrs
 
 import tfvsdk
 from tfvsdk import Composition, FaceFit, InputError, TaskComposer
+from tfvsdk.expression import relative_expression
+
+EXPRESSION_TRANSFERS = ("absolute", "relative")
 
 
 class _ChoosingComposer(TaskComposer):
@@ -47,6 +53,20 @@ class _ChoosingComposer(TaskComposer):
         )
 
 
+class _TransferringComposer(_ChoosingComposer):
+    """A composer that shows one person with another's expression: absolutely or relatively transferred."""
+
+    def __init__(self, expression: str = "absolute") -> None:
+        if expression not in EXPRESSION_TRANSFERS:
+            raise InputError(f"expression: expected one of {EXPRESSION_TRANSFERS}, got {expression!r}")
+        self.expression = expression
+
+    def _prepare(self, fits: dict[str, FaceFit]) -> dict[str, FaceFit]:
+        if self.expression == "relative":
+            fits[self.expression_from] = relative_expression(fits[self.expression_from], fits[self.identity_from])
+        return fits
+
+
 class Swap(_ChoosingComposer):
     """Face swap: the identity of ``identity`` on every frame of ``target`` (§4.1, X_e = X_p)."""
 
@@ -56,7 +76,7 @@ class Swap(_ChoosingComposer):
     texture_from, appearance_from = "identity", "target"
 
 
-class Reenact(_ChoosingComposer):
+class Reenact(_TransferringComposer):
     """Reenactment: ``source``'s face and appearance driven by ``driver``'s pose and expression (§4.1).
 
     The output shows the source's frames, so by default the driver supplies the head's *rotation* and the
@@ -66,6 +86,8 @@ class Reenact(_ChoosingComposer):
 
     Args:
         placement: ``"source"`` or ``"driver"``: whose scale and translation the rendered face takes.
+        expression: ``"absolute"``: the driver's fitted α_exp (eq. 3); ``"relative"``: its changes from the
+            driver's rest on the source's rest expression (:func:`tfvsdk.expression.relative_expression`).
     """
 
     roles = ("source", "driver")
@@ -73,7 +95,8 @@ class Reenact(_ChoosingComposer):
     identity_from, expression_from, pose_from = "source", "driver", "driver"
     texture_from, appearance_from = "source", "source"
 
-    def __init__(self, placement: str = "source") -> None:
+    def __init__(self, placement: str = "source", expression: str = "absolute") -> None:
+        super().__init__(expression)
         if placement not in ("source", "driver"):
             raise InputError(f"placement: expected 'source' or 'driver', got {placement!r}")
         self.placement = placement
@@ -87,8 +110,13 @@ class Reenact(_ChoosingComposer):
         return attrs.evolve(composition, camera=camera, image_size=fits["source"].image_size)
 
 
-class Remix(_ChoosingComposer):
-    """Fully disentangled manipulation: identity, pose and expression from three sources (§4.1, Fig. 6)."""
+class Remix(_TransferringComposer):
+    """Fully disentangled manipulation: identity, pose and expression from three sources (§4.1, Fig. 6).
+
+    Args:
+        expression: ``"absolute"``: the expression source's fitted α_exp (eq. 3); ``"relative"``: its changes
+            from its rest on the identity's rest expression (:func:`tfvsdk.expression.relative_expression`).
+    """
 
     roles = ("identity", "pose", "expression")
     timeline_role = "pose"

@@ -159,6 +159,24 @@ def test_a_driving_face_missed_in_a_frame_is_bridged_not_copied_through(clips, t
     assert np.abs(bridged[[0, 1, 2, 8, 9]] - seen[[0, 1, 2, 8, 9]]).mean() < 2.0, "frames away from the gap as before"
 
 
+def test_the_composer_prepares_whole_sources_once_before_the_chunks(clips, tmp_path):
+    """A relative reenactment needs the driver's rest expression over all its frames: the editor hands the
+    composer's ``prepare`` each role's fit of the whole clip (10 frames), not a chunk (4)."""
+    from tfvsdk_tasks import Reenact
+
+    seen = []
+
+    class Recording(Reenact):
+        def _prepare(self, fits):
+            seen.append({role: fit.batch_size for role, fit in fits.items()})
+            return super()._prepare(fits)
+
+    roles = {"source": clips["alice"].path, "driver": clips["carol"].path}
+    landmarks = {"source": clips["alice"].landmarks, "driver": clips["carol"].landmarks}
+    Editor(Recording(expression="relative"), chunk_size=4).run(roles, tmp_path / "relative.mp4", landmarks=landmarks)
+    assert seen == [{"source": 10, "driver": 10}]
+
+
 def test_sources_of_different_lengths_stop_at_the_shortest_or_loop(clips, tmp_path):
     short = tmp_path / "short.mp4"
     with io.VideoWriter(short, 10.0) as writer:

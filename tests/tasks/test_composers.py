@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 import tfvsdk
 from tfvsdk.testing import check_composer
@@ -26,6 +27,47 @@ def test_reenactment_can_take_the_whole_camera_from_the_driver():
     check_composer(Reenact(placement="driver"), expected={"camera": "driver", "alpha_exp": "driver"})
     with pytest.raises(tfvsdk.InputError, match="placement: expected 'source' or 'driver'"):
         Reenact(placement="nowhere")
+
+
+@pytest.mark.parametrize("task, driving, shown", [("reenact", "driver", "source"), ("remix", "expression", "identity")])
+def test_a_relative_expression_is_the_drivers_change_on_the_shown_faces_rest(task, driving, shown):
+    composer = tfvsdk.create("composer", task, expression="relative")
+    check_composer(composer, expected={"alpha_exp": driving, "alpha_id": shown})
+    roles = {role: i for i, role in enumerate(composer.roles)}
+    fits = {role: _fit(torch.full((3 if role == driving else 1, 2), float(i))) for role, i in roles.items()}
+    fits[driving].alpha_exp[1] += torch.tensor([0.5, -0.25])
+    prepared = composer.prepare(fits)
+    composition = composer.compose({role: fit[torch.arange(3) % fit.batch_size] for role, fit in prepared.items()})
+    expected = torch.full((3, 2), float(roles[shown]))
+    expected[1] += torch.tensor([0.5, -0.25])
+    assert torch.allclose(composition.alpha_exp, expected)
+    with pytest.raises(tfvsdk.InputError, match=r"expression: expected one of \('absolute', 'relative'\)"):
+        tfvsdk.create("composer", task, expression="mirrored")
+
+
+def test_a_composer_whose_prepare_breaks_the_fits_is_named():
+    from tfvsdk_tasks import Swap
+
+    class Dropping(Swap):
+        def _prepare(self, fits):
+            return {"identity": fits["identity"]}
+
+    class Shortening(Swap):
+        def _prepare(self, fits):
+            return {**fits, "target": fits["target"][:1]}
+
+    fits = {"identity": _fit(torch.zeros(1, 2)), "target": _fit(torch.zeros(3, 2))}
+    with pytest.raises(tfvsdk.PluginError, match=r"one fit per role \['identity', 'target'\], got \['identity'\]"):
+        Dropping().prepare(fits)
+    with pytest.raises(tfvsdk.PluginError, match=r"changed the \(batch, K_id, K_exp\) of roles \{'target': \(1, 3, 2\)\}"):
+        Shortening().prepare(fits)
+
+
+def _fit(alpha_exp):
+    b = alpha_exp.shape[0]
+    camera = tfvsdk.Camera.from_euler(torch.zeros(b), torch.zeros(b), torch.zeros(b), scale=torch.ones(b),
+                                      translation=torch.zeros(b, 2))
+    return tfvsdk.FaceFit(alpha_id=torch.zeros(b, 3), alpha_exp=alpha_exp.clone(), camera=camera, image_size=(64, 64))
 
 
 def test_a_missing_source_is_named():

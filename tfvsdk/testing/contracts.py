@@ -249,10 +249,11 @@ def check_composer(
     n_exp: int = 4,
     batch: int = 2,
 ) -> Composition:
-    """Compose distinct fits (one per role) and check that the composition only *chooses*.
+    """Prepare (:meth:`~tfvsdk.interfaces.TaskComposer.prepare`) and compose distinct fits (one per role) and
+    check that the composition only *chooses*.
 
     α_id, α_exp and each part of the camera (scale, rotation, translation) must be taken unchanged from some
-    source; the image size must be that of the source of the camera's translation (the picture the face is
+    prepared source; the image size must be that of the source of the camera's translation (the picture the face is
     placed in).
 
     Args:
@@ -270,7 +271,7 @@ def _check_composition(composer: TaskComposer, expected: Mapping[str, str] | Non
     assert roles and len(set(roles)) == len(roles), f"roles must be distinct names, got {roles}"
     assert composer.timeline_role in roles, f"timeline_role {composer.timeline_role!r} is not one of the roles {roles}"
     assert tuple(type(composer).roles) == roles, "roles must be a class attribute (each role is a --ROLE option of the task's command)"
-    fits = _distinct_fits(roles, n_id, n_exp, batch)
+    fits = composer.prepare(_distinct_fits(roles, n_id, n_exp, batch))
     comp = composer.compose(fits)
     assert isinstance(comp, Composition), f"compose() returned {type(comp).__name__}, not a Composition"
     parts = {
