@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import bridge_gaps, smooth_fit
 from .lighting import pixel_normals, relight
-from .texture_confidence import face_texture
+from .texture_confidence import FaceTexture, face_texture
 from .uncovered import fill_uncovered_features
 from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
 
@@ -168,7 +168,9 @@ class Editor:
         self.relight = relight
         self.model = self.reconstructor.model.to(self.device)
         self._face_tools = (face_detector, identity_embedder)
-        self._texture_state: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._textures: dict[tuple[str, int], torch.Tensor] = {}
+        self._followed: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._show_progress = False
 
     # -- pass 1: fitting -------------------------------------------------------------------------------
 
@@ -243,55 +245,101 @@ class Editor:
             images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
-    def _texture(self, source: FittedSource, fit: FaceFit, frames: torch.Tensor, face: int = 0, *, follow: bool = False) -> torch.Tensor:
-        """(B or 1, 4, S, S) UV textures T^i of the texture source's frames (eq. 3,
+    def _texture(
+        self, source: FittedSource, fit: FaceFit, frames: Callable[[], torch.Tensor], face: int = 0, *, follow: bool = False,
+        used: np.ndarray,
+    ) -> torch.Tensor:
+        """(B or 1, 4, S, S) UV textures T^i for a chunk's fits of the texture source (eq. 3,
         :func:`~tfvsdk.texture_confidence.face_texture`) and, as a 4th channel, the weight of the texels
         taken from the appearance frame: the unseen mouth interior and the forehead under hair
         (:attr:`~tfvsdk.texture_confidence.FaceTexture.mouth`, ``.forehead``).
 
-        An image is unwrapped once. A video's texels are fused by confidence: each keeps the colour of its
-        most confident view so far (the earliest of equally confident ones; confidence times the view's
-        resolution; the first chunk's frames seed that memory), so the texture settles on the best view of
-        each texel instead of changing with the texture source's own expression and light (a swap's or
-        remix's identity clip). The views are fused de-lit — each frame completed de-lit
-        (``complete_delit``) and divided by its own shading, which undoes the re-lighting exactly where
-        ``delight=True`` would clip de-lit colours above 1 — and the memory is lit by the shading of the first
-        chunk's most confident frame, so views under different light make no patchwork. With ``follow`` (the
-        texture source is the frame pasted into, as a reenacted video) each frame's texels seen well in that
-        frame (confidence ≥ 0.5) are its own instead, with their own light. Unlike an average over frames,
-        neither blends misregistered views of the same texel into a ghost. ``face`` numbers the chosen faces
-        of a source with several (each keeps its own texture memory).
+        An image is unwrapped once. A video's texture is fused once over the whole clip, before the first
+        chunk needs it (:meth:`_fused_texture`), so every output frame shows the same texture, built from the
+        best view of each texel, whatever frame it comes from. With ``follow`` (the texture source is the frame
+        pasted into, as a reenacted video) each frame's texels seen well in that frame (confidence ≥ 0.5) are
+        its own instead, with their own light, and the others keep their most confident view so far.
+        Unlike an average over frames, neither blends misregistered views of the same texel into a ghost.
+
+        Args:
+            frames: decodes the chunk's frames of the texture source at their own size.
+            face: the chosen face's number (a source with several keeps a texture per face).
+            used: the texture source's frame indices the whole output uses.
         """
         key = (source.role, face)
-        cached = self._texture_state.get(key)
-        if source.info.is_image and cached is not None:
-            return cached[0]
-        model = self.model
         if source.info.is_image:
-            fit, frames = fit[:1], frames[:1]
-        relit = not source.info.is_image and not follow and not self.relight  # fused de-lit, lit by one frame's light
-        unwrapped = face_texture(frames, vertices(model, fit), model, size=self.texture_size, delight=self.relight, complete_delit=relit)
-        colour = unwrapped.texture / unwrapped.shading if relit else unwrapped.texture
+            if key not in self._textures:
+                self._textures[key] = self._unwrap(frames()[:1], fit[:1], delit=False)[0]
+            return self._textures[key]
+        if follow:
+            return self._followed_texture(key, fit, frames())
+        if key not in self._textures:
+            self._textures[key] = self._fused_texture(source, used)
+        return self._textures[key].expand(fit.batch_size, -1, -1, -1)
+
+    def _unwrap(self, frames: torch.Tensor, fit: FaceFit, *, delit: bool) -> tuple[torch.Tensor, torch.Tensor, FaceTexture]:
+        """(B, 4, S, S) textures of ``frames`` (colour, divided by its own shading if ``delit``; the appearance
+        frame's weight), (B, 1, S, S) confidence × the view's resolution (0 where the face was missed) and
+        the whole :class:`~tfvsdk.texture_confidence.FaceTexture`."""
+        unwrapped = face_texture(frames, vertices(self.model, fit), self.model, size=self.texture_size, delight=self.relight,
+                                 complete_delit=delit)
+        colour = unwrapped.texture / unwrapped.shading if delit else unwrapped.texture
         textures = torch.cat([colour, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
         confidence = unwrapped.confidence * unwrapped.resolution[:, None, None, None]
-        if not source.info.is_image:  # a frame whose face was missed adds nothing to the memory
-            confidence = confidence * fit.found_mask.view(-1, 1, 1, 1).to(confidence.dtype)
-        if source.info.is_image:
-            self._texture_state[key] = (textures, confidence, None)
-            return textures
-        if cached is None:
+        return textures, confidence * fit.found_mask.view(-1, 1, 1, 1).to(confidence.dtype), unwrapped
+
+    def _fused_texture(self, source: FittedSource, used: np.ndarray) -> torch.Tensor:
+        """(1, 4, S, S): each texel of a video source from its most confident view among the frames ``used``
+        (confidence × the view's resolution; the earliest of equally confident ones), decoded chunk by chunk.
+
+        The views are fused de-lit — each frame completed de-lit (``complete_delit``) and divided by its own
+        shading, which undoes the re-lighting exactly where ``delight=True`` would clip de-lit colours above 1
+        — and the result is lit by the shading of the clip's most confident frame (the largest summed
+        confidence), so views under different light make no patchwork and the face does not change with the
+        identity clip's own expression and light. With the editor's ``relight`` the views are de-lit by
+        ``face_texture`` and fused as they are.
+        """
+        delit = not self.relight
+        cursor = FrameCursor(source.info.path)
+        memory = known = light = None
+        anchor = -1.0
+        bar = _progress(len(used), f"texture of {source.info.path.name}") if self._show_progress else None
+        try:
+            for start in range(0, len(used), self.chunk_size):
+                rows = used[start : start + self.chunk_size]
+                fit = source.fit[torch.as_tensor(rows, device=source.fit.alpha_id.device)]
+                textures, confidence, unwrapped = self._unwrap(self._frames(cursor, rows), fit, delit=delit)
+                best = confidence.argmax(0, keepdim=True)
+                texture, conf = textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best)
+                if memory is None:
+                    memory, known = texture, conf
+                else:
+                    better = conf > known
+                    memory, known = torch.where(better, texture, memory), torch.where(better, conf, known)
+                totals = confidence.flatten(1).sum(1)
+                if delit and float(totals.max()) > anchor:
+                    anchor, light = float(totals.max()), unwrapped.shading[int(totals.argmax())][None]
+                if bar is not None:
+                    bar.update(len(rows))
+        finally:
+            if bar is not None:
+                bar.close()
+        return memory if light is None else torch.cat([(memory[:, :3] * light).clamp(0, 1), memory[:, 3:]], 1)
+
+    def _followed_texture(self, key: tuple[str, int], fit: FaceFit, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 4, S, S) textures of the frames pasted into: each frame's well-seen texels its own, the others
+        from the most confident view so far (the first chunk's best seeds that memory)."""
+        textures, confidence, unwrapped = self._unwrap(frames, fit, delit=False)
+        if key not in self._followed:
             best = confidence.argmax(0, keepdim=True)
-            anchor = int(confidence.flatten(1).sum(1).argmax())
-            light = unwrapped.shading[anchor : anchor + 1] if relit else None
-            cached = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best), light)
-        memory, known, light = cached
+            self._followed[key] = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
+        memory, known = self._followed[key]
         out = []
         for texture, conf, seen_well, found in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5, fit.found_mask):
-            own = ((seen_well & follow) | (conf > known)) & found
-            memory = torch.where(own, texture, memory)
-            known = torch.where(own, conf, known)
-            out.append(memory if light is None else torch.cat([(memory[:, :3] * light).clamp(0, 1), memory[:, 3:]], 1))
-        self._texture_state[key] = (memory, known, light)
+            own = (seen_well | (conf > known)) & found
+            memory, known = torch.where(own, texture, memory), torch.where(own, conf, known)
+            out.append(memory)
+        self._followed[key] = (memory, known)
         return torch.cat(out)
 
     def run(
@@ -346,7 +394,9 @@ class Editor:
                 ``overwrite`` a file appeared at the output path during the run; the output path is untouched.
         """
         started = time.perf_counter()
-        self._texture_state.clear()
+        self._textures.clear()
+        self._followed.clear()
+        self._show_progress = progress
         roles = tuple(self.composer.roles)
         if set(sources) != set(roles):
             raise InputError(f"sources: the task needs {list(roles)}, got {sorted(sources)}")
@@ -463,8 +513,9 @@ class Editor:
         found = fits[comp.appearance_role].found_mask & fits[comp.texture_role].found_mask
         if not bool(found.any()):
             return appearance, found.cpu().numpy()
-        texture = self._texture(fitted[comp.texture_role], fits[comp.texture_role], frames_of(comp.texture_role, False), face,
-                                follow=comp.texture_role == comp.appearance_role)
+        role = comp.texture_role
+        texture = self._texture(fitted[role], fits[role], lambda: frames_of(role, False), face, follow=role == comp.appearance_role,
+                                used=np.unique(index_of[role]))
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask

@@ -161,7 +161,10 @@ def main() -> None:
                         "frame's light); given, only the table is printed and no figure is written")
     parser.add_argument("--frontalise", action="store_true", help="print only the frontalisation test of each "
                         "photo (see print_frontalised; ~20 s)")
+    parser.add_argument("--only", metavar="TEXT", help="run only the cases whose name (as printed) contains TEXT; "
+                        "given, no figure is written")
     args = parser.parse_args()
+    wanted = lambda case: args.only is None or args.only in case  # noqa: E731
     if args.tone:
         BLENDER["tone"] = args.tone
     if args.mode:
@@ -205,6 +208,8 @@ def main() -> None:
             cases.append(("hanks (112² grey)", "chandler"))
         committed, local = [], []
         for identity, target in cases:
+            if not wanted(f"swap {identity} → {target}"):
+                continue
             output = tmp / f"out_{len(rows)}.mp4"
             result = measure("swap", {"identity": paths[identity], "target": clips[target]}, output, paths[identity], clips[target])
             rows.append((f"swap {identity} → {target}", result))
@@ -214,11 +219,15 @@ def main() -> None:
             elif target != "synthetic":
                 local.append(sheet)
         for identity, target in (("hopper", "astronaut"), ("astronaut", "hopper")):  # a clip as the identity
+            if not wanted(f"swap {identity} clip → {target}"):
+                continue
             box = max(real_faces.face_boxes(photos[identity]), key=lambda b: b[2])
             clip = _clip(tmp / f"{identity}_turning.mp4", real_faces.similarity_clip(photos[identity], box, frames=FRAMES, rotation=10.0))
             output = tmp / f"out_clip_{identity}.mp4"
             rows.append((f"swap {identity} clip → {target}", measure("swap", {"identity": clip, "target": clips[target]}, output, paths[identity], clips[target])))
         for expression in EXPRESSIONS:
+            if not wanted(f"remix hopper (pose astronaut, expression synthetic, {expression})"):
+                continue
             output = tmp / f"remix_public_{expression}.mp4"
             sources = {"identity": paths["hopper"], "pose": clips["astronaut"], "expression": clips["synthetic"]}
             remix = tfvsdk.create("composer", "remix", expression=expression)
@@ -227,19 +236,22 @@ def main() -> None:
         if "t1" in photos:
             for expression in EXPRESSIONS:
                 output = tmp / f"remix_{expression}.mp4"
-                sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
-                remix = tfvsdk.create("composer", "remix", expression=expression)
-                rows.append((f"remix monica (pose chandler, expression phoebe, {expression})", measure(remix, sources, output, paths["monica"], clips["chandler"])))
-                local.append(_sheet(stills["monica"], clips["chandler"], output))
+                if wanted(f"remix monica (pose chandler, expression phoebe, {expression})"):
+                    sources = {"identity": paths["monica"], "pose": clips["chandler"], "expression": clips["phoebe"]}
+                    remix = tfvsdk.create("composer", "remix", expression=expression)
+                    rows.append((f"remix monica (pose chandler, expression phoebe, {expression})", measure(remix, sources, output, paths["monica"], clips["chandler"])))
+                    local.append(_sheet(stills["monica"], clips["chandler"], output))
                 for source in ("astronaut", "rachel"):
+                    if not wanted(f"reenact {source} (driver chandler, {expression})"):
+                        continue
                     output = tmp / f"reenact_{source}_{expression}.mp4"
                     sources = {"source": paths[source], "driver": clips["chandler"]}
                     reenact = tfvsdk.create("composer", "reenact", expression=expression)
                     rows.append((f"reenact {source} (driver chandler, {expression})", measure(reenact, sources, output, paths[source], clips["chandler"])))
                     local.append(_sheet(stills[source], clips["chandler"], output))
-        if not BLENDER and not RECONSTRUCTOR and not EDITOR:
+        if not BLENDER and not RECONSTRUCTOR and not EDITOR and args.only is None:
             io.write_image(HERE / "real_faces.jpg", np.concatenate(committed, 0)[::2, ::2])
-        if local:
+        if local and args.only is None:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])

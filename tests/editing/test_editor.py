@@ -127,6 +127,24 @@ def test_a_video_identity_is_fused_so_its_own_passing_shadows_do_not_flicker_in_
     assert np.abs(np.diff(darker)).mean() < 0.1 * shade, "the swap's face does not alternate with the identity's shade"
 
 
+def test_a_video_identity_gives_a_target_that_holds_still_a_still_face(clips, tmp_path):
+    """The identity clip's texture is fused over the whole clip before the first output frame, so it is the
+    same in every frame: a target that holds still (one frame repeated) gets the same face in every output
+    frame, although the identity turns and changes expression from frame to frame."""
+    still = frames_of(clips["bob"].path)[:1].repeat(10, 0)
+    with io.VideoWriter(tmp_path / "still.mp4", 10.0) as writer:
+        for frame in still:
+            writer.write(frame)
+    summary = Editor("swap", chunk_size=4).run(
+        {"identity": clips["alice"].path, "target": tmp_path / "still.mp4"}, tmp_path / "swap.mp4",
+        landmarks={"identity": clips["alice"].landmarks, "target": clips["bob"].landmarks[:1].repeat(10, 0)})
+    out = frames_of(summary.output).astype(float)
+    (x0, y0), (x1, y1) = clips["bob"].landmarks[0].min(0).astype(int), clips["bob"].landmarks[0].max(0).astype(int)
+    face = out[:, y0:y1, x0:x1]
+    assert np.abs(face - still[:, y0:y1, x0:x1]).max() > 50, "the face is swapped"
+    assert np.abs(face - face[:1]).max() <= 2
+
+
 def test_frames_without_a_face_are_copied_through_and_listed(clips, tmp_path):
     landmarks = clips["bob"].landmarks.copy()
     landmarks[[2, 7]] = np.nan
