@@ -32,8 +32,11 @@ Options:
   three channels apart and leave their differences as coloured blotches on a grey face.
 * A greyscale rendering (median |chroma| inside M̂ at most 0.01: a texture from a black-and-white photo) is
   coloured by the frame under every tone: its luminance takes the frame's mean and a contrast gain bounded
-  as ``"target-mean"``'s, and every pixel the chromaticity (r : g : b) of the frame's mean colour inside
-  M̂, scaled by its luminance over that mean. It has no skin tone to keep (``"identity"``); step 1 would
+  as ``"target-mean"``'s, and every pixel the chromaticity (r : g : b) of the frame's colour inside M̂
+  around it — the frame averaged over a square of side ``CHROMA_FRACTION`` (1/5) of the face's size (√ of
+  M̂'s pixel area), divided by that average's luminance — scaled by its own luminance. The frame's own
+  face, at that scale, says where skin is ruddy, lips red and shadows cool; one mean colour for every pixel
+  left the face a flat grey-pink mask. It has no skin tone to keep (``"identity"``); step 1 would
   turn its one grey into the frame's per-channel spreads, so that every grey level became its own colour
   (dark features red-black, the skin a pale, flat mask on a ruddy frame), and ``"target-mean"``'s grey
   deviations added to the mean colour left the face grey and washed the lit skin out towards white.
@@ -55,6 +58,9 @@ from tfvsdk.texture import push_pull
 
 _LUMA = (0.299, 0.587, 0.114)
 TONES: tuple[str, ...] = ("target", "identity", "target-mean")
+CHROMA_FRACTION = 0.2
+"""Side of the square, as a fraction of the face's size, over which a greyscale rendering's colour is taken
+from the frame (see the module docstring)."""
 
 
 def feathered_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -133,7 +139,7 @@ class ClassicalBlender(tfvsdk.Blender):
         luminance_r, spread_r, _ = masked_mean_std(luminance, mask)
         luminance_x, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
         contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
-        colourised = mean_x * (luminance_x + (luminance - luminance_r) * contrast) / luminance_x.clamp(min=1e-6)
+        colourised = _local_chromaticity(appearance, mask, mean_x) * (luminance_x + (luminance - luminance_r) * contrast)
         if self.tone == "target-mean":
             matched = (rendered - mean_r) * contrast + mean_x
         elif self.tone == "identity":
@@ -142,6 +148,28 @@ class ClassicalBlender(tfvsdk.Blender):
         else:
             matched = (rendered - mean_r) * (std_x / std_r).clamp(1 / self.max_gain, self.max_gain) + mean_x
         return torch.where(_coloured(rendered, mask)[:, None, None, None], matched, colourised)
+
+
+def _local_chromaticity(image: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) the colour of (B, 3, H, W) ``image`` inside the (B, 1, H, W) ``mask`` (> 0.5), box-averaged
+    over a square of side ``CHROMA_FRACTION`` of the face's size (√ of the mask's pixel area) around each
+    pixel, divided by its luminance: the r : g : b a grey level takes there. ``mean`` (B, 3, 1, 1), the mean
+    colour inside the mask, stands in where no masked pixel is near."""
+    luma = image.new_tensor(_LUMA).view(1, 3, 1, 1)
+    inside = (mask > 0.5).to(image.dtype)
+    out = []
+    for colour, weight, fallback in zip(image, inside, mean):
+        radius = max(1, round(CHROMA_FRACTION * float(weight.sum().sqrt()) / 2))
+        side = 2 * radius + 1
+
+        def box(x: torch.Tensor) -> torch.Tensor:
+            x = F.avg_pool2d(x[None], (1, side), stride=1, padding=(0, radius), count_include_pad=False)
+            return F.avg_pool2d(x, (side, 1), stride=1, padding=(radius, 0), count_include_pad=False)[0]
+
+        near = box(weight)
+        local = torch.where(near > 1e-3, box(colour * weight) / near.clamp(min=1e-3), fallback)
+        out.append(local / (luma[0] * local).sum(0, keepdim=True).clamp(min=1e-6))
+    return torch.stack(out)
 
 
 def _coloured(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -165,30 +165,33 @@ def test_identity_tone_gives_a_greyscale_rendering_the_frames_colour():
 
 
 @pytest.mark.parametrize("tone", ["target", "identity", "target-mean"])
-def test_a_greyscale_rendering_takes_the_frames_mean_colour_at_its_own_shading(tone):
+def test_a_greyscale_rendering_takes_the_colour_of_the_frames_face_around_each_pixel_at_its_own_shading(tone):
     """A face textured from a black-and-white photo has no skin tone to keep and no per-channel spread to
-    scale: every pixel takes the chromaticity of the frame's mean colour, scaled by its own luminance (with
-    the frame's mean luminance and a bounded contrast gain), so lit and shaded skin keep one colour."""
-    mask = ellipse(48, 48)
+    scale: every pixel takes the chromaticity of the frame's face around it, scaled by its own luminance
+    (with the frame's mean luminance and a bounded contrast gain) — ruddy where the frame's face is ruddy,
+    cooler where it is cool — so lit and shaded skin keep the colour of where they lie."""
+    mask = ellipse(96, 96)
     g = torch.Generator().manual_seed(4)
-    grey = (0.55 + 0.1 * torch.randn(1, 1, 48, 48, generator=g)).clamp(0, 1).expand(1, 3, 48, 48) * mask
-    frame = torch.stack([0.75 + 0.25 * torch.randn(48, 48, generator=g), 0.5 + 0.12 * torch.randn(48, 48, generator=g),
-                         0.4 + 0.08 * torch.randn(48, 48, generator=g)])[None].clamp(0, 1)
+    grey = (0.55 + 0.1 * torch.randn(1, 1, 96, 96, generator=g)).clamp(0, 1).expand(1, 3, 96, 96) * mask
+    ruddy, cool = torch.tensor([0.8, 0.5, 0.4]), torch.tensor([0.6, 0.55, 0.5])
+    frame = torch.where(torch.arange(96) < 48, ruddy.view(3, 1, 1), cool.view(3, 1, 1))[None].expand(1, 3, 96, 96)
+    frame = (frame + 0.05 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)  # the left half ruddy, the right cool
 
     def blend(rendered: torch.Tensor, tone: str) -> torch.Tensor:
         return tfvsdk.create("blender", "classical", tone=tone).blend(rendered, frame, frame * (1 - mask), mask)
 
     out = blend(grey, tone)
+    chromaticity = out / out.sum(1, keepdim=True)
+    for colour, columns in ((ruddy, slice(28, 36)), (cool, slice(60, 68))):  # a fifth of the face from the halves' edge
+        seen = chromaticity[0, :, 40:56, columns].flatten(1)
+        torch.testing.assert_close(seen, (colour / colour.sum())[:, None].expand_as(seen), atol=0.015, rtol=0)
     interior = (feathered_mask(mask, 1) == 1)[0, 0] & (out[0] < 1).all(0)  # pixels the output's [0, 1] did not clip
-    mean_colour = frame[:, :, mask[0, 0] > 0].mean(-1)  # (1, 3)
-    chromaticity = out[:, :, interior] / out[:, :, interior].sum(1, keepdim=True)
-    torch.testing.assert_close(chromaticity, (mean_colour / mean_colour.sum())[..., None].expand_as(chromaticity))
     luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1)
     brightness = (luma * out[:, :, interior]).sum(1)
     assert float(brightness.std()) > 0.5 * float((luma * grey[:, :, interior]).sum(1).std())  # its shading kept
     tinted = grey * torch.tensor([1.1, 1.0, 0.9]).view(1, 3, 1, 1)  # a coloured face is not recoloured so
     tinted_out = blend(tinted, tone)[:, :, interior]
-    assert float((tinted_out / tinted_out.sum(1, keepdim=True) - chromaticity).abs().max()) > 0.02
+    assert float((tinted_out / tinted_out.sum(1, keepdim=True) - chromaticity[:, :, interior]).abs().max()) > 0.02
 
 
 @pytest.mark.parametrize("tone", ["target", "identity", "target-mean"])
@@ -241,7 +244,7 @@ def test_target_mean_tone_takes_the_frames_mean_colour_and_keeps_the_faces_hue_c
 def test_target_mean_tone_bounds_the_contrast_gain():
     mask = ellipse(48, 48)
     g = torch.Generator().manual_seed(3)
-    flat = (0.5 + 0.01 * torch.randn(1, 3, 48, 48, generator=g)) * mask
+    flat = (0.5 + 0.01 * torch.randn(1, 3, 48, 48, generator=g)) * torch.tensor([1.1, 1.0, 0.9]).view(1, 3, 1, 1) * mask
     busy = torch.rand(1, 3, 48, 48, generator=g)
     out = tfvsdk.create("blender", "classical", tone="target-mean", max_contrast=1.5).blend(flat, busy, busy * (1 - mask), mask)
     interior = feathered_mask(mask, 2)[0, 0] == 1
@@ -271,4 +274,4 @@ def test_a_greyscale_rendering_holding_the_frames_mouth_is_still_coloured_by_the
     skin = (feathered_mask(mask, 1) == 1)[0, 0] & ~mouth[0, 0]
     mean_colour = frame[:, :, mask[0, 0] > 0].mean(-1)
     chromaticity = out[:, :, skin] / out[:, :, skin].sum(1, keepdim=True)
-    torch.testing.assert_close(chromaticity, (mean_colour / mean_colour.sum())[..., None].expand_as(chromaticity), atol=1e-4, rtol=0)
+    torch.testing.assert_close(chromaticity, (mean_colour / mean_colour.sum())[..., None].expand_as(chromaticity), atol=0.02, rtol=0)
