@@ -5,7 +5,9 @@ supplies; the editor only streams frames, fits, renders and blends. Adding a tas
 
 Two passes over the inputs keep memory flat whatever the video length: the first streams each source once
 to fit it (only the fits — a few hundred bytes per frame — are kept), the second streams the frames again,
-chunk by chunk, to render, blend and write.
+chunk by chunk, to render, blend and write. A video whose face is the texture of another's (a swap's or
+remix's identity clip) is streamed once more in between, chunk by chunk, to fuse its texture (one texture
+is kept).
 """
 
 from __future__ import annotations
@@ -290,7 +292,8 @@ class Editor:
 
     def _fused_texture(self, source: FittedSource, used: np.ndarray) -> torch.Tensor:
         """(1, 4, S, S): each texel of a video source from its most confident view among the frames ``used``
-        (confidence × the view's resolution; the earliest of equally confident ones), decoded chunk by chunk.
+        that show its face (confidence × the view's resolution; the earliest of equally confident ones),
+        decoded chunk by chunk.
 
         The views are fused de-lit — each frame completed de-lit (``complete_delit``) and divided by its own
         shading, which undoes the re-lighting exactly where ``delight=True`` would clip de-lit colours above 1
@@ -300,6 +303,7 @@ class Editor:
         ``face_texture`` and fused as they are.
         """
         delit = not self.relight
+        used = used[source.fit.found_mask.cpu().numpy()[used]]  # a frame whose face was missed adds nothing
         cursor = FrameCursor(source.info.path)
         memory = known = light = None
         anchor = -1.0
