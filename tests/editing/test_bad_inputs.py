@@ -96,6 +96,14 @@ def test_an_unknown_plugin_name(clips):
         Editor("swap", blender="poisson")
 
 
+@pytest.mark.parametrize("setting", [{"chunk_size": 0}, {"smoothing": -1.0}, {"texture_size": 4}, {"texture_views": 0},
+                                     {"texture_views": True}, {"length": "longest"}])
+def test_a_bad_editor_setting_is_named(setting):
+    (name, value), = setting.items()
+    with pytest.raises(tfvsdk.InputError, match=rf"^{name}: expected"):
+        Editor("swap", **setting)
+
+
 def test_a_network_blender_by_name_without_weights_is_refused():
     with pytest.raises(tfvsdk.InputError, match=r"blender 'bsn' is a network and no trained weights were given"):
         Editor("swap", blender="bsn")

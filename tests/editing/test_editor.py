@@ -145,6 +145,29 @@ def test_a_video_identity_gives_a_target_that_holds_still_a_still_face(clips, tm
     assert np.abs(face - face[:1]).max() <= 2
 
 
+def test_a_long_identity_clip_is_textured_from_texture_views_evenly_spaced_frames(clips, tmp_path):
+    """``texture_views`` caps the frames fused into a video identity's texture, spread evenly over the clip
+    from its first frame to its last: with 2 views only frames 0 and 9 of a 10-frame clip count, so tinting
+    every frame in between changes nothing, while fusing every frame takes tinted texels in. (The clips are
+    written losslessly, crf 0, so that frames 0 and 9 decode the same in both.)"""
+    frames, landmarks = frames_of(clips["alice"].path), clips["alice"].landmarks
+    tinted = frames.astype(np.float32)
+    tinted[1:-1] *= np.array([0.6, 1.0, 0.6], np.float32)
+    for name, clip in (("plain", frames), ("tinted", tinted.round().astype(np.uint8))):
+        with io.VideoWriter(tmp_path / f"{name}.mp4", 10.0, crf=0) as writer:
+            for frame in clip:
+                writer.write(frame)
+
+    def swap(name: str, views: int | None) -> np.ndarray:
+        out = tmp_path / f"swap_{name}_{views}.mp4"
+        Editor("swap", texture_views=views).run({"identity": tmp_path / f"{name}.mp4", "target": clips["bob"].path}, out,
+                                                landmarks={"identity": landmarks, "target": clips["bob"].landmarks})
+        return frames_of(out).astype(float)
+
+    assert np.abs(swap("plain", 2) - swap("tinted", 2)).max() == 0
+    assert np.abs(swap("plain", None) - swap("tinted", None)).max() > 20
+
+
 def test_frames_without_a_face_are_copied_through_and_listed(clips, tmp_path):
     landmarks = clips["bob"].landmarks.copy()
     landmarks[[2, 7]] = np.nan
