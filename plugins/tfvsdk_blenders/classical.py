@@ -71,8 +71,15 @@ def feathered_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
     k = 2 * radius + 1
     eroded = -F.max_pool2d(-mask, (1, k), stride=1, padding=(0, radius))
     eroded = -F.max_pool2d(-eroded, (k, 1), stride=1, padding=(radius, 0))
-    blurred = F.avg_pool2d(eroded, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
-    return F.avg_pool2d(blurred, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
+    return _box_blur(eroded, radius)
+
+
+def _box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B, C, H, W) ``x`` averaged over a (2 radius + 1)² square around each pixel, the image's border
+    excluded (rows then columns)."""
+    k = 2 * radius + 1
+    x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
+    return F.avg_pool2d(x, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
 
 
 class ClassicalBlender(tfvsdk.Blender):
@@ -160,14 +167,8 @@ def _local_chromaticity(image: torch.Tensor, mask: torch.Tensor, mean: torch.Ten
     out = []
     for colour, weight, fallback in zip(image, inside, mean):
         radius = max(1, round(CHROMA_FRACTION * float(weight.sum().sqrt()) / 2))
-        side = 2 * radius + 1
-
-        def box(x: torch.Tensor) -> torch.Tensor:
-            x = F.avg_pool2d(x[None], (1, side), stride=1, padding=(0, radius), count_include_pad=False)
-            return F.avg_pool2d(x, (side, 1), stride=1, padding=(radius, 0), count_include_pad=False)[0]
-
-        near = box(weight)
-        local = torch.where(near > 1e-3, box(colour * weight) / near.clamp(min=1e-3), fallback)
+        near = _box_blur(weight[None], radius)[0]
+        local = torch.where(near > 1e-3, _box_blur((colour * weight)[None], radius)[0] / near.clamp(min=1e-3), fallback)
         out.append(local / (luma[0] * local).sum(0, keepdim=True).clamp(min=1e-6))
     return torch.stack(out)
 
