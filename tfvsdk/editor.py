@@ -323,8 +323,7 @@ class Editor:
                 rows = used[start : start + self.chunk_size]
                 fit = source.fit[torch.as_tensor(rows, device=source.fit.alpha_id.device)]
                 textures, confidence, unwrapped = self._unwrap(self._frames(cursor, rows), fit, delit=delit)
-                best = confidence.argmax(0, keepdim=True)
-                texture, conf = textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best)
+                texture, conf = _most_confident(textures, confidence)
                 if memory is None:
                     memory, known = texture, conf
                 else:
@@ -345,8 +344,7 @@ class Editor:
         from the most confident view so far (the first chunk's best seeds that memory)."""
         textures, confidence, unwrapped = self._unwrap(frames, fit, delit=False)
         if key not in self._followed:
-            best = confidence.argmax(0, keepdim=True)
-            self._followed[key] = (textures.gather(0, best.expand(-1, 4, -1, -1)), confidence.gather(0, best))
+            self._followed[key] = _most_confident(textures, confidence)
         memory, known = self._followed[key]
         out = []
         for texture, conf, seen_well, found in zip(textures[:, None], confidence[:, None], unwrapped.confidence[:, None] >= 0.5, fit.found_mask):
@@ -571,6 +569,13 @@ class Editor:
         logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
         rest = [track for track in tracks if not any(track is c for c in chosen)]
         return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
+
+
+def _most_confident(textures: torch.Tensor, confidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, C, S, S) each texel of (B, C, S, S) ``textures`` from the view where its (B, 1, S, S)
+    ``confidence`` is highest (the earliest of equal ones), and (1, 1, S, S) that confidence."""
+    best = confidence.argmax(0, keepdim=True)
+    return textures.gather(0, best.expand(-1, textures.shape[1], -1, -1)), confidence.gather(0, best)
 
 
 def _check_source_faces(
