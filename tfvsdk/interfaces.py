@@ -529,7 +529,8 @@ class TaskComposer(abc.ABC):
         """The fits to compose from, given each role's fit of its *whole* source (every frame, misses bridged).
 
         The editor calls this once per edited face before it composes chunk by chunk, so that a composer can
-        use what one chunk does not show (e.g. a source's rest expression, :mod:`tfvsdk.expression`).
+        use what one chunk does not show (e.g. a source's rest expression, :mod:`tfvsdk.expression`); the
+        trainer once per sample, with the fits of the clip (or image) each role's frame comes from.
         Implement :meth:`_prepare` (default: the fits unchanged); the batches may differ between roles here.
 
         Raises:

@@ -76,6 +76,17 @@ class FaceFit:
             found=None if self.found is None else self.found[index],
         )
 
+    def to(self, device: torch.device | str) -> FaceFit:
+        """The same fit on ``device``."""
+        return FaceFit(
+            alpha_id=self.alpha_id.to(device),
+            alpha_exp=self.alpha_exp.to(device),
+            camera=self.camera.to(device),
+            image_size=self.image_size,
+            landmarks=None if self.landmarks is None else self.landmarks.to(device),
+            found=None if self.found is None else self.found.to(device),
+        )
+
     @classmethod
     def cat(cls, fits: list[FaceFit]) -> FaceFit:
         """Concatenate fits of images of the same size along the batch dimension."""

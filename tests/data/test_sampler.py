@@ -144,6 +144,9 @@ def test_a_batch_loads_frames_and_fits(parts):
     ref = spec.identity[1]
     expected = images.image(ref.index) if ref.part == "image" else videos.frame(ref.index, ref.frame)
     assert torch.equal(batch.identity.cur[0], expected)
+    whole = images.fit(ref.index) if ref.part == "image" else videos.fits(ref.index)
+    assert torch.equal(batch.source(0, ref).alpha_exp, whole.alpha_exp), "the whole source's fits, for the composer's prepare"
+    assert torch.equal(batch.source(0, ref).alpha_exp[ref.frame], batch.identity.fit_cur.alpha_exp[0])
 
 
 def test_still_clips_make_images_single_frame_video_samples(parts):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import imageio.v3 as iio
 import pytest
 import torch
@@ -246,3 +247,50 @@ def test_the_adaptive_scale_is_measured_on_batches_with_a_ground_truth_and_kept_
     restored = Trainer(make_config(synth_root, tmp_path / "restored", data={"sigma": 0.0}))
     restored.load_state_dict(videos.state_dict())
     assert restored.train_step(image_batch)["loss/adversarial_scale"] == s
+
+
+class PreparingRemix(tfvsdk.TaskComposer):
+    """A remix that records the batch size of every fit its ``prepare`` sees and shows the expression
+    source's mean expression over its whole source (so a frame's composition depends on the whole clip)."""
+
+    roles = ("identity", "pose", "expression")
+    timeline_role = "pose"
+    seen: list[dict[str, int]] = []
+
+    def _prepare(self, fits):
+        PreparingRemix.seen.append({role: fit.batch_size for role, fit in fits.items()})
+        expression = fits["expression"]
+        mean = expression.alpha_exp.mean(0, keepdim=True).expand_as(expression.alpha_exp)
+        fits["expression"] = attrs.evolve(expression, alpha_exp=mean)
+        return fits
+
+    def _compose(self, fits):
+        pose = fits["pose"]
+        return tfvsdk.Composition(fits["identity"].alpha_id, fits["expression"].alpha_exp, pose.camera,
+                                  pose.image_size, "identity", "pose", "pose")
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.0])
+def test_each_sample_is_prepared_from_the_whole_clip_or_image_its_frames_come_from(synth_root, tmp_path, fresh_plugins, sigma):
+    """As the editor prepares a role's whole video before composing, the trainer prepares each sample's roles
+    from their whole source: a video sample's clip (4 frames here), an image sample's image."""
+    class Plugin:
+        @tfvsdk.hookimpl
+        def register_composers(self, register):
+            register("preparing-remix", PreparingRemix)
+
+    fresh_plugins.register(Plugin(), name="preparing")
+    trainer = Trainer(make_config(synth_root, tmp_path, components={"composer": "preparing-remix"}))
+    PreparingRemix.seen.clear()
+    batch = trainer.eval_batches(1, sigma=sigma)[0]
+    trainer.render(batch)
+    frames = 1 if sigma else 4
+    assert PreparingRemix.seen == [{"identity": frames, "pose": frames, "expression": frames}] * (2 * batch.batch_size)
+
+    composition = trainer._composition(batch, 0)
+    assert torch.equal(composition.camera.rotation, batch.pose.fit_cur.camera.rotation)
+    for b, spec in enumerate(batch.specs):
+        ref = spec.expression[1]
+        source = trainer.videos.fits(ref.index) if ref.part == "video" else trainer.images.fit(ref.index)
+        assert torch.allclose(composition.alpha_exp[b], source.alpha_exp.mean(0))
+        assert torch.equal(batch.source(b, ref).alpha_exp, source.alpha_exp)

@@ -60,17 +60,6 @@ class SampleSpec:
         return getattr(self, name)
 
 
-def _to(fit: FaceFit, device: torch.device | str) -> FaceFit:
-    return FaceFit(
-        alpha_id=fit.alpha_id.to(device),
-        alpha_exp=fit.alpha_exp.to(device),
-        camera=fit.camera.to(device),
-        image_size=fit.image_size,
-        landmarks=None if fit.landmarks is None else fit.landmarks.to(device),
-        found=None if fit.found is None else fit.found.to(device),
-    )
-
-
 @attrs.frozen(eq=False)
 class RoleFrames:
     """One role's frames at t−1 and t for a batch of B samples, with their cached fits.
@@ -88,7 +77,11 @@ class RoleFrames:
     fit_cur: FaceFit
 
     def to(self, device: torch.device | str) -> RoleFrames:
-        return RoleFrames(self.prev.to(device), self.cur.to(device), _to(self.fit_prev, device), _to(self.fit_cur, device))
+        return RoleFrames(self.prev.to(device), self.cur.to(device), self.fit_prev.to(device), self.fit_cur.to(device))
+
+
+SourceKey = tuple[str, int]
+"""A sample's source: (part, index) of an image or a clip, as in :class:`FrameRef`."""
 
 
 @attrs.frozen(eq=False)
@@ -101,6 +94,8 @@ class TrainingBatch:
         expression: frames and fits of X_e.
         is_video: (B,) bool, True for video samples.
         specs: the B sample specs the batch was loaded from.
+        sources: per sample, the fits of every source its frames come from, whole: a clip's fits (batch =
+            its frames) or an image's (batch 1), by (part, index). Kept on the CPU by :meth:`to`.
     """
 
     identity: RoleFrames
@@ -108,6 +103,7 @@ class TrainingBatch:
     expression: RoleFrames
     is_video: torch.Tensor
     specs: tuple[SampleSpec, ...] = attrs.field(converter=tuple, default=())
+    sources: tuple[dict[SourceKey, FaceFit], ...] = attrs.field(converter=tuple, default=())
 
     @property
     def batch_size(self) -> int:
@@ -119,10 +115,34 @@ class TrainingBatch:
             raise InputError(f"role {name!r}: expected one of {ROLES}")
         return getattr(self, name)
 
+    def source(self, sample: int, ref: FrameRef) -> FaceFit:
+        """The whole source's fits of frame ``ref`` of sample ``sample`` (see :attr:`sources`)."""
+        return self.sources[sample][(ref.part, ref.index)]
+
     def to(self, device: torch.device | str) -> TrainingBatch:
         return TrainingBatch(
-            self.identity.to(device), self.pose.to(device), self.expression.to(device), self.is_video.to(device), self.specs
+            self.identity.to(device), self.pose.to(device), self.expression.to(device), self.is_video.to(device),
+            self.specs, self.sources,
         )
+
+
+@attrs.frozen(eq=False)
+class LoadedSample:
+    """What :class:`SampleDataset` loads for one spec.
+
+    Attributes:
+        spec: the sample spec.
+        frames: (3, H, W) float32 frame in [0, 1] of every frame the spec names.
+        sources: the whole fits of every source the spec's frames come from (see :attr:`TrainingBatch.sources`).
+    """
+
+    spec: SampleSpec
+    frames: dict[FrameRef, torch.Tensor]
+    sources: dict[SourceKey, FaceFit]
+
+    def fit(self, ref: FrameRef) -> FaceFit:
+        """The fit of frame ``ref`` (batch 1)."""
+        return self.sources[(ref.part, ref.index)][ref.frame]
 
 
 class SampleDataset(torch.utils.data.Dataset):
@@ -138,33 +158,35 @@ class SampleDataset(torch.utils.data.Dataset):
         self.videos = videos
 
     def _load(self, ref: FrameRef) -> tuple[torch.Tensor, FaceFit]:
+        """Frame ``ref`` and the fits of its whole source."""
         if ref.part == "image":
             if self.images is None:
                 raise InputError("sample refers to the image part, but the dataset has none")
             return self.images.image(ref.index), self.images.fit(ref.index)
         if self.videos is None:
             raise InputError("sample refers to the video part, but the dataset has none")
-        return self.videos.frame(ref.index, ref.frame), self.videos.fit(ref.index, ref.frame)
+        return self.videos.frame(ref.index, ref.frame), self.videos.fits(ref.index)
 
-    def __getitem__(self, spec: SampleSpec) -> tuple[SampleSpec, dict[FrameRef, tuple[torch.Tensor, FaceFit]]]:
-        loaded: dict[FrameRef, tuple[torch.Tensor, FaceFit]] = {}
+    def __getitem__(self, spec: SampleSpec) -> LoadedSample:
+        frames: dict[FrameRef, torch.Tensor] = {}
+        sources: dict[SourceKey, FaceFit] = {}
         for role in ROLES:
             for ref in spec.role(role):
-                if ref not in loaded:
-                    loaded[ref] = self._load(ref)
-        return spec, loaded
+                if ref not in frames:
+                    frames[ref], sources[(ref.part, ref.index)] = self._load(ref)
+        return LoadedSample(spec, frames, sources)
 
 
-def collate(samples: Sequence[tuple[SampleSpec, dict[FrameRef, tuple[torch.Tensor, FaceFit]]]]) -> TrainingBatch:
-    """Stack the items :class:`SampleDataset` returns into a :class:`TrainingBatch`."""
+def collate(samples: Sequence[LoadedSample]) -> TrainingBatch:
+    """Stack the samples :class:`SampleDataset` loads into a :class:`TrainingBatch`."""
     roles = {}
     for role in ROLES:
         parts = []
         for time in (0, 1):
-            refs = [(spec.role(role)[time], loaded) for spec, loaded in samples]
-            images = torch.stack([loaded[ref][0] for ref, loaded in refs])
-            fit = FaceFit.cat([loaded[ref][1] for ref, loaded in refs])
+            refs = [(sample.spec.role(role)[time], sample) for sample in samples]
+            images = torch.stack([sample.frames[ref] for ref, sample in refs])
+            fit = FaceFit.cat([sample.fit(ref) for ref, sample in refs])
             parts.append((images, fit))
         roles[role] = RoleFrames(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
-    is_video = torch.tensor([spec.is_video for spec, _ in samples], dtype=torch.bool)
-    return TrainingBatch(**roles, is_video=is_video, specs=[spec for spec, _ in samples])
+    is_video = torch.tensor([sample.spec.is_video for sample in samples], dtype=torch.bool)
+    return TrainingBatch(**roles, is_video=is_video, specs=[s.spec for s in samples], sources=[s.sources for s in samples])

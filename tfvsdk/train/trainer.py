@@ -346,10 +346,30 @@ class Trainer:
     # -- one step ---------------------------------------------------------------------------------------------
 
     def _composition(self, batch: TrainingBatch, when: int) -> Composition:
+        """The composition at t (``when = 0``) or t−1 (``when = 1``) of every sample, from prepared fits.
+
+        As the editor prepares each role's whole video before composing (:meth:`TaskComposer.prepare`), each
+        sample's roles are prepared from the whole source their frame comes from (:attr:`TrainingBatch.sources`:
+        the clip's fits for a video frame, the image's for an image) and that frame of the result is composed.
+        A sample's roles are prepared together, apart from the other samples: the batch mixes people.
+
+        Raises:
+            InputError: a batch without the sources of its samples (build batches with :func:`collate`).
+        """
         c = self.components
-        fits = {role: _frames(batch.role(sample_role), when)[1] for role, sample_role in c.role_map.items()}
+        if len(batch.sources) != batch.batch_size or len(batch.specs) != batch.batch_size:
+            raise InputError(f"a training batch of {batch.batch_size} samples has {len(batch.specs)} specs and "
+                             f"{len(batch.sources)} sources; build it with tfvsdk.data.collate")
+        prepared: dict[str, list[FaceFit]] = {role: [] for role in c.role_map}
+        for sample, spec in enumerate(batch.specs):
+            refs = {role: spec.role(sample_role)[1 - when] for role, sample_role in c.role_map.items()}
+            with reporting(c.composer, "preparing a training sample"):
+                fits = c.composer.prepare({role: batch.source(sample, ref) for role, ref in refs.items()})
+            for role, ref in refs.items():
+                prepared[role].append(fits[role][ref.frame])
+        device = batch.is_video.device
         with reporting(c.composer, "composing a training sample"):
-            return c.composer.compose(fits)
+            return c.composer.compose({role: FaceFit.cat(fits).to(device) for role, fits in prepared.items()})
 
     def _role(self, batch: TrainingBatch, composer_role: str) -> RoleFrames:
         return batch.role(self.components.role_map[composer_role])
