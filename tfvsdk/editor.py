@@ -12,6 +12,7 @@ is kept).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -178,7 +179,7 @@ class Editor:
         self.relight = relight
         self.model = self.reconstructor.model.to(self.device)
         self._face_tools = (face_detector, identity_embedder)
-        self._textures: dict[tuple[str, int], torch.Tensor] = {}
+        self._textures: dict[tuple[str, str], torch.Tensor] = {}
         self._followed: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._show_progress = False
 
@@ -273,19 +274,19 @@ class Editor:
 
         Args:
             frames: decodes the chunk's frames of the texture source at their own size.
-            face: the chosen face's number (a source with several keeps a texture per face).
+            face: the chosen face's number: a followed source keeps a texture per face; otherwise textures are
+                kept by the source's fit, so faces edited with the same identity share its texture.
             used: the texture source's frame indices the whole output uses.
         """
-        key = (source.role, face)
-        if source.info.is_image:
-            if key not in self._textures:
-                self._textures[key] = self._unwrap(frames()[:1], fit[:1], delit=False)[0]
-            return self._textures[key]
-        if follow:
-            return self._followed_texture(key, fit, frames())
+        if follow and not source.info.is_image:
+            return self._followed_texture((source.role, face), fit, frames())
+        whole = fit[:1] if source.info.is_image else source.fit
+        key = (source.role, _fit_key(whole, used))
         if key not in self._textures:
-            self._textures[key] = self._fused_texture(source, used)
-        return self._textures[key].expand(fit.batch_size, -1, -1, -1)
+            self._textures[key] = (self._unwrap(frames()[:1], whole, delit=False)[0] if source.info.is_image
+                                   else self._fused_texture(source, used))
+        texture = self._textures[key]
+        return texture if source.info.is_image else texture.expand(fit.batch_size, -1, -1, -1)
 
     def _unwrap(self, frames: torch.Tensor, fit: FaceFit, *, delit: bool) -> tuple[torch.Tensor, torch.Tensor, FaceTexture]:
         """(B, 4, S, S) textures of ``frames`` (colour, divided by its own shading if ``delit``; the appearance
@@ -569,6 +570,16 @@ class Editor:
         logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
         rest = [track for track in tracks if not any(track is c for c in chosen)]
         return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
+
+
+def _fit_key(fit: FaceFit, rows: np.ndarray) -> str:
+    """A digest of ``fit`` (coefficients, camera, found frames) and the frame indices ``rows`` used from it:
+    equal for a texture source fitted and used alike."""
+    digest = hashlib.sha1(np.asarray(rows, np.int64).tobytes())
+    camera = fit.camera
+    for tensor in (fit.alpha_id, fit.alpha_exp, camera.scale, camera.rotation, camera.translation, fit.found_mask):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _most_confident(textures: torch.Tensor, confidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

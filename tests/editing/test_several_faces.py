@@ -207,3 +207,19 @@ def test_a_driver_among_several_people_is_chosen_and_tracked(identity, crossing,
             x, y = np.clip(points.mean(0).astype(int), 0, SIZE - 1)
             assert grown(masks[1, frame:frame + 1], 4)[0][y, x], f"frame {frame}: the landmarks left the chosen head"
     assert np.isfinite(driver).all(-1).all(-1).sum() >= 12
+
+
+def test_faces_edited_with_one_video_identity_share_its_texture(crossing, tmp_path, monkeypatch):
+    """A video identity's texture is fused once, however many faces of the target take it."""
+    face, _ = heads(SIZE, [[(0.5 * t, 0.0) for t in range(16)]], zoom=0.6, seed=5)
+    identity = write_clip(tmp_path / "identity.mp4", face)
+    fused = []
+    fuse = Editor._fused_texture
+    monkeypatch.setattr(Editor, "_fused_texture", lambda self, *a, **k: fused.append(a[0].role) or fuse(self, *a, **k))
+    path, masks = crossing
+    written = _encoded_frames(monkeypatch)
+    Editor("swap").run({"identity": identity, "target": path}, tmp_path / "out.mp4", all_faces=True)
+
+    assert fused == ["identity"]
+    diff = (np.stack(written) != np.stack(list(io.iter_frames(path)))).any(-1)
+    assert all(diff[:4][m[:4, 0].numpy() > 0].mean() > 0.3 for m in masks), "both faces were edited"
