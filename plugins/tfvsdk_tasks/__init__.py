@@ -10,7 +10,9 @@ model, renderer and blender do the computing.
 | remix | identity | expression | pose | identity | pose: M = X_pose (1 − M̂) |
 
 Reenactment and remix take the driving expression as fitted (eq. 3), or with ``expression="relative"`` its
-changes on the shown face's own rest expression (:mod:`tfvsdk.expression`).
+changes on the shown face's own rest expression (:mod:`tfvsdk.expression`). Reenactment takes the driver's
+head rotation as fitted, or with ``pose="relative"`` its turns from its rest on the source's own rest pose
+(:mod:`tfvsdk.motion`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import attrs
 import tfvsdk
 from tfvsdk import Composition, FaceFit, InputError, TaskComposer
 from tfvsdk.expression import relative_expression
+from tfvsdk.motion import relative_rotation
 
 EXPRESSION_TRANSFERS = ("absolute", "relative")
+POSE_TRANSFERS = ("absolute", "relative")
 
 
 class _ChoosingComposer(TaskComposer):
@@ -88,6 +92,9 @@ class Reenact(_TransferringComposer):
         placement: ``"source"`` or ``"driver"``: whose scale and translation the rendered face takes.
         expression: ``"absolute"``: the driver's fitted α_exp (eq. 3); ``"relative"``: its changes from the
             driver's rest on the source's rest expression (:func:`tfvsdk.expression.relative_expression`).
+        pose: ``"absolute"``: the driver's fitted head rotation (eq. 3); ``"relative"``: its turns from the
+            driver's rest pose on the source's rest pose (:func:`tfvsdk.motion.relative_rotation`), so a photo
+            keeps its own pose while the driver rests.
     """
 
     roles = ("source", "driver")
@@ -95,11 +102,20 @@ class Reenact(_TransferringComposer):
     identity_from, expression_from, pose_from = "source", "driver", "driver"
     texture_from, appearance_from = "source", "source"
 
-    def __init__(self, placement: str = "source", expression: str = "absolute") -> None:
+    def __init__(self, placement: str = "source", expression: str = "absolute", pose: str = "absolute") -> None:
         super().__init__(expression)
         if placement not in ("source", "driver"):
             raise InputError(f"placement: expected 'source' or 'driver', got {placement!r}")
+        if pose not in POSE_TRANSFERS:
+            raise InputError(f"pose: expected one of {POSE_TRANSFERS}, got {pose!r}")
         self.placement = placement
+        self.pose = pose
+
+    def _prepare(self, fits: dict[str, FaceFit]) -> dict[str, FaceFit]:
+        fits = super()._prepare(fits)
+        if self.pose == "relative":
+            fits["driver"] = relative_rotation(fits["driver"], fits["source"])
+        return fits
 
     def _compose(self, fits: Mapping[str, FaceFit]) -> Composition:
         composition = super()._compose(fits)

@@ -1,3 +1,6 @@
+import math
+
+import attrs
 import pytest
 import torch
 
@@ -43,6 +46,22 @@ def test_a_relative_expression_is_the_drivers_change_on_the_shown_faces_rest(tas
     assert torch.allclose(composition.alpha_exp, expected)
     with pytest.raises(tfvsdk.InputError, match=r"expression: expected one of \('absolute', 'relative'\)"):
         tfvsdk.create("composer", task, expression="mirrored")
+
+
+def test_a_relative_pose_turns_the_source_by_the_drivers_turns_from_its_rest():
+    from tfvsdk.metrics.pose import rotation_angle
+
+    composer = tfvsdk.create("composer", "reenact", pose="relative")
+    check_composer(composer, expected={"alpha_exp": "driver", "scale": "source", "translation": "source"})
+    yaw = torch.tensor([0.5, 0.5, 0.8])
+    driver = tfvsdk.Camera.from_euler(yaw, torch.zeros(3), torch.zeros(3), scale=torch.ones(3), translation=torch.zeros(3, 2))
+    fits = {"source": _fit(torch.zeros(1, 2)), "driver": attrs.evolve(_fit(torch.zeros(3, 2)), camera=driver)}
+    prepared = composer.prepare(fits)
+    composition = composer.compose({role: fit[torch.arange(3) % fit.batch_size] for role, fit in prepared.items()})
+    angle = rotation_angle(composition.camera.rotation, fits["source"].camera.rotation.expand(3, -1, -1))
+    assert angle.tolist() == pytest.approx([0.0, 0.0, math.degrees(0.3)], abs=0.05)
+    with pytest.raises(tfvsdk.InputError, match=r"pose: expected one of \('absolute', 'relative'\)"):
+        tfvsdk.create("composer", "reenact", pose="mirrored")
 
 
 def test_a_composer_whose_prepare_breaks_the_fits_is_named():
