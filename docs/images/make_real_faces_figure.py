@@ -242,13 +242,15 @@ def main() -> None:
                     rows.append((f"remix monica (pose chandler, expression phoebe, {expression})", measure(remix, sources, output, paths["monica"], clips["chandler"])))
                     local.append(_sheet(stills["monica"], clips["chandler"], output))
                 for source in ("astronaut", "rachel"):
-                    if not wanted(f"reenact {source} (driver chandler, {expression})"):
-                        continue
-                    output = tmp / f"reenact_{source}_{expression}.mp4"
-                    sources = {"source": paths[source], "driver": clips["chandler"]}
-                    reenact = tfvsdk.create("composer", "reenact", expression=expression)
-                    rows.append((f"reenact {source} (driver chandler, {expression})", measure(reenact, sources, output, paths[source], clips["chandler"])))
-                    local.append(_sheet(stills[source], clips["chandler"], output))
+                    for pose in ("absolute", "relative") if expression == "relative" else ("absolute",):
+                        name = f"reenact {source} (driver chandler, {expression}" + (", relative pose)" if pose == "relative" else ")")
+                        if not wanted(name):
+                            continue
+                        output = tmp / f"reenact_{source}_{expression}_{pose}.mp4"
+                        sources = {"source": paths[source], "driver": clips["chandler"]}
+                        reenact = tfvsdk.create("composer", "reenact", expression=expression, pose=pose)
+                        rows.append((name, measure(reenact, sources, output, paths[source], clips["chandler"])))
+                        local.append(_sheet(stills[source], clips["chandler"], output))
         if not BLENDER and not RECONSTRUCTOR and not EDITOR and args.only is None:
             io.write_image(HERE / "real_faces.jpg", np.concatenate(committed, 0)[::2, ::2])
         if local and args.only is None:
