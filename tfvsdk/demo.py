@@ -205,7 +205,9 @@ def run_demo(
     settings = {f"{kind}_config": dict(config) for kind, config in (configs or {}).items() if config}
 
     def editor(task: str, sigma: float) -> Editor:
-        return Editor(task, blender=blender, smoothing=sigma, **settings)
+        # the demo turns its source to the driver's pose on purpose (eq. 3): the reenactment's pose is chosen
+        composer = create("composer", task, pose="absolute") if task == "reenact" else task
+        return Editor(composer, blender=blender, smoothing=sigma, **settings)
 
     for task in TASKS:  # the components and σ are checked before any clip is synthesised
         editor(task, smoothing)

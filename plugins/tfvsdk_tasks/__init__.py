@@ -17,6 +17,7 @@ head rotation as fitted, or with ``pose="relative"`` its turns from its rest on 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -25,10 +26,15 @@ import attrs
 import tfvsdk
 from tfvsdk import Composition, FaceFit, InputError, TaskComposer
 from tfvsdk.expression import relative_expression
-from tfvsdk.motion import relative_rotation
+from tfvsdk.metrics.pose import rotation_angle
+from tfvsdk.motion import relative_rotation, rest_rotation
 
 EXPRESSION_TRANSFERS = ("absolute", "relative")
 POSE_TRANSFERS = ("absolute", "relative")
+TURN_WARNING_DEGREES = 20.0
+"""Rest poses of a reenactment's source and driver further apart than this are warned about (``pose=None``)."""
+
+logger = logging.getLogger(__name__)
 
 
 class _ChoosingComposer(TaskComposer):
@@ -94,7 +100,8 @@ class Reenact(_TransferringComposer):
             driver's rest on the source's rest expression (:func:`tfvsdk.expression.relative_expression`).
         pose: ``"absolute"``: the driver's fitted head rotation (eq. 3); ``"relative"``: its turns from the
             driver's rest pose on the source's rest pose (:func:`tfvsdk.motion.relative_rotation`), so a photo
-            keeps its own pose while the driver rests.
+            keeps its own pose while the driver rests; None (the default): absolute, with a warning (once)
+            when the two rest poses are more than ``TURN_WARNING_DEGREES`` apart.
     """
 
     roles = ("source", "driver")
@@ -102,16 +109,26 @@ class Reenact(_TransferringComposer):
     identity_from, expression_from, pose_from = "source", "driver", "driver"
     texture_from, appearance_from = "source", "source"
 
-    def __init__(self, placement: str = "source", expression: str = "absolute", pose: str = "absolute") -> None:
+    def __init__(self, placement: str = "source", expression: str = "absolute", pose: str | None = None) -> None:
         super().__init__(expression)
         if placement not in ("source", "driver"):
             raise InputError(f"placement: expected 'source' or 'driver', got {placement!r}")
-        if pose not in POSE_TRANSFERS:
+        if pose is not None and pose not in POSE_TRANSFERS:
             raise InputError(f"pose: expected one of {POSE_TRANSFERS}, got {pose!r}")
         self.placement = placement
-        self.pose = pose
+        self.pose = pose or "absolute"
+        self._warn = pose is None
 
     def _prepare(self, fits: dict[str, FaceFit]) -> dict[str, FaceFit]:
+        if self._warn and all(bool(f.found_mask.any()) for f in fits.values()):
+            apart = float(rotation_angle(rest_rotation(fits["driver"]), rest_rotation(fits["source"]).to(fits["driver"].camera.rotation))[0])
+            if apart > TURN_WARNING_DEGREES:
+                self._warn = False
+                logger.warning(
+                    "reenact: the driver's head rests %.0f° from the source's; with pose='absolute' the source's face is "
+                    "turned that far, and the sides a turn reveals are not in its texture. --opt composer.pose=relative "
+                    "keeps the source's own pose and transfers the driver's turns", apart,
+                )
         fits = super()._prepare(fits)
         if self.pose == "relative":
             fits["driver"] = relative_rotation(fits["driver"], fits["source"])

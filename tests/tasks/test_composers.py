@@ -64,6 +64,24 @@ def test_a_relative_pose_turns_the_source_by_the_drivers_turns_from_its_rest():
         tfvsdk.create("composer", "reenact", pose="mirrored")
 
 
+def test_a_reenactment_whose_driver_rests_far_from_the_source_suggests_the_relative_pose(caplog):
+    def fits(driver_yaw: float) -> dict:
+        yaw = torch.full((3,), driver_yaw)
+        driver = tfvsdk.Camera.from_euler(yaw, torch.zeros(3), torch.zeros(3), scale=torch.ones(3), translation=torch.zeros(3, 2))
+        return {"source": _fit(torch.zeros(1, 2)), "driver": attrs.evolve(_fit(torch.zeros(3, 2)), camera=driver)}
+
+    with caplog.at_level("WARNING"):
+        tfvsdk.create("composer", "reenact").prepare(fits(math.radians(10)))
+        tfvsdk.create("composer", "reenact", pose="relative").prepare(fits(math.radians(35)))
+        tfvsdk.create("composer", "reenact", pose="absolute").prepare(fits(math.radians(35)))  # chosen: no warning
+        assert not caplog.records
+        reenact = tfvsdk.create("composer", "reenact")
+        reenact.prepare(fits(math.radians(35)))
+        reenact.prepare(fits(math.radians(35)))
+    assert len(caplog.records) == 1, "once per composer"
+    assert "rests 35° from the source's" in caplog.text and "composer.pose=relative" in caplog.text
+
+
 def test_a_composer_whose_prepare_breaks_the_fits_is_named():
     from tfvsdk_tasks import Swap
 
