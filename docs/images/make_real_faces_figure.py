@@ -22,7 +22,8 @@ greyscale when the photo has no colour, as ``tfv eval``'s E_id: :func:`tfvsdk.me
 measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, the seam ratio vs identity =
 the same mean over that of the identity photo at its own fit (a seam is an edge that neither source has: the
 identity's own nose ridge or a turned nose's edge near the midline come with its texture), and E_tmp
-(:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources.
+(:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources as the composer prepares them
+(:meth:`tfvsdk.TaskComposer.prepare`: the relative transfers), whose midline the seam ratios use too.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: P
     d_id = np.linalg.norm(real_faces.descriptors(as_identity) - real_faces.descriptors(still)[0], axis=1)
     d_target = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(target_frames), axis=1)
     with torch.no_grad():
-        fits = {role: editor.fit_source(role, path).fit for role, path in sources.items()}
+        fits = editor.composer.prepare({role: editor.fit_source(role, path).fit for role, path in sources.items()})
         n = min(f.batch_size for f in fits.values() if f.batch_size > 1)
         comp = editor.composer.compose({r: (f if f.batch_size > 1 else f[[0] * n])[:n] for r, f in fits.items()})
         points = midline_points(editor.model, comp.camera.project(editor.model.shape(comp.alpha_id, comp.alpha_exp)))
