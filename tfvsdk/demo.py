@@ -232,7 +232,7 @@ def run_demo(
             )
             video = _read_video(path)[..., :size, :size]
             with torch.no_grad():
-                truth = edit.composer.compose({role: clips[name].truth for role, name in roles.items()})
+                truth = edit.composer.compose(edit.composer.prepare({role: clips[name].truth for role, name in roles.items()}))
                 flows, visible = fit_flows(truth, edit.model, renderer)
                 e_tmp = float(temporal_error(video[: len(flows) + 1], flows[: len(video) - 1], visible[: len(video) - 1]))
             entry[variant] = {"output": path.name, "E_tmp": round(e_tmp, 3), "seconds": round(summary.seconds, 2),
