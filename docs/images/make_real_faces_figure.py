@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import tfvsdk
 from tfvsdk import io, metrics
@@ -66,14 +67,15 @@ EDITOR: dict[str, object] = {}
 def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]:
     """``photo`` with its face re-posed by the SDK: fitted, textured as the editor textures an identity (not
     de-lit), rotated by ``degrees`` of yaw about the head's centre (None: by minus its fitted yaw, so that it
-    faces the camera), rendered and pasted back with the classical blender, the photo's own features that the
-    turned face leaves uncovered filled first (as the editor does for a reenactment); and the fitted yaw
-    (degrees)."""
+    faces the camera), rendered and pasted back with the classical blender — as the editor reenacts: the
+    unseen mouth interior and the forehead under hair taken from the photo, the photo's own features that the
+    turned face leaves uncovered filled first; and the fitted yaw (degrees)."""
     editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
     model = editor.model
-    texture = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model).texture
+    unwrapped = face_texture(images, fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp)), model)
+    texture = torch.cat([unwrapped.texture, torch.maximum(unwrapped.mouth, unwrapped.forehead)], 1)
     fitted_yaw = math.degrees(float(euler_from_rotation(fit.camera.rotation)[0, 0]))
     yaw = math.radians(-fitted_yaw if degrees is None else degrees)
     turn = torch.tensor([[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]])
@@ -82,8 +84,10 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     vertices = fit.camera.project((shape - centre) @ turn.T + centre)
     rendering = editor.renderer.render(vertices, model.triangles, fit.image_size, uv=model.uv, texture=texture)
     mask = rendering.mask
+    from_frame = F.avg_pool2d(rendering.image[:, 3:4] * mask, 3, stride=1, padding=1, count_include_pad=False) * mask
+    rendered = rendering.image[:, :3] + from_frame * (images - rendering.image[:, :3])
     frame = fill_uncovered_features(images, fit.camera.project(shape), mask, model, editor.renderer)
-    out = editor.blender.blend(rendering.image[:, :3], frame, frame * (1 - mask), mask)
+    out = editor.blender.blend(rendered, frame, frame * (1 - mask), mask)
     return io.to_uint8(out)[0], fitted_yaw
 
 
