@@ -15,6 +15,9 @@ as a summary, every metric of :mod:`tfvsdk.metrics` that its inputs allow:
   paper's) and the coefficient distance.
 * pose confidence (always): the reconstructor's per-frame pose spread; frames above ``max_pose_spread``
   degrees are listed as unreliable.
+* colour outliers (with ``target`` or ``identity``): the share of the output's refitted face whose colour
+  neither the target frame (its face and the pixels the output's face covers) nor the identity's face (in
+  ``reference_frames`` of its frames, refitted) shows (:func:`tfvsdk.metrics.colour_outliers`; not the paper's).
 * SSIM, PSNR, photometric error (with ``reference``, a ground truth such as the driver of self-driving
   reenactment).
 * FID and KID between the output's frames and the identity source's (with ``inception_weights``; the
@@ -51,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 FLOWS = ("3d", "tvl1")
 COLUMNS = ("e_tmp", "e_id", "e_pose", "yaw_error", "pitch_error", "roll_error", "e_exp", "e_exp_coefficients",
-           "pose_spread", "ssim", "psnr", "photometric_error")
+           "pose_spread", "ssim", "psnr", "photometric_error", "colour_outliers")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 
@@ -116,7 +119,8 @@ class Evaluation:
             compared both sides in greyscale), ``seconds`` and ``stage_seconds`` (wall-clock time per stage).
         frames: per-frame columns, each a (T,) float array (NaN where undefined): ``e_tmp`` (of the pair
             ending at the frame), ``e_id``, ``e_pose``, ``yaw_error``, ``pitch_error``, ``roll_error``,
-            ``e_exp``, ``e_exp_coefficients``, ``pose_spread``, ``ssim``, ``psnr``, ``photometric_error``.
+            ``e_exp``, ``e_exp_coefficients``, ``pose_spread``, ``ssim``, ``psnr``, ``photometric_error``,
+            ``colour_outliers``.
     """
 
     summary: dict[str, Any]
@@ -139,6 +143,12 @@ class Video:
     def aligned(self, fps_out: float, count: int) -> np.ndarray:
         """(count,) indices of this source's frames matching output frames 0 … count − 1."""
         return source_index(np.arange(count), fps_out, self.fps, len(self.frames), loop=False)
+
+
+def _face_masks(fit: FaceFit, model: Any, renderer: Any) -> torch.Tensor:
+    """(B, 1, H, W) the rendered masks of ``fit``'s faces."""
+    vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
+    return renderer.render(vertices, model.triangles, fit.image_size).mask
 
 
 def _tensor(frames: np.ndarray, device: str) -> torch.Tensor:
@@ -362,7 +372,7 @@ class Evaluator:
         })
         clock.lap("read")
         for stage in (self._refit_stage, self._temporal_stage, self._identity_stage, self._pose_expression_stage,
-                      self._confidence_stage, self._reference_stage, self._fid_stage):
+                      self._colour_stage, self._confidence_stage, self._reference_stage, self._fid_stage):
             stage(job, progress)
             clock.lap(stage.__name__.removeprefix("_").removesuffix("_stage"))
         job.summary["unavailable"] = job.unavailable
@@ -419,7 +429,7 @@ class Evaluator:
     def _pose_expression_stage(self, job: _Job, progress: bool) -> None:
         for key in ("e_pose", "e_pose_euler", "e_exp", "e_exp_coefficients"):
             job.summary[key] = None
-        fitted: dict[Path, FaceFit] = {}
+        fitted = job.source_fits
         fit, columns, summary = job.fit, job.columns, job.summary
         for metric, role in (("e_pose", "pose"), ("e_exp", "expression")):
             if role not in job.sources:
@@ -450,6 +460,55 @@ class Evaluator:
                     columns["e_exp"] = metrics.landmark_distance(fit.landmarks, other.landmarks).numpy()
                 summary["e_exp"] = _mean(columns["e_exp"])
                 summary["e_exp_coefficients"] = _mean(columns["e_exp_coefficients"])
+
+    def _colour_stage(self, job: _Job, progress: bool) -> None:
+        """Colour outliers: the output's refitted face against the target's frames (its face and the pixels the
+        output's face covers) and the identity's face in ``reference_frames`` of its frames, refitted."""
+        c, fit = self.config, job.fit
+        job.summary["colour_outliers"] = None
+        given = [role for role in ("target", "identity") if role in job.sources]
+        if not given:
+            job.unavailable["colour_outliers"] = "no source to compare colours with (--target or --identity)"
+            return
+        if not job.found:
+            job.unavailable["colour_outliers"] = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
+            return
+        model = self.reconstructor.model.to(c.device)
+        renderer = self._component("renderer", c.renderer)
+        references = []
+        try:
+            if "identity" in given:
+                video = job.sources["identity"]
+                stills = Video(video.path, video.frames[spread_frames(len(video.frames), c.reference_frames)], None)
+                stills_fit = self._fit(stills, False)
+                found = stills_fit.found_mask.cpu()
+                if not bool(found.any()):
+                    raise NoFaceError(f"{video.path}: no face found in the {len(found)} frames compared")
+                side_by_side = lambda x: torch.cat(list(x), -1)[None]  # noqa: E731 (one reference of all the frames' colours)
+                references.append((side_by_side(_tensor(stills.frames[found.numpy()], c.device)),
+                                   side_by_side(_face_masks(stills_fit[found], model, renderer))))
+        except (PluginError, NoFaceError) as exc:
+            job.unavailable["colour_outliers"] = str(exc)
+            return
+        target = job.sources.get("target")
+        target_fit = job.source_fits.get(target.path) if target is not None else None
+        for part in _chunks(job.count, c.chunk_size):
+            with torch.no_grad():
+                region = _face_masks(fit[part], model, renderer)
+                chunk_references = list(references)
+                if target is not None:
+                    rows = target.aligned(job.output.fps, job.count)[part] if target.fps is not None else np.zeros(part.stop - part.start, dtype=int)
+                    covered = region
+                    if target_fit is not None:
+                        covered = torch.maximum(region, _face_masks(target_fit[torch.as_tensor(rows)], model, renderer))
+                    chunk_references.append((_tensor(target.frames[rows], c.device), covered))
+                try:
+                    values = metrics.colour_outliers(_tensor(job.output.frames[part], c.device), region, chunk_references)
+                except InputError as exc:  # a reference frame with no face pixel: the fits put the face off-screen
+                    job.unavailable["colour_outliers"] = str(exc)
+                    return
+            job.columns["colour_outliers"][part] = np.where(fit.found_mask[part].cpu().numpy(), values.double().cpu().numpy(), np.nan)
+        job.summary["colour_outliers"] = _mean(job.columns["colour_outliers"])
 
     def _confidence_stage(self, job: _Job, progress: bool) -> None:
         job.summary["pose_spread_median"] = job.summary["unreliable_pose_frames"] = None
@@ -508,6 +567,7 @@ class _Job:
     output: Video
     sources: dict[str, Video]
     fit: FaceFit | None = None
+    source_fits: dict[Path, FaceFit] = attrs.Factory(dict)
     summary: dict[str, Any] = attrs.Factory(dict)
     unavailable: dict[str, str] = attrs.Factory(dict)
     columns: dict[str, np.ndarray] = attrs.field()

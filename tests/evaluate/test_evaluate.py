@@ -78,6 +78,32 @@ def test_a_reference_gives_ssim_psnr_and_photometric_error(swaps, evaluator):
     assert same["e_id"] is None and "identity" in same["unavailable"]["e_id"]
 
 
+def test_colour_outliers_find_a_blotch_neither_source_has(swaps, evaluator, scored, tmp_path):
+    """A green patch painted on the swapped face's cheek (a tenth of the face's height wide) in every frame."""
+    blotched = tmp_path / "blotched.mp4"
+    fit = evaluator.reconstructor.fit(io.to_tensor(list(io.iter_frames(swaps["smoothed"]))))
+    with io.VideoWriter(blotched, 12.0) as writer:
+        for frame, points in zip(io.iter_frames(swaps["smoothed"]), fit.landmarks.numpy()):
+            if np.isfinite(points).all():
+                x, y = points[[2, 30]].mean(0).round().astype(int)  # between the jaw and the nose tip
+                r = max(2, round(0.05 * np.ptp(points[:, 1])))
+                frame = frame.copy()
+                frame[y - r : y + r, x - r : x + r] = (frame[y - r : y + r, x - r : x + r] * [0.5, 1.0, 0.6]).astype(np.uint8)
+            writer.write(frame)
+
+    clean = scored["smoothed"]
+    spoilt = evaluator.evaluate(blotched, identity=swaps["alice"], target=swaps["bob"])
+
+    assert clean.summary["colour_outliers"] <= 0.01
+    assert spoilt.summary["colour_outliers"] >= clean.summary["colour_outliers"] + 0.01
+    assert np.isfinite(spoilt.frames["colour_outliers"]).sum() >= 8  # dlib misses a few of these 160² synthetic faces
+
+
+def test_colour_outliers_need_a_source(swaps, evaluator):
+    summary = evaluator.evaluate(swaps["smoothed"]).summary
+    assert summary["colour_outliers"] is None and "--target or --identity" in summary["unavailable"]["colour_outliers"]
+
+
 @pytest.mark.slow
 def test_tvl1_flow_of_the_target(swaps):
     pytest.importorskip("cv2")

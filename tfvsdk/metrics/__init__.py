@@ -12,6 +12,8 @@
   FID and KID over folders of frames (images and videos).
 * :mod:`.photometric` — photometric error (masked MAE in 0–255, the face MAE with a face mask), PSNR and
   the detail ratio (an output's gradient energy over the reference's: < 1 blurrier).
+* :mod:`.colour` — colour outliers (not the paper's): the share of an edited face whose colour none of its
+  sources (the frame it was pasted into, the identity photo) shows — blotches that E_id and E_tmp miss.
 
 Every function takes batch-first tensors and returns one value per image (or frame pair), so a video's
 per-frame curve and its mean come from the same call.
@@ -19,6 +21,7 @@ per-frame curve and its mean come from the same call.
 
 from __future__ import annotations
 
+from .colour import colour_outlier_map, colour_outliers, log_chromaticity
 from .distribution import feature_statistics, frechet_distance, kernel_distance
 from .folders import folder_distances, folder_features, frame_files
 from .identity import has_colour, identity_distance, luminance, reference_embedding
@@ -31,6 +34,8 @@ from .temporal import fit_flows, temporal_error, tvl1_flows, warping_errors
 __all__ = [
     "FID_INCEPTION_SHA256",
     "InceptionFeatures",
+    "colour_outlier_map",
+    "colour_outliers",
     "detail_ratio",
     "euler_errors",
     "expression_distance",
@@ -46,6 +51,7 @@ __all__ = [
     "kernel_distance",
     "landmark_distance",
     "load_inception",
+    "log_chromaticity",
     "luminance",
     "photometric_error",
     "pose_angle_error",
