@@ -205,9 +205,11 @@ def _task_command(name: str, roles: tuple[str, ...], description: str) -> click.
                      help="stop at the shortest video, or loop shorter ones over the timeline source"),
         click.Option(["--landmarks"], multiple=True, metavar="ROLE=PATH.npy",
                      help="precomputed (frames, 68, 2) landmarks of a source, NaN = no face (instead of detecting)"),
-        click.Option(["--tone"], type=click.Choice(["identity", "target", "target-mean"]),
-                     help="classical blender: keep the identity's skin tone, take the target's colour statistics "
-                          "(default: target), or the target's mean colour with the face's own contrast (target-mean)"),
+        click.Option(["--tone"], type=click.Choice(["target-chroma", "target", "identity", "target-mean"]),
+                     help="classical blender: the target's skin colour and contrast, the face's own hue contrast at "
+                          "most (default: target-chroma); the target's colour statistics per RGB channel (target); "
+                          "keep the identity's skin tone (identity); or the target's mean colour with the face's own "
+                          "contrast (target-mean)"),
         click.Option(["--face"], type=click.IntRange(min=0), metavar="N",
                      help="edit only face N of the edited video (0 = leftmost in the first frame with a face)"),
         click.Option(["--face-ref"], type=click.Path(dir_okay=False), metavar="PHOTO",

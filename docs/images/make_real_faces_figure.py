@@ -23,7 +23,10 @@ measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target
 the same mean over that of the identity photo at its own fit (a seam is an edge that neither source has: the
 identity's own nose ridge or a turned nose's edge near the midline come with its texture), and E_tmp
 (:func:`tfvsdk.flow.temporal_error`) with the 3-D flow of the composition of the fitted sources as the composer prepares them
-(:meth:`tfvsdk.TaskComposer.prepare`: the relative transfers), whose midline the seam ratios use too.
+(:meth:`tfvsdk.TaskComposer.prepare`: the relative transfers), whose midline the seam ratios use too; colour
+outliers = the largest over the frames of :func:`tfvsdk.metrics.colour_outliers` of the output's face (the
+composition's rendered mask) against the frames of the source it was pasted into (``edited_role``: its fitted
+face and the pixels the output's face covers) and the identity photo's fitted face.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: P
     d_id = np.linalg.norm(real_faces.descriptors(as_identity) - real_faces.descriptors(still)[0], axis=1)
     d_target = np.linalg.norm(real_faces.descriptors(out_frames) - real_faces.descriptors(target_frames), axis=1)
     with torch.no_grad():
-        fits = editor.composer.prepare({role: editor.fit_source(role, path).fit for role, path in sources.items()})
+        fitted = {role: editor.fit_source(role, path).fit for role, path in sources.items()}
+        fits = editor.composer.prepare(fitted)
         n = min(f.batch_size for f in fits.values() if f.batch_size > 1)
         comp = editor.composer.compose({r: (f if f.batch_size > 1 else f[[0] * n])[:n] for r, f in fits.items()})
         points = midline_points(editor.model, comp.camera.project(editor.model.shape(comp.alpha_id, comp.alpha_exp)))
@@ -115,9 +119,26 @@ def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: P
         seam_identity = float(seam_out / midline_seam(io.to_tensor(still), own_points)[0])
         flows, visible = metrics.fit_flows(comp, editor.model, editor.renderer)
         e_tmp = float(temporal_error(video, flows, visible))
+        edited = editor.composer.edited_role
+        pasted_into = io.to_tensor(list(_frames(sources[edited])[:n]))
+        edited_region = _face_mask(editor, comp)
+        covered = edited_region if len(pasted_into) == n else edited_region.amax(0, keepdim=True)
+        references = [(pasted_into, torch.maximum(_face_mask(editor, fitted[edited][: len(pasted_into)]), covered)),
+                      (io.to_tensor(still), _face_mask(editor, fitted[comp.texture_role][:1]))]
+        outliers = metrics.colour_outliers(video, edited_region, references)
     return {"D_identity_max": float(np.nanmax(d_id)), "D_target_min": float(np.nanmin(d_target)), "seam_ratio": seam,
             "seam_vs_identity": seam_identity,
-            "E_tmp": e_tmp, "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
+            "E_tmp": e_tmp, "colour_outliers": float(outliers.max()), "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
+
+
+def _frames(path: Path) -> np.ndarray:
+    return io.read_rgb(path)[None] if io.is_image_path(path) else np.stack(list(io.iter_frames(path)))
+
+
+def _face_mask(editor: Editor, fit: tfvsdk.FaceFit) -> torch.Tensor:
+    """(B, 1, H, W) the rendered mask of ``fit``'s faces."""
+    vertices = fit.camera.project(editor.model.shape(fit.alpha_id, fit.alpha_exp))
+    return editor.renderer.render(vertices, editor.model.triangles, fit.image_size).mask
 
 
 def _clip(path: Path, frames: np.ndarray) -> Path:
@@ -262,9 +283,9 @@ def main() -> None:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
-    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | frames/s |\n|---|---|---|---|---|---|---|")
+    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | colour outliers | frames/s |\n|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {r['fps']:.1f} |")
+        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {100 * r['colour_outliers']:.1f} % | {r['fps']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def heldout_grid(run: Path, steps: list[int], out: Path, frame: int = 6) -> None
     import tfvsdk
 
     with torch.no_grad():
-        outputs.append(tfvsdk.create("blender", "classical").blend(scene.rendered, scene.appearance, scene.hint, scene.mask))
+        outputs.append(tfvsdk.create("blender", "classical", tone="target").blend(scene.rendered, scene.appearance, scene.hint, scene.mask))
     errors = [((y - x).abs() * 8).clamp(0, 1) for y in outputs]
     blank = torch.ones_like(x)
     change = error_change(outputs[0], outputs[-2], x)
@@ -100,7 +100,7 @@ def ring_errors(trainer, run: Path, step: int, ring: int = 2) -> None:
         outputs = {
             "C": scene.mask * scene.rendered + (1 - scene.mask) * scene.hint,
             f"step {step}": trainer.inference_blender.blend(scene.rendered, scene.appearance, scene.hint, scene.mask),
-            "classical": tfvsdk.create("blender", "classical").blend(scene.rendered, scene.appearance, scene.hint, scene.mask),
+            "classical": tfvsdk.create("blender", "classical", tone="target").blend(scene.rendered, scene.appearance, scene.hint, scene.mask),
         }
     errors = {k: (y - batch.identity.cur).abs().mean(1, keepdim=True) * 255 for k, y in outputs.items()}
     print(f"{len(specs)} held-out frames; the {ring}-px ring holds {float(edge.sum() / face.sum()):.0%} of the face's pixels")

@@ -2,11 +2,16 @@
 
 What editing uses when no BSN weights are given. Two steps, both per sample:
 
-1. Colour matching (per-channel mean/std transfer, Reinhard-style in RGB): R is shifted and scaled so that
-   its mean and standard deviation inside M̂ equal those of the appearance frame inside M̂ — the face
-   region of the frame being edited, which has the skin tone and lighting the new face must take (a ring
-   around the mask would mix in hair and background). Statistics are weighted by M̂
-   (:func:`tfvsdk.nn.masked_mean_std`); the gain σ_X/σ_R is clamped to [1/max_gain, max_gain].
+1. Colour matching (mean/std transfer, Reinhard-style, on luminance and log-chromaticity): R's luminance
+   Y = 0.299 R + 0.587 G + 0.114 B and its two log-chromaticities log (r + ε)/(g + ε), log (b + ε)/(g + ε)
+   (ε = 0.02) are each shifted to the mean of the appearance frame's inside M̂ — the face region of the
+   frame being edited, which has the skin tone and lighting the new face must take (a ring around the mask
+   would mix in hair and background) — and their deviations from R's own mean scaled by the ratio of the
+   frame's standard deviation to R's: the luminance's clamped to [1/max_gain, max_gain], the
+   chromaticities' never above 1. Statistics are weighted by M̂ (:func:`tfvsdk.nn.masked_mean_std`). So the
+   face takes the frame's skin colour, exposure and contrast, and the identity's features keep at most
+   their own saturation: an amplified hue contrast turned a light lipstick magenta and dark eyelids orange
+   on a ruddy frame, colours neither face has (``tone="target"`` below).
 2. Compositing: Y = X_p + A (R' − X_p), with A the feathered mask: M̂ eroded by r pixels (square
    structuring element) and then box-blurred with radius r. A rises from 0 on M̂'s border to 1 at 2r
    pixels inside, and is exactly 0 wherever M̂ = 0, so every pixel outside M̂ is exactly the appearance
@@ -17,6 +22,12 @@ frame, the frame the composition blends onto.
 
 Options:
 
+* ``tone="target"`` (the default until session 32) replaces step 1 by the same transfer per RGB channel:
+  R is shifted and scaled so that each channel's mean and standard deviation inside M̂ equal the frame's,
+  each gain σ_X/σ_R clamped to [1/max_gain, max_gain]. On real photos the three gains differ (1.9–3.0),
+  which amplifies the hue contrast of the identity's lips and eyes; measured by
+  :func:`tfvsdk.metrics.colour_outliers` on the real-face table of docs/editing.md, up to 8 % of the face
+  takes a colour neither source shows (``"target-chroma"``: ≤ 1.7 %).
 * ``tone="identity"`` replaces step 1 by one gain on all three channels that gives R the frame's mean
   luminance inside M̂ (Y = 0.299 R + 0.587 G + 0.114 B): the rendered face keeps its own chromaticity
   (r : g : b) — the identity's skin tone — and takes the frame's exposure.
@@ -36,7 +47,8 @@ Options:
   around it — the frame averaged over a square of side ``CHROMA_FRACTION`` (1/5) of the face's size (√ of
   M̂'s pixel area), divided by that average's luminance — scaled by its own luminance. The frame's own
   face, at that scale, says where skin is ruddy, lips red and shadows cool; one mean colour for every pixel
-  left the face a flat grey-pink mask. It has no skin tone to keep (``"identity"``); step 1 would
+  left the face a flat grey-pink mask — as step 1 would, which gives a face without chroma the frame's
+  mean chromaticity. It has no skin tone to keep (``"identity"``); ``"target"`` would
   turn its one grey into the frame's per-channel spreads, so that every grey level became its own colour
   (dark features red-black, the skin a pale, flat mask on a ruddy frame), and ``"target-mean"``'s grey
   deviations added to the mean colour left the face grey and washed the lit skin out towards white.
@@ -57,8 +69,10 @@ from tfvsdk.nn import masked_mean_std
 from tfvsdk.texture import push_pull
 
 _LUMA = (0.299, 0.587, 0.114)
-TONES: tuple[str, ...] = ("target", "identity", "target-mean")
+TONES: tuple[str, ...] = ("target-chroma", "target", "identity", "target-mean")
 CHROMA_FRACTION = 0.2
+CHROMA_EPSILON = 0.02
+"""ε of the log-chromaticities log (r + ε)/(g + ε), log (b + ε)/(g + ε) of ``tone="target-chroma"``."""
 """Side of the square, as a fraction of the face's size, over which a greyscale rendering's colour is taken
 from the frame (see the module docstring)."""
 
@@ -87,8 +101,8 @@ class ClassicalBlender(tfvsdk.Blender):
 
     Args:
         feather: seam width as a fraction of the frame's shorter side (r above); 0.025 is 6 px at 256².
-        max_gain: bound of the per-channel contrast gain of the colour transfer.
-        tone: ``"target"`` (step 1), ``"identity"`` or ``"target-mean"`` (the options above).
+        max_gain: bound of the luminance contrast gain of step 1 (of each channel's with ``tone="target"``).
+        tone: ``"target-chroma"`` (step 1), ``"target"``, ``"identity"`` or ``"target-mean"`` (the options above).
         max_contrast: bound of the luminance contrast gain of ``tone="target-mean"``.
 
     Example:
@@ -101,7 +115,7 @@ class ClassicalBlender(tfvsdk.Blender):
     """
 
     def __init__(
-        self, feather: float = 0.025, max_gain: float = 3.0, *, tone: str = "target", mode: str = "feather",
+        self, feather: float = 0.025, max_gain: float = 3.0, *, tone: str = "target-chroma", mode: str = "feather",
         iterations: int = 60, max_contrast: float = 1.5,
     ) -> None:
         if not 0 <= feather < 0.5:
@@ -136,6 +150,15 @@ class ClassicalBlender(tfvsdk.Blender):
         blended = (appearance + weight * (matched - appearance)).clamp(0, 1)
         return torch.where(weight > 0, blended, appearance)
 
+    def _chroma_transfer(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Step 1 (``tone="target-chroma"``) of the module docstring."""
+        ours, theirs = _luma_chroma(rendered), _luma_chroma(appearance)
+        mean_r, std_r, _ = masked_mean_std(ours, mask)
+        mean_x, std_x, _ = masked_mean_std(theirs, mask)
+        gain = std_x / std_r.clamp(min=1e-6)
+        gain = torch.cat([gain[:, :1].clamp(1 / self.max_gain, self.max_gain), gain[:, 1:].clamp(max=1.0)], 1)
+        return _from_luma_chroma((ours - mean_r) * gain + mean_x)
+
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Step 1 (or its ``tone`` variants) of the module docstring."""
         luma = rendered.new_tensor(_LUMA).view(1, 3, 1, 1)
@@ -149,12 +172,30 @@ class ClassicalBlender(tfvsdk.Blender):
         colourised = _local_chromaticity(appearance, mask, mean_x) * (luminance_x + (luminance - luminance_r) * contrast)
         if self.tone == "target-mean":
             matched = (rendered - mean_r) * contrast + mean_x
+        elif self.tone == "target":
+            matched = (rendered - mean_r) * (std_x / std_r).clamp(1 / self.max_gain, self.max_gain) + mean_x
         elif self.tone == "identity":
             ratio = (mean_x * luma).sum(1, keepdim=True) / (mean_r * luma).sum(1, keepdim=True).clamp(min=1e-6)
             matched = rendered * ratio
         else:
-            matched = (rendered - mean_r) * (std_x / std_r).clamp(1 / self.max_gain, self.max_gain) + mean_x
+            matched = self._chroma_transfer(rendered, appearance, mask)
         return torch.where(_coloured(rendered, mask)[:, None, None, None], matched, colourised)
+
+
+def _luma_chroma(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) (luminance, log (r + ε)/(g + ε), log (b + ε)/(g + ε)) of an RGB image, ε = ``CHROMA_EPSILON``."""
+    r, g, b = image.clamp(0, 1).unbind(1)
+    e = CHROMA_EPSILON
+    return torch.stack([_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b, torch.log((r + e) / (g + e)), torch.log((b + e) / (g + e))], 1)
+
+
+def _from_luma_chroma(features: torch.Tensor) -> torch.Tensor:
+    """The RGB image whose :func:`_luma_chroma` is (B, 3, H, W) ``features`` (g from the luminance equation)."""
+    luminance, red, blue = features.unbind(1)
+    e, (wr, wg, wb) = CHROMA_EPSILON, _LUMA
+    red, blue = torch.exp(red), torch.exp(blue)
+    g = (luminance - e * (wr * red + wb * blue - wr - wb)) / (wr * red + wg + wb * blue)
+    return torch.stack([red * (g + e) - e, g, blue * (g + e) - e], 1)
 
 
 def _local_chromaticity(image: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:

@@ -120,11 +120,14 @@ def test_tfv_swap_tone_reaches_the_classical_blender(clips, tmp_path):
     np.save(tmp_path / "alice.npy", clips["alice"].landmarks)
     np.save(tmp_path / "bob.npy", clips["bob"].landmarks)
     outputs = {}
-    for tone in ("identity", "target", "target-mean"):
-        outputs[tone] = tmp_path / f"{tone}.mp4"
+    for tone in ("identity", "target", "target-mean", "target-chroma", None):
+        outputs[tone] = tmp_path / f"{tone or 'default'}.mp4"
         result = invoke("swap", "--identity", str(clips["alice"].path), "--target", str(clips["bob"].path), "-o", str(outputs[tone]),
-                        "--landmarks", f"identity={tmp_path / 'alice.npy'}", "--landmarks", f"target={tmp_path / 'bob.npy'}", "--tone", tone)
+                        "--landmarks", f"identity={tmp_path / 'alice.npy'}", "--landmarks", f"target={tmp_path / 'bob.npy'}",
+                        *(("--tone", tone) if tone else ()))
         assert result.exit_code == 0, result.output
     frames = {tone: np.stack(list(io.iter_frames(path))).astype(int) for tone, path in outputs.items()}
     assert np.abs(frames["identity"] - frames["target"]).max() > 10
     assert np.abs(frames["target-mean"] - frames["target"]).max() > 10
+    assert np.abs(frames["target-chroma"] - frames["target"]).max() > 3
+    assert np.array_equal(frames[None], frames["target-chroma"])
