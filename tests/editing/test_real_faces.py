@@ -1,7 +1,8 @@
 """Face swap between two real photos, both public domain — the astronaut Eileen Collins (NASA) and Grace
 Hopper (US Navy) — judged as issue 16 asks: dlib's face descriptor of every output frame within 0.55 of the
-identity photo and at least 0.6 from the target frame it replaced (dlib: the same person below 0.6), and no
-seam down the face's midline that neither source has (:mod:`tfvsdk.seam`).
+identity photo and at least 0.6 from the target frame it replaced (dlib: the same person below 0.6), no
+seam down the face's midline that neither source has (:mod:`tfvsdk.seam`), and no colour neither photo shows
+(:func:`tfvsdk.metrics.colour_outliers`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 import tfvsdk
 from tfvsdk import io
 from tfvsdk.editor import Editor
-from tfvsdk.metrics import identity_distance
+from tfvsdk.metrics import colour_outliers, identity_distance
 from tfvsdk.seam import midline_points, midline_seam
 
 from scenes import ASTRONAUT, write_clip
@@ -90,3 +91,25 @@ def test_no_seam_down_the_middle_of_the_face(swap: dict) -> None:
         swapped = attrs.evolve(target_fit, alpha_id=identity_fit.alpha_id.expand_as(target_fit.alpha_id))
         sources = torch.maximum(seam(target, target_fit).mean(), seam(identity, identity_fit).mean())
         assert float(seam(output, swapped).mean() / sources) < 1.3
+
+
+def test_no_colour_that_neither_photo_shows(swap: dict) -> None:
+    """Blotches: the share of the output's face whose colour is outside both the target frame's face (and
+    the pixels the new face covers) and the identity photo's face. Measured: at most 0.7 % per frame; 3.9 %
+    with the per-channel transfer (``tone="target"``), which turned her lips and eyes to hues neither photo
+    has."""
+    editor, model = swap["editor"], swap["editor"].model
+
+    def face(fit: tfvsdk.FaceFit) -> torch.Tensor:
+        vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
+        return editor.renderer.render(vertices, model.triangles, fit.image_size).mask
+
+    with torch.no_grad():
+        target_fit = editor.fit_source("target", swap["target"]).fit
+        identity_fit = editor.fit_source("identity", swap["identity"]).fit
+        swapped = attrs.evolve(target_fit, alpha_id=identity_fit.alpha_id.expand_as(target_fit.alpha_id))
+        region = face(swapped)
+        references = [(frames(swap["target"]), torch.maximum(face(target_fit), region)),
+                      (io.to_tensor([io.read_rgb(swap["identity"])]), face(identity_fit))]
+        shares = colour_outliers(frames(swap["output"]), region, references)
+    assert float(shares.max()) <= 0.02, shares
