@@ -169,7 +169,6 @@ class ClassicalBlender(tfvsdk.Blender):
         luminance_r, spread_r, _ = masked_mean_std(luminance, mask)
         luminance_x, spread_x, _ = masked_mean_std((luma * appearance).sum(1, keepdim=True), mask)
         contrast = (spread_x / spread_r.clamp(min=1e-6)).clamp(1 / self.max_contrast, self.max_contrast)
-        colourised = _local_chromaticity(appearance, mask, mean_x) * (luminance_x + (luminance - luminance_r) * contrast)
         if self.tone == "target-mean":
             matched = (rendered - mean_r) * contrast + mean_x
         elif self.tone == "target":
@@ -179,7 +178,11 @@ class ClassicalBlender(tfvsdk.Blender):
             matched = rendered * ratio
         else:
             matched = self._chroma_transfer(rendered, appearance, mask)
-        return torch.where(_coloured(rendered, mask)[:, None, None, None], matched, colourised)
+        coloured = _coloured(rendered, mask)
+        if bool(coloured.all()):  # the greyscale path's local colour costs as much as the rest of the blend
+            return matched
+        colourised = _local_chromaticity(appearance, mask, mean_x) * (luminance_x + (luminance - luminance_r) * contrast)
+        return torch.where(coloured[:, None, None, None], matched, colourised)
 
 
 def _luma_chroma(image: torch.Tensor) -> torch.Tensor:
