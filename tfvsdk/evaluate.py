@@ -151,6 +151,11 @@ def _face_masks(fit: FaceFit, model: Any, renderer: Any) -> torch.Tensor:
     return renderer.render(vertices, model.triangles, fit.image_size).mask
 
 
+def _side_by_side(images: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, B·W): the (B, C, H, W) images next to each other, one reference of all their colours."""
+    return torch.cat(list(images), -1)[None]
+
+
 def _tensor(frames: np.ndarray, device: str) -> torch.Tensor:
     return io.to_tensor(np.ascontiguousarray(frames), device)
 
@@ -484,9 +489,8 @@ class Evaluator:
                 found = stills_fit.found_mask.cpu()
                 if not bool(found.any()):
                     raise NoFaceError(f"{video.path}: no face found in the {len(found)} frames compared")
-                side_by_side = lambda x: torch.cat(list(x), -1)[None]  # noqa: E731 (one reference of all the frames' colours)
-                references.append((side_by_side(_tensor(stills.frames[found.numpy()], c.device)),
-                                   side_by_side(_face_masks(stills_fit[found], model, renderer))))
+                references.append((_side_by_side(_tensor(stills.frames[found.numpy()], c.device)),
+                                   _side_by_side(_face_masks(stills_fit[found], model, renderer))))
         except (PluginError, NoFaceError) as exc:
             job.unavailable["colour_outliers"] = str(exc)
             return
