@@ -471,8 +471,7 @@ class Evaluator:
         output's face covers) and the identity's face in ``reference_frames`` of its frames, refitted."""
         c, fit = self.config, job.fit
         job.summary["colour_outliers"] = None
-        given = [role for role in ("target", "identity") if role in job.sources]
-        if not given:
+        if "target" not in job.sources and "identity" not in job.sources:
             job.unavailable["colour_outliers"] = "no source to compare colours with (--target or --identity)"
             return
         if not job.found:
@@ -482,7 +481,7 @@ class Evaluator:
         renderer = self._component("renderer", c.renderer)
         references = []
         try:
-            if "identity" in given:
+            if "identity" in job.sources:
                 video = job.sources["identity"]
                 stills = Video(video.path, video.frames[spread_frames(len(video.frames), c.reference_frames)], None)
                 stills_fit = self._fit(stills, False)
