@@ -17,7 +17,9 @@ import torch  # noqa: E402
 SFM_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"
 SFM_PATH = Path(os.environ.get("TFVSDK_SFM", SFM_PATH))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# Under pytest-xdist (``-n auto``: a process per core) each process takes one thread: more would spin against the
+# other processes' on the shared cores.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 
 
 @pytest.fixture
