@@ -15,7 +15,7 @@ from .eval_report import plot_curves, write_csv, write_json
 from .evaluate import FLOWS, EvalConfig, Evaluation, Evaluator, Run, load_manifest
 from .options import device_callback
 
-SHOWN = ("e_tmp", "e_id", "e_pose", "e_exp", "ssim", "fid", "colour_outliers")
+SHOWN = ("e_tmp", "e_id", "e_pose", "e_exp", "ssim", "fid", "colour_outliers", "stray_edges")
 
 
 def _finite(value: Any) -> Any:

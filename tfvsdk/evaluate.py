@@ -18,6 +18,10 @@ as a summary, every metric of :mod:`tfvsdk.metrics` that its inputs allow:
 * colour outliers (with ``target`` or ``identity``): the share of the output's refitted face whose colour
   neither the target frame (its face and the pixels the output's face covers) nor the identity's face (in
   ``reference_frames`` of its frames, refitted) shows (:func:`tfvsdk.metrics.colour_outliers`; not the paper's).
+* stray edges (with ``identity``): the share of the output's refitted face, unwrapped into the model's
+  texture space, holding edges that neither the identity (in ``reference_frames`` of its frames, refitted;
+  seen well, or on the face's other side) nor the target frame (where the identity gives no texel) shows
+  (:func:`tfvsdk.metrics.edit_stray_edges`; not the paper's).
 * SSIM, PSNR, photometric error (with ``reference``, a ground truth such as the driver of self-driving
   reenactment).
 * FID and KID between the output's frames and the identity source's (with ``inception_weights``; the
@@ -46,6 +50,7 @@ import torch
 from . import io, metrics, plugins
 from .checks import check_device
 from .errors import InputError, ModelFileError, NoFaceError, PluginError
+from .morphable import vertices
 from .records import Detection, FaceFit
 from .smoothing import smooth_fit
 from .timeline import source_index
@@ -54,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 FLOWS = ("3d", "tvl1")
 COLUMNS = ("e_tmp", "e_id", "e_pose", "yaw_error", "pitch_error", "roll_error", "e_exp", "e_exp_coefficients",
-           "pose_spread", "ssim", "psnr", "photometric_error", "colour_outliers")
+           "pose_spread", "ssim", "psnr", "photometric_error", "colour_outliers", "stray_edges")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 
@@ -120,7 +125,7 @@ class Evaluation:
         frames: per-frame columns, each a (T,) float array (NaN where undefined): ``e_tmp`` (of the pair
             ending at the frame), ``e_id``, ``e_pose``, ``yaw_error``, ``pitch_error``, ``roll_error``,
             ``e_exp``, ``e_exp_coefficients``, ``pose_spread``, ``ssim``, ``psnr``, ``photometric_error``,
-            ``colour_outliers``.
+            ``colour_outliers``, ``stray_edges``.
     """
 
     summary: dict[str, Any]
@@ -147,8 +152,7 @@ class Video:
 
 def _face_masks(fit: FaceFit, model: Any, renderer: Any) -> torch.Tensor:
     """(B, 1, H, W) the rendered masks of ``fit``'s faces."""
-    vertices = fit.camera.project(model.shape(fit.alpha_id, fit.alpha_exp))
-    return renderer.render(vertices, model.triangles, fit.image_size).mask
+    return renderer.render(vertices(model, fit), model.triangles, fit.image_size).mask
 
 
 def _side_by_side(images: torch.Tensor) -> torch.Tensor:
@@ -377,7 +381,7 @@ class Evaluator:
         })
         clock.lap("read")
         for stage in (self._refit_stage, self._temporal_stage, self._identity_stage, self._pose_expression_stage,
-                      self._colour_stage, self._confidence_stage, self._reference_stage, self._fid_stage):
+                      self._colour_stage, self._edges_stage, self._confidence_stage, self._reference_stage, self._fid_stage):
             stage(job, progress)
             clock.lap(stage.__name__.removeprefix("_").removesuffix("_stage"))
         job.summary["unavailable"] = job.unavailable
@@ -482,14 +486,8 @@ class Evaluator:
         references = []
         try:
             if "identity" in job.sources:
-                video = job.sources["identity"]
-                stills = Video(video.path, video.frames[spread_frames(len(video.frames), c.reference_frames)], None)
-                stills_fit = self._fit(stills, False)
-                found = stills_fit.found_mask.cpu()
-                if not bool(found.any()):
-                    raise NoFaceError(f"{video.path}: no face found in the {len(found)} frames compared")
-                references.append((_side_by_side(_tensor(stills.frames[found.numpy()], c.device)),
-                                   _side_by_side(_face_masks(stills_fit[found], model, renderer))))
+                stills, stills_fit = self._identity_stills(job)
+                references.append((_side_by_side(_tensor(stills, c.device)), _side_by_side(_face_masks(stills_fit, model, renderer))))
         except (PluginError, NoFaceError) as exc:
             job.unavailable["colour_outliers"] = str(exc)
             return
@@ -512,6 +510,59 @@ class Evaluator:
                     return
             job.columns["colour_outliers"][part] = np.where(fit.found_mask[part].cpu().numpy(), values.double().cpu().numpy(), np.nan)
         job.summary["colour_outliers"] = _mean(job.columns["colour_outliers"])
+
+    def _identity_stills(self, job: _Job) -> tuple[np.ndarray, FaceFit]:
+        """(R, H, W, 3) frames of the identity source that show a face (``reference_frames`` of them, spread
+        over a video) and their fits, fitted once per evaluation.
+
+        Raises:
+            NoFaceError: no face in any of them.
+        """
+        if job.stills is None:
+            video = job.sources["identity"]
+            stills = Video(video.path, video.frames[spread_frames(len(video.frames), self.config.reference_frames)], None)
+            fit = self._fit(stills, False)
+            found = fit.found_mask.cpu()
+            if not bool(found.any()):
+                raise NoFaceError(f"{video.path}: no face found in the {len(found)} frames compared")
+            job.stills = (stills.frames[found.numpy()], fit[found])
+        return job.stills
+
+    def _edges_stage(self, job: _Job, progress: bool) -> None:
+        """Stray edges: the output's refitted face against the identity's refitted frames and, where those give
+        no texel, the target frame (:func:`tfvsdk.metrics.edit_stray_edges`)."""
+        c, fit = self.config, job.fit
+        job.summary["stray_edges"] = None
+        if "identity" not in job.sources:
+            job.unavailable["stray_edges"] = "no identity source given (--identity)"
+            return
+        if not job.found:
+            job.unavailable["stray_edges"] = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
+            return
+        model = self.reconstructor.model.to(c.device)
+        target = job.sources.get("target")
+        try:
+            stills, stills_fit = self._identity_stills(job)
+            if target is not None and target.path not in job.source_fits:
+                job.source_fits[target.path] = self._fit(target, progress)
+        except (PluginError, NoFaceError) as exc:
+            job.unavailable["stray_edges"] = str(exc)
+            return
+        identity = _tensor(stills, c.device)
+        identity_vertices = vertices(model, stills_fit)
+        for part in _chunks(job.count, c.chunk_size):
+            found = fit.found_mask[part].cpu().numpy()
+            target_args = ()
+            if target is not None:
+                rows = target.aligned(job.output.fps, job.count)[part] if target.fps is not None else np.zeros(part.stop - part.start, dtype=int)
+                target_fit = job.source_fits[target.path][torch.as_tensor(rows)]
+                found = found & target_fit.found_mask.cpu().numpy()
+                target_args = (_tensor(target.frames[rows], c.device), vertices(model, target_fit))
+            with torch.no_grad():
+                values = metrics.edit_stray_edges(model, _tensor(job.output.frames[part], c.device), vertices(model, fit[part]),
+                                                  identity, identity_vertices, *target_args)
+            job.columns["stray_edges"][part] = np.where(found, values.double().cpu().numpy(), np.nan)
+        job.summary["stray_edges"] = _mean(job.columns["stray_edges"])
 
     def _confidence_stage(self, job: _Job, progress: bool) -> None:
         job.summary["pose_spread_median"] = job.summary["unreliable_pose_frames"] = None
@@ -571,6 +622,7 @@ class _Job:
     sources: dict[str, Video]
     fit: FaceFit | None = None
     source_fits: dict[Path, FaceFit] = attrs.Factory(dict)
+    stills: tuple[np.ndarray, FaceFit] | None = None
     summary: dict[str, Any] = attrs.Factory(dict)
     unavailable: dict[str, str] = attrs.Factory(dict)
     columns: dict[str, np.ndarray] = attrs.field()

@@ -95,6 +95,9 @@ class FaceTexture:
         shading: (B, 3, S, S) the fitted light's relative shading at each texel (mean 1 over the face, clamped
             to [0.5, 2]; :func:`~tfvsdk.lighting.relative_shading`); a texture with the photo's shading divided
             by it is de-lit, which lets views under different light be fused and lit again as one.
+        view: (B, 1, S, S) the confidence of step 1 before the skin test: the viewing angle's ramp × the
+            distance to the silhouette, on the seen texels (0 elsewhere) — how well the image shows each
+            texel's surface, whatever colour it has there.
     """
 
     texture: torch.Tensor
@@ -106,6 +109,7 @@ class FaceTexture:
     resolution: torch.Tensor
     forehead: torch.Tensor
     shading: torch.Tensor
+    view: torch.Tensor
 
 
 def face_texture(
@@ -221,7 +225,21 @@ def face_texture(
     texture = torch.where(strands > 0, _across_rows(texture, completed >= 0.5), texture)
     if complete_delit and not delight:
         texture = torch.where(inside_uv[:, None] > 0, texture * shading, texture)
-    return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead, shading)
+    return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead, shading, geometric)
+
+
+def mirror_texture(values: torch.Tensor, model: MorphableModel, *, backend: str = "auto") -> torch.Tensor:
+    """(B, C, S, S) ``values`` at each texel's mirror point (the barycentric mix Σ λ_k uv[symmetry[k]] of its
+    triangle's corners' mirror vertices), bilinear; 0 on texels outside the layout or with a corner that has
+    no mirror vertex. The face's other side, in place: on a texture, the features its two sides share."""
+    check_tensor("values", values, ("B", "C", "S", "S"))
+    size = values.shape[-1]
+    tri = model.triangles.to(torch.int32)
+    texel, texel_tri, weights = _texels(model.uv, tri, size, values.dtype, backend)
+    mirrored, _ = _mirror(values, values[:, :1], model, texel, weights, tri.long()[texel_tri], size)
+    corners = model.symmetry.long()[tri.long()[texel_tri]]
+    known = _to_grid(((corners >= 0).all(-1)[None]).to(values.dtype), texel, size)[:, None]
+    return mirrored * known
 
 
 def _brow_row(model: MorphableModel, size: int) -> int:

@@ -26,7 +26,9 @@ identity's own nose ridge or a turned nose's edge near the midline come with its
 (:meth:`tfvsdk.TaskComposer.prepare`: the relative transfers), whose midline the seam ratios use too; colour
 outliers = the largest over the frames of :func:`tfvsdk.metrics.colour_outliers` of the output's face (the
 composition's rendered mask) against the frames of the source it was pasted into (``edited_role``: its fitted
-face and the pixels the output's face covers) and the identity photo's fitted face.
+face and the pixels the output's face covers) and the identity photo's fitted face; stray edges = the largest
+over the frames of :func:`tfvsdk.metrics.edit_stray_edges` of the output at the composition against the texture
+source's frames (the photo, or 4 frames of a clip, at their fits) and the frames pasted into at theirs.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from tfvsdk.camera import euler_from_rotation
 from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
 from tfvsdk.flow import temporal_error
-from tfvsdk.morphable import load_npz
+from tfvsdk.morphable import load_npz, vertices
 from tfvsdk.seam import midline_points, midline_seam
 from tfvsdk.texture_confidence import face_texture
 from tfvsdk.uncovered import fill_uncovered_features
@@ -126,9 +128,16 @@ def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: P
         references = [(pasted_into, torch.maximum(_face_mask(editor, fitted[edited][: len(pasted_into)]), covered)),
                       (io.to_tensor(still), _face_mask(editor, fitted[comp.texture_role][:1]))]
         outliers = metrics.colour_outliers(video, edited_region, references)
+        own_frames = _frames(sources[comp.texture_role])
+        views = torch.as_tensor(np.linspace(0, len(own_frames) - 1, min(4, len(own_frames))).round().astype(int))
+        own_fit = fitted[comp.texture_role][views]
+        pasted_fit = fitted[edited][: len(pasted_into)]
+        pasted_fit = pasted_fit if len(pasted_into) == n else pasted_fit[[0] * n]
+        stray = metrics.edit_stray_edges(editor.model, video, vertices(editor.model, comp), io.to_tensor(list(own_frames[views.numpy()])), vertices(editor.model, own_fit),
+                                         pasted_into if len(pasted_into) == n else pasted_into.expand(n, -1, -1, -1), vertices(editor.model, pasted_fit))
     return {"D_identity_max": float(np.nanmax(d_id)), "D_target_min": float(np.nanmin(d_target)), "seam_ratio": seam,
             "seam_vs_identity": seam_identity,
-            "E_tmp": e_tmp, "colour_outliers": float(outliers.max()), "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
+            "E_tmp": e_tmp, "colour_outliers": float(outliers.max()), "stray_edges": float(stray.max()), "undetected": int(np.isnan(d_id).sum()), "fps": summary.frames / summary.seconds}
 
 
 def _frames(path: Path) -> np.ndarray:
@@ -137,8 +146,7 @@ def _frames(path: Path) -> np.ndarray:
 
 def _face_mask(editor: Editor, fit: tfvsdk.FaceFit) -> torch.Tensor:
     """(B, 1, H, W) the rendered mask of ``fit``'s faces."""
-    vertices = fit.camera.project(editor.model.shape(fit.alpha_id, fit.alpha_exp))
-    return editor.renderer.render(vertices, editor.model.triangles, fit.image_size).mask
+    return editor.renderer.render(vertices(editor.model, fit), editor.model.triangles, fit.image_size).mask
 
 
 def _clip(path: Path, frames: np.ndarray) -> Path:
@@ -283,9 +291,9 @@ def main() -> None:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
-    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | colour outliers | frames/s |\n|---|---|---|---|---|---|---|---|")
+    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | colour outliers | stray edges | frames/s |\n|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {100 * r['colour_outliers']:.1f} % | {r['fps']:.1f} |")
+        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {100 * r['colour_outliers']:.1f} % | {100 * r['stray_edges']:.1f} % | {r['fps']:.1f} |")
 
 
 if __name__ == "__main__":

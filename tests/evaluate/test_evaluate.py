@@ -99,6 +99,32 @@ def test_colour_outliers_find_a_blotch_neither_source_has(swaps, evaluator, scor
     assert np.isfinite(spoilt.frames["colour_outliers"]).sum() >= 8  # dlib misses a few of these 160² synthetic faces
 
 
+def test_stray_edges_find_a_streak_neither_source_has(swaps, evaluator, scored, tmp_path):
+    """A dark streak painted down the swapped face's cheek (halfway between the nose and the jaw's outline,
+    from below the eye to the mouth) in every frame."""
+    streaked = tmp_path / "streaked.mp4"
+    fit = evaluator.reconstructor.fit(io.to_tensor(list(io.iter_frames(swaps["smoothed"]))))
+    with io.VideoWriter(streaked, 12.0) as writer:
+        for frame, points in zip(io.iter_frames(swaps["smoothed"]), fit.landmarks.numpy()):
+            if np.isfinite(points).all():
+                x, top, bottom = int(round((points[31, 0] + points[2, 0]) / 2)), int(points[41, 1]) + 4, int(points[48, 1])
+                frame = frame.copy()
+                frame[top:bottom, x - 1 : x + 1] = (frame[top:bottom, x - 1 : x + 1] * 0.6).astype(np.uint8)
+            writer.write(frame)
+
+    clean = scored["smoothed"]
+    spoilt = evaluator.evaluate(streaked, identity=swaps["alice"], target=swaps["bob"])
+
+    assert clean.summary["stray_edges"] <= 0.01
+    assert spoilt.summary["stray_edges"] >= max(3 * clean.summary["stray_edges"], clean.summary["stray_edges"] + 0.005)
+    assert np.isfinite(spoilt.frames["stray_edges"]).sum() >= 8
+
+
+def test_stray_edges_need_the_identity(swaps, evaluator):
+    summary = evaluator.evaluate(swaps["smoothed"], target=swaps["bob"]).summary
+    assert summary["stray_edges"] is None and "--identity" in summary["unavailable"]["stray_edges"]
+
+
 def test_colour_outliers_need_a_source(swaps, evaluator):
     summary = evaluator.evaluate(swaps["smoothed"]).summary
     assert summary["colour_outliers"] is None and "--target or --identity" in summary["unavailable"]["colour_outliers"]

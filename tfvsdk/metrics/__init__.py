@@ -14,6 +14,8 @@
   the detail ratio (an output's gradient energy over the reference's: < 1 blurrier).
 * :mod:`.colour` — colour outliers (not the paper's): the share of an edited face whose colour none of its
   sources (the frame it was pasted into, the identity photo) shows — blotches that E_id and E_tmp miss.
+* :mod:`.edges` — stray edges (not the paper's): the share of an edited face's texture holding edges that
+  none of its sources shows where it is seen well — streaks, seams and blotches of the texture completion.
 
 Every function takes batch-first tensors and returns one value per image (or frame pair), so a video's
 per-frame curve and its mean come from the same call.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from .colour import colour_outlier_map, colour_outliers, log_chromaticity
 from .distribution import feature_statistics, frechet_distance, kernel_distance
+from .edges import edit_stray_edges, stray_edge_map, stray_edges
 from .folders import folder_distances, folder_features, frame_files
 from .identity import has_colour, identity_distance, luminance, reference_embedding
 from .inception import FID_INCEPTION_SHA256, InceptionFeatures, load_inception
@@ -37,6 +40,7 @@ __all__ = [
     "colour_outlier_map",
     "colour_outliers",
     "detail_ratio",
+    "edit_stray_edges",
     "euler_errors",
     "expression_distance",
     "feature_statistics",
@@ -61,6 +65,8 @@ __all__ = [
     "rotation_angle",
     "ssim",
     "ssim_map",
+    "stray_edge_map",
+    "stray_edges",
     "temporal_error",
     "tvl1_flows",
     "warping_errors",
