@@ -474,12 +474,8 @@ class Evaluator:
         """Colour outliers: the output's refitted face against the target's frames (its face and the pixels the
         output's face covers) and the identity's face in ``reference_frames`` of its frames, refitted."""
         c, fit = self.config, job.fit
-        job.summary["colour_outliers"] = None
-        if "target" not in job.sources and "identity" not in job.sources:
-            job.unavailable["colour_outliers"] = "no source to compare colours with (--target or --identity)"
-            return
-        if not job.found:
-            job.unavailable["colour_outliers"] = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
+        has_source = "target" in job.sources or "identity" in job.sources
+        if not _can_score(job, "colour_outliers", None if has_source else "no source to compare colours with (--target or --identity)"):
             return
         model = self.reconstructor.model.to(c.device)
         renderer = self._component("renderer", c.renderer)
@@ -498,7 +494,7 @@ class Evaluator:
                 region = _face_masks(fit[part], model, renderer)
                 chunk_references = list(references)
                 if target is not None:
-                    rows = target.aligned(job.output.fps, job.count)[part] if target.fps is not None else np.zeros(part.stop - part.start, dtype=int)
+                    rows = job.source_rows(target, part)
                     covered = region
                     if target_fit is not None:
                         covered = torch.maximum(region, _face_masks(target_fit[torch.as_tensor(rows)], model, renderer))
@@ -532,12 +528,7 @@ class Evaluator:
         """Stray edges: the output's refitted face against the identity's refitted frames and, where those give
         no texel, the target frame (:func:`tfvsdk.metrics.edit_stray_edges`)."""
         c, fit = self.config, job.fit
-        job.summary["stray_edges"] = None
-        if "identity" not in job.sources:
-            job.unavailable["stray_edges"] = "no identity source given (--identity)"
-            return
-        if not job.found:
-            job.unavailable["stray_edges"] = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
+        if not _can_score(job, "stray_edges", None if "identity" in job.sources else "no identity source given (--identity)"):
             return
         model = self.reconstructor.model.to(c.device)
         target = job.sources.get("target")
@@ -554,7 +545,7 @@ class Evaluator:
             found = fit.found_mask[part].cpu().numpy()
             target_args = ()
             if target is not None:
-                rows = target.aligned(job.output.fps, job.count)[part] if target.fps is not None else np.zeros(part.stop - part.start, dtype=int)
+                rows = job.source_rows(target, part)
                 target_fit = job.source_fits[target.path][torch.as_tensor(rows)]
                 found = found & target_fit.found_mask.cpu().numpy()
                 target_args = (_tensor(target.frames[rows], c.device), vertices(model, target_fit))
@@ -642,6 +633,23 @@ class _Job:
     @property
     def found(self) -> bool:
         return self.fit is not None and bool(self.fit.found_mask.any())
+
+    def source_rows(self, source: Video, part: slice) -> np.ndarray:
+        """The frames of ``source`` matching output frames ``part`` (frame 0 of a still, for each)."""
+        if source.fps is None:
+            return np.zeros(part.stop - part.start, dtype=int)
+        return source.aligned(self.output.fps, self.count)[part]
+
+
+def _can_score(job: _Job, metric: str, missing: str | None) -> bool:
+    """Start ``metric``'s stage: its summary value None until computed; False, with the reason recorded, when
+    ``missing`` names a source it lacks or the output could not be refitted."""
+    job.summary[metric] = None
+    if missing is None and not job.found:
+        missing = f"the output could not be refitted: {job.unavailable.get('refit', 'no face found')}"
+    if missing is not None:
+        job.unavailable[metric] = missing
+    return missing is None
 
 
 @attrs.frozen
