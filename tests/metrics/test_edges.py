@@ -48,6 +48,18 @@ def test_the_same_face_under_dimmer_light_has_no_stray_edge():
     assert stray_edges(photo * 0.6, everywhere(), [(photo, everywhere())]).item() == 0
 
 
+def test_a_contrast_raised_to_match_a_frames_light_is_not_stray_but_a_tripled_one_is():
+    photo = with_streak(skin(), 30)
+    log_y = torch.log(photo.mean(1, keepdim=True))
+
+    def contrast(gain: float) -> torch.Tensor:
+        return photo * torch.exp((gain - 1) * (log_y - log_y.mean()))
+
+    assert stray_edges(contrast(1.4), everywhere(), [(photo, everywhere())]).item() == 0
+    assert stray_edges(contrast(1.4), everywhere(), [(photo, everywhere())], contrast=1.0).item() > 0.01
+    assert stray_edges(contrast(3.0), everywhere(), [(photo, everywhere())]).item() > 0.01
+
+
 def test_a_sources_edge_explains_the_edge_within_the_tolerance_only():
     source = with_streak(skin(), 30)
     assert stray_edges(with_streak(skin(), 32), everywhere(), [(source, everywhere())], tolerance=2).item() == 0
@@ -95,3 +107,5 @@ def test_per_frame_references_and_bad_input_are_named():
         stray_edges(frames, everywhere().expand(2, -1, -1, -1), [(torch.cat([clean, clean[:1]]), everywhere().expand(3, -1, -1, -1))])
     with pytest.raises(InputError, match="weight"):
         stray_edges(frames, everywhere(), [(clean, everywhere())])
+    with pytest.raises(InputError, match="contrast"):
+        stray_edges(frames, everywhere().expand(2, -1, -1, -1), [(clean, everywhere().expand(2, -1, -1, -1))], contrast=0.5)

@@ -11,7 +11,7 @@ frame it was pasted into line up whatever their poses: each is unwrapped at its 
 (:func:`tfvsdk.texture_confidence.face_texture`). :func:`stray_edge_map` marks a texel of the output as a
 stray edge when
 
-    G_out(t) > max_k max_{|s − t|∞ ≤ r} w_k(s) G_k(s) + m,
+    G_out(t) > ρ · max_k max_{|s − t|∞ ≤ r} w_k(s) G_k(s) + m,
 
 * G = the gradient magnitude (central differences, per texel) of the log-luminance log(Y + ε), ε = 0.02,
   Y = 0.299 R + 0.587 G + 0.114 B, after a Gaussian blur of σ = ``blur`` texels inside each texture's
@@ -19,7 +19,11 @@ stray edge when
   contrast, so the same face under brighter or dimmer light has the same edges;
 * w_k = 1 where reference k is trusted (> 0.5) on the texel and its 3 × 3 neighbours, else 0; the window of
   radius r = ``tolerance`` texels absorbs the fits' misregistration of a feature between the sources;
-* m = ``margin``, the contrast (in log-luminance per texel) an edge must exceed its strongest reference by.
+* ρ = ``contrast``, the gain of a source's edge that still counts as that edge: a blender matching the
+  frame's light scales the face's contrast (the classical blender's luminance gain, the frame's spread over
+  the rendering's, is 1–1.5 on 23 of the 25 rows of the real-face table), which strengthens every edge the
+  identity has without adding one;
+* m = ``margin``, the contrast (in log-luminance per texel) an edge must exceed that by.
 
 The output is tested on the texels it shows well (``weight`` > 0.5 there and on the 3 × 3 neighbours).
 Which texels of a source count as *seen well* is the caller's choice: for the identity photo, its
@@ -72,6 +76,7 @@ def stray_edge_map(
     *,
     blur: float = 1.0,
     tolerance: int = 2,
+    contrast: float = 1.5,
     margin: float = 0.04,
 ) -> torch.Tensor:
     """The stray edges of the module docstring, per texel.
@@ -84,13 +89,14 @@ def stray_edge_map(
             (B or 1, 1, S, S) weights, > 0.5 where that source is seen well enough for its edges to count.
         blur: σ of the Gaussian blur before the gradient (texels).
         tolerance: radius r of the window a reference's edge may lie in (texels).
-        margin: the contrast m by which an edge must exceed every reference's (log-luminance per texel).
+        contrast: the gain ρ of a reference's edge that still explains an edge.
+        margin: the contrast m by which an edge must exceed ρ × every reference's (log-luminance per texel).
 
     Returns:
         (B, 1, S, S) bool, True on stray edges.
 
     Raises:
-        InputError: wrong shapes, no reference, a negative ``tolerance``, ``margin`` or ``blur``.
+        InputError: wrong shapes, no reference, a negative ``tolerance``, ``margin`` or ``blur``, ``contrast`` < 1.
     """
     sizes: dict[str, int] = {}
     check_tensor("texture", texture, ("B", 3, "S", "S"), sizes)
@@ -99,6 +105,8 @@ def stray_edge_map(
         raise InputError("references: expected at least one (texture, trust) pair, got none")
     if tolerance < 0 or margin < 0 or blur < 0:
         raise InputError(f"tolerance, margin and blur: expected ≥ 0, got {tolerance!r}, {margin!r}, {blur!r}")
+    if contrast < 1:
+        raise InputError(f"contrast: expected a gain ≥ 1, got {contrast!r}")
     trusted = _trusted(weight)
     strength = _edge_strength(texture, trusted, blur)
     explained = torch.zeros_like(strength)
@@ -112,7 +120,7 @@ def stray_edge_map(
         edges = _edge_strength(reference.to(texture.dtype), reference_trusted, blur) * reference_trusted
         edges = F.max_pool2d(edges, 2 * tolerance + 1, stride=1, padding=tolerance) if tolerance else edges
         explained = torch.maximum(explained, edges.expand_as(explained))
-    return (strength > explained + margin) & (trusted > 0)
+    return (strength > contrast * explained + margin) & (trusted > 0)
 
 
 def stray_edges(
@@ -122,11 +130,12 @@ def stray_edges(
     *,
     blur: float = 1.0,
     tolerance: int = 2,
+    contrast: float = 1.5,
     margin: float = 0.04,
 ) -> torch.Tensor:
     """(B,) the share of each frame's well-seen texels that :func:`stray_edge_map` marks (0 for a frame that
     shows none); arguments as there."""
-    stray = stray_edge_map(texture, weight, references, blur=blur, tolerance=tolerance, margin=margin)
+    stray = stray_edge_map(texture, weight, references, blur=blur, tolerance=tolerance, contrast=contrast, margin=margin)
     shown = _trusted(weight)
     return stray.flatten(1).sum(1).to(texture.dtype) / shown.flatten(1).sum(1).clamp(min=1)
 
