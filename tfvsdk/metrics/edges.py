@@ -21,16 +21,17 @@ stray edge when
   radius r = ``tolerance`` texels absorbs the fits' misregistration of a feature between the sources;
 * ρ = ``contrast``, the gain of a source's edge that still counts as that edge: a blender matching the
   frame's light scales the face's contrast (the classical blender's luminance gain, the frame's spread over
-  the rendering's, is 1–1.5 on 23 of the 25 rows of the real-face table), which strengthens every edge the
-  identity has without adding one;
+  the rendering's, lies between 1 and 1.5 on 21 of the 25 rows of the real-face table), which strengthens
+  every edge the identity has without adding one;
 * m = ``margin``, the contrast (in log-luminance per texel) an edge must exceed that by.
 
 The output is tested on the texels it shows well (``weight`` > 0.5 there and on the 3 × 3 neighbours).
 Which texels of a source count as *seen well* is the caller's choice: for the identity photo, its
 confidence (:attr:`~tfvsdk.texture_confidence.FaceTexture.confidence`: grazing angles, the outline and
 non-skin excluded) and the same mirrored (:func:`tfvsdk.texture_confidence.mirror_texture`; a face's two
-sides share their features); for the frame pasted into, the texels it shows at all
-(:attr:`~tfvsdk.texture_confidence.FaceTexture.view`), since its hair and glasses may stay in a swap.
+sides share their features); for the frame pasted into, the texels it shows
+(:attr:`~tfvsdk.texture_confidence.FaceTexture.view`) where the photo gives none, as an editor takes the
+mouth interior and the forehead under hair from that frame (:func:`edit_stray_edges`).
 By construction an output judged against itself has no stray edge.
 """
 
