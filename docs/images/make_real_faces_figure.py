@@ -48,6 +48,7 @@ from tfvsdk import io, metrics
 from tfvsdk.camera import euler_from_rotation
 from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
+from tfvsdk.evaluate import spread_frames
 from tfvsdk.flow import temporal_error
 from tfvsdk.morphable import load_npz, vertices
 from tfvsdk.seam import midline_points, midline_seam
@@ -129,7 +130,7 @@ def measure(task: str | tfvsdk.TaskComposer, sources: dict[str, Path], output: P
                       (io.to_tensor(still), _face_mask(editor, fitted[comp.texture_role][:1]))]
         outliers = metrics.colour_outliers(video, edited_region, references)
         own_frames = _frames(sources[comp.texture_role])
-        views = torch.as_tensor(np.linspace(0, len(own_frames) - 1, min(4, len(own_frames))).round().astype(int))
+        views = torch.as_tensor(spread_frames(len(own_frames), 4))
         own_fit = fitted[comp.texture_role][views]
         pasted_fit = fitted[edited][: len(pasted_into)]
         pasted_fit = pasted_fit if len(pasted_into) == n else pasted_fit[[0] * n]

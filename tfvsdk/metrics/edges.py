@@ -47,6 +47,7 @@ from ..errors import InputError
 from ..morphable import MorphableModel
 from ..texture_confidence import face_texture, mirror_texture
 from .colour import _gaussian
+from .identity import luminance
 
 __all__ = ["edit_stray_edges", "stray_edge_map", "stray_edges"]
 
@@ -60,8 +61,7 @@ def _trusted(weight: torch.Tensor) -> torch.Tensor:
 
 def _edge_strength(texture: torch.Tensor, trusted: torch.Tensor, blur: float) -> torch.Tensor:
     """(B, 1, S, S) G of the module docstring: the blurred log-luminance's gradient magnitude per texel."""
-    r, g, b = texture.clamp(0, 1).unbind(1)
-    log_y = torch.log(0.299 * r + 0.587 * g + 0.114 * b + EPSILON)[:, None]
+    log_y = torch.log(luminance(texture.clamp(0, 1))[:, :1] + EPSILON)
     inside = (trusted > 0).to(texture.dtype)
     smooth = _gaussian(log_y * inside, blur) / _gaussian(inside, blur).clamp(min=1e-6)
     padded = F.pad(smooth, (1, 1, 1, 1), mode="replicate")
