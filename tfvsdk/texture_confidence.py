@@ -48,6 +48,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 import torch
 import torch.nn.functional as F
@@ -171,8 +173,8 @@ def face_texture(
     texel, texel_tri, weights = _texels(model.uv, tri, size, vertices.dtype, backend)
     corners = faces[texel_tri]  # (K, 3)
 
-    points = _mix(weights, vertices[:, corners])  # (B, K, 3)
-    normals = F.normalize(_mix(weights, vertex_normals(vertices, tri)[:, corners]), dim=-1)
+    mixed = _mix_vertices(weights, torch.cat([vertices, vertex_normals(vertices, tri)], -1), corners)
+    points, normals = mixed[..., :3], F.normalize(mixed[..., 3:], dim=-1)  # (B, K, 3) each
     cosine = ((normals[..., 2] - min_cosine) / (full_cosine - min_cosine)).clamp(0, 1)
     raster = rasterize(screen_to_clip(vertices, image.shape[-2:]), tri, image.shape[-2:], backend=backend)
     covered = raster[..., 3] > 0
@@ -187,10 +189,9 @@ def face_texture(
     texel_px = face_px / (size * model.uv.detach().amax(0).sub(model.uv.detach().amin(0)).prod().sqrt())
     geometric = _to_grid(cosine * silhouette, texel, size)[:, None] * seen
 
-    features = _in_polygon(model, FEATURES, texel, size, brow_margin=BROW_MARGIN)
-    features = _to_grid(features.expand(len(image), -1), texel, size)[:, None]
-    cheeks = sum(_in_polygon(model, polygon, texel, size) for polygon in CHEEKS) > 0
-    cheeks = _to_grid(cheeks.expand(len(image), -1), texel, size)[:, None] & (geometric > 0.5)
+    layout = _layout_masks(model, size, vertices.dtype, backend)
+    features, inside_uv = layout.features, layout.inside
+    cheeks = layout.cheeks & (geometric > 0.5)
 
     normal_grid = _to_grid(normals, texel, size).permute(0, 3, 1, 2)
     flat = lambda x: x.flatten(2).transpose(1, 2)  # noqa: E731  (B, C, S, S) -> (B, S², C)
@@ -201,14 +202,11 @@ def face_texture(
     light = fit_lighting(flat(coarse_colour), flat(coarse_normals), coarse_weight)
     shading = relative_shading(flat(coarse_normals), light, coarse_weight).transpose(1, 2).reshape(coarse_normals.shape)
     shading = F.interpolate(shading, size=colour.shape[-2:], mode="bilinear", align_corners=False)
-    inside_uv = _to_grid(torch.ones_like(points[..., 0]), texel, size)
-    delit = torch.where(inside_uv[:, None] > 0, colour / shading, colour)
+    delit = torch.where(inside_uv, colour / shading, colour)
     albedo = delit if (delight or complete_delit) else colour
 
     skin = _skin_likelihood(delit, cheeks, skin_tolerance)
-    reach = size // 32  # above the brows: a fit's brows placed low leave their upper hairs there, not a hairline
-    grown = F.max_pool2d(features.to(colour.dtype), (2 * reach + 1, 5), stride=1, padding=(reach, 2)) > 0
-    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), (geometric > 0) & ~grown, model, size)
+    skin = _below_the_hairline(-F.max_pool2d(-skin, 5, stride=1, padding=2), (geometric > 0) & ~layout.grown_features, model, size)
     skin = torch.maximum(skin, features.to(colour.dtype))
     confidence = geometric * skin
 
@@ -218,14 +216,48 @@ def face_texture(
     prior = push_pull(albedo, prior_known.to(albedo.dtype)) if bool(prior_known.any()) else albedo.mean((2, 3), keepdim=True).expand_as(albedo)
     total = confidence + gain + prior_weight
     texture = (confidence * own + gain * mirrored + prior_weight * prior) / total
-    interior = _to_grid(_in_polygon(model, MOUTH_INTERIOR, texel, size).expand(len(image), -1), texel, size)[:, None]
-    mouth = interior * (1 - confidence)
+    mouth = layout.mouth_interior.to(confidence.dtype) * (1 - confidence)
     completed = (confidence + gain).clamp(0, 1)
     forehead, strands = _covered_forehead(completed, features, model, size)
-    texture = torch.where(strands > 0, _across_rows(texture, completed >= 0.5), texture)
+    brow = max(_brow_row(model, size), 0)  # strands lie above the brows only: the rows below stay as they are
+    top = texture[..., :brow, :]
+    top = torch.where(strands[..., :brow, :] > 0, _across_rows(top, completed[..., :brow, :] >= 0.5), top)
+    texture = torch.cat([top, texture[..., brow:, :]], -2)
     if complete_delit and not delight:
-        texture = torch.where(inside_uv[:, None] > 0, texture * shading, texture)
+        texture = torch.where(inside_uv, texture * shading, texture)
     return FaceTexture(texture.clamp(0, 1), completed, seen, skin, light, mouth, texel_px.clamp(max=1), forehead, shading, geometric)
+
+
+@attrs.frozen
+class _LayoutMasks:
+    """Bool (1, 1, S, S) regions of the model's UV layout, the same for every image."""
+
+    inside: torch.Tensor
+    """the texels inside the layout."""
+    features: torch.Tensor
+    """the facial features' polygon (:data:`FEATURES`, brows raised by :data:`BROW_MARGIN`)."""
+    grown_features: torch.Tensor
+    """the features grown by ``S // 32`` texels up and down and 2 sideways: above the brows, a fit's brows
+    placed low leave their upper hairs there, not a hairline."""
+    cheeks: torch.Tensor
+    """the cheek polygons (:data:`CHEEKS`), where the skin colour is sampled."""
+    mouth_interior: torch.Tensor
+    """inside the inner-lip polygon (:data:`MOUTH_INTERIOR`)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _layout_masks(model: MorphableModel, size: int, dtype: torch.dtype, backend: str) -> _LayoutMasks:
+    texel, _, _ = _texels(model.uv, model.triangles.to(torch.int32), size, dtype, backend)
+
+    def grid(inside: torch.Tensor) -> torch.Tensor:
+        return _to_grid(inside, texel, size)[:, None]
+
+    features = grid(_in_polygon(model, FEATURES, texel, size, brow_margin=BROW_MARGIN))
+    reach = size // 32
+    grown = F.max_pool2d(features.to(dtype), (2 * reach + 1, 5), stride=1, padding=(reach, 2)) > 0
+    cheeks = grid(sum(_in_polygon(model, polygon, texel, size) for polygon in CHEEKS) > 0)
+    return _LayoutMasks(grid(torch.ones_like(texel[None], dtype=torch.bool)), features, grown, cheeks,
+                        grid(_in_polygon(model, MOUTH_INTERIOR, texel, size)))
 
 
 def mirror_texture(values: torch.Tensor, model: MorphableModel, *, backend: str = "auto") -> torch.Tensor:
@@ -255,16 +287,19 @@ def _covered_forehead(
     the features, the unseen texels (completed < 0.5) that run at least ``2 · (size // 32) + 1`` texels
     across are the covered forehead (1 − completed, blurred over ``2 · (size // 20) + 1`` texels); narrower runs (a single strand's
     column, found by a horizontal opening) are the gaps, which :func:`_across_rows` fills."""
-    brow = _brow_row(model, size)
-    above = torch.zeros_like(completed)
-    above[..., : max(brow, 0), :] = 1
-    unseen = above * (1 - features.to(completed.dtype)) * (1 - completed)
+    brow = max(_brow_row(model, size), 0)
+    blur = size // 20
+    # computed on the rows a blur can reach from above the brows (twice that, so the image border's
+    # shorter windows fall where there is nothing to blur), zero below: the same values as on the whole
+    rows = min(brow + 2 * blur, completed.shape[-2])
+    above = torch.zeros_like(completed[..., :rows, :])
+    above[..., :brow, :] = 1
+    unseen = above * (1 - features[..., :rows, :].to(completed.dtype)) * (1 - completed[..., :rows, :])
     k = 2 * (size // 32) + 1
     gaps = (unseen > 0.5).to(unseen.dtype)
     broad = F.max_pool2d(-F.max_pool2d(-gaps, (1, k), stride=1, padding=(0, k // 2)), (1, k), stride=1, padding=(0, k // 2))
-    blur = size // 20
-    covered = _box_blur(broad * unseen, blur)
-    return covered, gaps * (1 - broad)
+    below = (0, 0, 0, completed.shape[-2] - rows)
+    return F.pad(_box_blur(broad * unseen, blur), below), F.pad(gaps * (1 - broad), below)
 
 
 def _box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -294,6 +329,15 @@ def _across_rows(texture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
 def _mix(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """(..., K, C) barycentric mixes Σ_j weights[k, j] · values[..., k, j, :] of (K, 3) ``weights``."""
     return (weights[..., None] * values).sum(-2)
+
+
+def _mix_vertices(weights: torch.Tensor, values: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
+    """(B, K, C) barycentric mixes Σ_j weights[k, j] · values[:, corners[k, j]] of (B, N, C) per-vertex
+    ``values``, summed left to right (the same sums as :func:`_mix` of the gathered corners, without them)."""
+    total = weights[:, 0, None] * values.index_select(1, corners[:, 0])
+    for j in (1, 2):
+        total = total + weights[:, j, None] * values.index_select(1, corners[:, j])
+    return total
 
 
 def _sample_nearest(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
