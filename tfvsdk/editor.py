@@ -30,10 +30,11 @@ from . import io, plugins
 from .checks import check_device
 from .errors import InputError, NoFaceError, PluginError
 from .faces import FaceChoice, choose_faces, face_regions, reference_descriptor, scan_faces
+from .head_motion import apply_similarity, face_similarity, follow_face
 from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .metrics.pose import rotation_angle
 from .morphable import vertices
-from .records import Detection, FaceFit
+from .records import Composition, Detection, FaceFit
 from .smoothing import bridge_gaps, smooth_fit
 from .lighting import pixel_normals, relight
 from .texture_confidence import FaceTexture, face_texture
@@ -41,6 +42,11 @@ from .uncovered import fill_uncovered_features
 from .timeline import LENGTH_POLICIES, FrameCursor, output_length, source_index
 
 logger = logging.getLogger(__name__)
+
+MOVED_PIXELS = 0.05
+"""A composition that puts a vertex of the appearance frame's own face (its own shape and expression) more
+than this many pixels from where the frame's fit has it moves that frame's head with the face
+(:func:`~tfvsdk.head_motion.follow_face`); a swap's or remix's target, posed as fitted, is left as it is."""
 
 TURNED_DEGREES = 2.0
 """A composition whose head rotation differs from its appearance frame's own by more than this (degrees)
@@ -532,31 +538,64 @@ class Editor:
         with plugins.reporting(self.renderer, "rendering"):
             rendering = self.renderer.render(vertices(self.model, comp), self.model.triangles, comp.image_size, uv=self.model.uv, texture=texture)
         rendered, mask = rendering.image[:, :3], rendering.mask
+        kept = None
+        if len(keep):
+            rows = index_of[comp.appearance_role][ks]
+            h, w = fitted[comp.appearance_role].info.size
+            scale = np.array([size[1] / w, size[0] / h], np.float32)
+            kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
+            kept = kept.view(len(keep), len(ks), 1, *size).amax(0)
+        own = fits[comp.appearance_role]
+        own_vertices = vertices(self.model, own)
+        if not only_masks:
+            appearance, own_vertices = self._follow_face(appearance, own, own_vertices, comp, found, mask, kept)
         if self.relight:
             normals = pixel_normals(rendering.vertices, self.model.triangles, rendering.triangle_id, rendering.barycentrics)
             rendered = relight(rendered, appearance, normals, mask)
         # the unseen mouth interior and the forehead under hair, their edge softened over 3 output pixels
         from_frame = F.avg_pool2d(rendering.image[:, 3:4] * mask, 3, stride=1, padding=1, count_include_pad=False) * mask
         rendered = rendered + from_frame * (appearance - rendered)
-        if len(keep):
-            rows = index_of[comp.appearance_role][ks]
-            h, w = fitted[comp.appearance_role].info.size
-            scale = np.array([size[1] / w, size[0] / h], np.float32)
-            kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
-            mask = mask * (1 - kept.view(len(keep), len(ks), 1, *size).amax(0))
+        if kept is not None:
+            mask = mask * (1 - kept)
         pasted_onto = appearance
-        own = fits[comp.appearance_role]
         turned = found & (rotation_angle(own.camera.rotation, comp.camera.rotation) > TURNED_DEGREES).to(found.device)
         if not only_masks and bool(turned.any()):
             rows = turned.nonzero()[:, 0].to(appearance.device)
             pasted_onto = appearance.index_copy(0, rows, fill_uncovered_features(
-                appearance[rows], vertices(self.model, own)[rows], mask[rows], self.model, self.renderer))
+                appearance[rows], own_vertices[rows], mask[rows], self.model, self.renderer))
         hint = (pasted_onto if comp.hint_role == comp.appearance_role else frames_of(comp.hint_role, True)) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, pasted_onto, hint, mask)
+        unedited = frames_of(comp.appearance_role, True)
         if only_masks:
-            blended = torch.where(mask > 0, blended, appearance)
-        return torch.where(found[:, None, None, None], blended, appearance), found.cpu().numpy()
+            blended = torch.where(mask > 0, blended, unedited)
+        return torch.where(found[:, None, None, None], blended, unedited), found.cpu().numpy()
+
+    def _follow_face(
+        self,
+        appearance: torch.Tensor,
+        own: FaceFit,
+        own_vertices: torch.Tensor,
+        comp: Composition,
+        found: torch.Tensor,
+        mask: torch.Tensor,
+        kept: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The appearance frames (B, 3, H, W) and their own face's vertices (B, N, 3), both moved where the
+        composition poses the face elsewhere than the frame's own fit (:func:`~tfvsdk.head_motion.follow_face`:
+        the head follows its face's roll, shift and size; other faces' regions ``kept`` stay); as they are
+        in the other frames (a swap's or remix's target keeps its pose)."""
+        posed = comp.camera.project(self.model.shape(own.alpha_id, own.alpha_exp).to(comp.camera.scale))
+        moves = found.to(own_vertices.device) & ((posed - own_vertices)[..., :2].abs().flatten(1).amax(1) > MOVED_PIXELS)
+        if not bool(moves.any()):
+            return appearance, own_vertices
+        rows = moves.nonzero()[:, 0]
+        matrix, shift = face_similarity(own_vertices[rows], posed[rows])
+        own_mask = self.renderer.render(own_vertices[rows], self.model.triangles, comp.image_size).mask
+        moved = follow_face(appearance[rows], matrix, shift, torch.maximum(own_mask, mask[rows]),
+                            fixed=None if kept is None else kept[rows])
+        return (appearance.index_copy(0, rows.to(appearance.device), moved),
+                own_vertices.index_copy(0, rows, apply_similarity(own_vertices[rows], matrix, shift)))
 
     def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice, *, option: str = "face") -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
