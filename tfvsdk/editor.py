@@ -30,7 +30,7 @@ from . import io, plugins
 from .checks import check_device
 from .errors import InputError, NoFaceError, PluginError
 from .faces import FaceChoice, choose_faces, face_regions, reference_descriptor, scan_faces
-from .head_motion import apply_similarity, face_similarity, follow_face
+from .head_motion import carry_back, face_similarity, follow_face
 from .interfaces import Blender, IdentityEmbedder, LandmarkDetector, Reconstructor, Renderer, TaskComposer
 from .metrics.pose import rotation_angle
 from .morphable import vertices
@@ -545,24 +545,17 @@ class Editor:
             scale = np.array([size[1] / w, size[0] / h], np.float32)
             kept = face_regions(np.concatenate([other[rows] * scale for other in keep]), size).to(mask)
             kept = kept.view(len(keep), len(ks), 1, *size).amax(0)
-        own = fits[comp.appearance_role]
-        own_vertices = vertices(self.model, own)
+        pasted = mask if kept is None else mask * (1 - kept)
+        pasted_onto = appearance
         if not only_masks:
-            appearance, own_vertices = self._follow_face(appearance, own, own_vertices, comp, found, mask, kept)
+            appearance, pasted_onto = self._repose(appearance, fits[comp.appearance_role], comp, found, pasted, kept)
         if self.relight:
             normals = pixel_normals(rendering.vertices, self.model.triangles, rendering.triangle_id, rendering.barycentrics)
             rendered = relight(rendered, appearance, normals, mask)
         # the unseen mouth interior and the forehead under hair, their edge softened over 3 output pixels
         from_frame = F.avg_pool2d(rendering.image[:, 3:4] * mask, 3, stride=1, padding=1, count_include_pad=False) * mask
         rendered = rendered + from_frame * (appearance - rendered)
-        if kept is not None:
-            mask = mask * (1 - kept)
-        pasted_onto = appearance
-        turned = found & (rotation_angle(own.camera.rotation, comp.camera.rotation) > TURNED_DEGREES).to(found.device)
-        if not only_masks and bool(turned.any()):
-            rows = turned.nonzero()[:, 0].to(appearance.device)
-            pasted_onto = appearance.index_copy(0, rows, fill_uncovered_features(
-                appearance[rows], own_vertices[rows], mask[rows], self.model, self.renderer))
+        mask = pasted
         hint = (pasted_onto if comp.hint_role == comp.appearance_role else frames_of(comp.hint_role, True)) * (1 - mask)
         with plugins.reporting(self.blender, "blending"):
             blended = self.blender.blend(rendered, pasted_onto, hint, mask)
@@ -571,31 +564,36 @@ class Editor:
             blended = torch.where(mask > 0, blended, unedited)
         return torch.where(found[:, None, None, None], blended, unedited), found.cpu().numpy()
 
-    def _follow_face(
-        self,
-        appearance: torch.Tensor,
-        own: FaceFit,
-        own_vertices: torch.Tensor,
-        comp: Composition,
-        found: torch.Tensor,
-        mask: torch.Tensor,
-        kept: torch.Tensor | None,
+    def _repose(
+        self, appearance: torch.Tensor, own: FaceFit, comp: Composition, found: torch.Tensor, mask: torch.Tensor, kept: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The appearance frames (B, 3, H, W) and their own face's vertices (B, N, 3), both moved where the
-        composition poses the face elsewhere than the frame's own fit (:func:`~tfvsdk.head_motion.follow_face`:
-        the head follows its face's roll, shift and size; other faces' regions ``kept`` stay); as they are
-        in the other frames (a swap's or remix's target keeps its pose)."""
+        """The (B, 3, H, W) appearance frames with their head moved where the composition poses the face
+        elsewhere than the frame's own fit (:func:`~tfvsdk.head_motion.follow_face`: roll, shift and size of the
+        face; other faces' regions ``kept`` stay), and the same frames with their own features that the
+        pasted mask M̂ leaves uncovered filled first where the head turns (:func:`~tfvsdk.uncovered.fill_uncovered_features`,
+        in the frame's own geometry, M̂ carried back to it: a still photo's features are rendered and filled
+        once). Frames whose face keeps its pose (a swap's or remix's target) are returned as they are."""
+        own_vertices = vertices(self.model, own)
         posed = comp.camera.project(self.model.shape(own.alpha_id, own.alpha_exp).to(comp.camera.scale))
-        moves = found.to(own_vertices.device) & ((posed - own_vertices)[..., :2].abs().flatten(1).amax(1) > MOVED_PIXELS)
+        device = own_vertices.device
+        moves = found.to(device) & ((posed - own_vertices)[..., :2].abs().flatten(1).amax(1) > MOVED_PIXELS)
+        turned = found.to(device) & (rotation_angle(own.camera.rotation, comp.camera.rotation) > TURNED_DEGREES).to(device)
         if not bool(moves.any()):
-            return appearance, own_vertices
+            return appearance, appearance
         rows = moves.nonzero()[:, 0]
         matrix, shift = face_similarity(own_vertices[rows], posed[rows])
-        own_mask = self.renderer.render(own_vertices[rows], self.model.triangles, comp.image_size).mask
-        moved = follow_face(appearance[rows], matrix, shift, torch.maximum(own_mask, mask[rows]),
-                            fixed=None if kept is None else kept[rows])
-        return (appearance.index_copy(0, rows.to(appearance.device), moved),
-                own_vertices.index_copy(0, rows, apply_similarity(own_vertices[rows], matrix, shift)))
+        filled = appearance[rows]
+        fill = turned[rows]
+        if bool(fill.any()):
+            at = fill.nonzero()[:, 0]
+            mask_back = carry_back(mask[rows][at], matrix[at], shift[at])
+            filled = filled.index_copy(0, at.to(filled.device), fill_uncovered_features(
+                filled[at], own_vertices[rows][at], mask_back, self.model, self.renderer))
+        own_mask = self.renderer.render(_once_if_still(own_vertices[rows]), self.model.triangles, comp.image_size).mask
+        moved = follow_face(torch.cat([appearance[rows], filled], 1), matrix, shift,
+                            torch.maximum(own_mask.expand(len(rows), -1, -1, -1), mask[rows]), fixed=None if kept is None else kept[rows])
+        index = rows.to(appearance.device)
+        return appearance.index_copy(0, index, moved[:, :3]), appearance.index_copy(0, index, moved[:, 3:])
 
     def _chosen_faces(self, info: io.SourceInfo, choice: FaceChoice, *, option: str = "face") -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(frames, 68, 2) landmarks (NaN where absent) of each face ``choice`` picks in ``info``'s source, and
@@ -609,6 +607,11 @@ class Editor:
         logger.info("%s: %d face(s) tracked, %d chosen", info.path, len(tracks), len(chosen))
         rest = [track for track in tracks if not any(track is c for c in chosen)]
         return [t.landmarks.astype(np.float32) for t in chosen], [t.landmarks.astype(np.float32) for t in rest]
+
+
+def _once_if_still(vertices: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) ``vertices``, or their first row alone (1, N, 3) when every row is the same (a still photo)."""
+    return vertices[:1] if torch.equal(vertices, vertices[:1].expand_as(vertices)) else vertices
 
 
 def _fit_key(fit: FaceFit, rows: np.ndarray) -> str:

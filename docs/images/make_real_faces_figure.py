@@ -50,7 +50,7 @@ from tfvsdk.demo import synth_clips
 from tfvsdk.editor import Editor
 from tfvsdk.evaluate import spread_frames
 from tfvsdk.flow import temporal_error
-from tfvsdk.head_motion import apply_similarity, face_similarity, follow_face
+from tfvsdk.head_motion import carry_back, face_similarity, follow_face
 from tfvsdk.morphable import load_npz, vertices
 from tfvsdk.seam import midline_points, midline_seam
 from tfvsdk.texture_confidence import face_texture
@@ -77,7 +77,7 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     faces the camera), rendered and pasted back with the classical blender — as the editor reenacts: the head
     around the face moved with it (:func:`tfvsdk.head_motion.follow_face`), the unseen mouth interior and the
     forehead under hair taken from that, the photo's own features that the turned face leaves uncovered
-    filled first; and the fitted yaw (degrees)."""
+    filled first (in the photo's geometry); and the fitted yaw (degrees)."""
     editor = Editor("swap", reconstructor_config=RECONSTRUCTOR, blender_config=BLENDER)
     images = io.to_tensor([photo])
     fit = editor.reconstructor.fit(images)
@@ -95,10 +95,10 @@ def turned(photo: np.ndarray, degrees: float | None) -> tuple[np.ndarray, float]
     own = fit.camera.project(shape)
     matrix, shift = face_similarity(own, vertices)
     own_mask = editor.renderer.render(own, model.triangles, fit.image_size).mask
-    moved = follow_face(images, matrix, shift, torch.maximum(own_mask, mask))
+    filled = fill_uncovered_features(images, own, carry_back(mask, matrix, shift), model, editor.renderer)
+    moved, frame = follow_face(torch.cat([images, filled], 1), matrix, shift, torch.maximum(own_mask, mask)).split(3, 1)
     from_frame = F.avg_pool2d(rendering.image[:, 3:4] * mask, 3, stride=1, padding=1, count_include_pad=False) * mask
     rendered = rendering.image[:, :3] + from_frame * (moved - rendering.image[:, :3])
-    frame = fill_uncovered_features(moved, apply_similarity(own, matrix, shift), mask, model, editor.renderer)
     out = editor.blender.blend(rendered, frame, frame * (1 - mask), mask)
     return io.to_uint8(out)[0], fitted_yaw
 

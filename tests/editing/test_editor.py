@@ -40,7 +40,10 @@ def test_every_task_writes_a_video_that_edits_the_face_and_keeps_the_rest(task, 
     assert (info.n_frames, info.size, info.fps) == (10, (96, 96), io.probe(clips[timeline].path).fps)
     edited, background = frames_of(out).astype(float), frames_of(clips[appearance].path).astype(float)
     corners = np.s_[:, :12, :12]
-    assert np.abs(edited[corners] - background[corners]).mean() < 2.0, "outside the face the appearance frame is kept"
+    # a reenactment poses the face as the driver's, and the head around it follows (tfvsdk.head_motion): at 96²
+    # that reaches the corners, which move by a few pixels over a smooth background
+    bound = 6.0 if task == "reenact" else 2.0
+    assert np.abs(edited[corners] - background[corners]).mean() < bound, "outside the face the appearance frame is kept"
     assert np.abs(edited - background).max() > 60, "the face is edited"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name], "no temporary file left behind"
 
