@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tfvsdk
+from tfvsdk import io
 from tfvsdk.data.synth import SynthConfig, Synthesizer, backgrounds
+from tfvsdk.editor import Editor
 from tfvsdk.head_motion import apply_similarity, face_similarity, follow_face
 
 SIZE = 160
@@ -111,3 +113,31 @@ def test_bad_shapes_are_named(photo):
         follow_face(image, matrix, shift, own_mask[:, :, :10])
     with pytest.raises(tfvsdk.InputError, match="new"):
         face_similarity(own, own[:, :10])
+
+
+def rolled(image: torch.Tensor, points: torch.Tensor, centre: torch.Tensor, degrees: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image`` (1, 3, H, W) and its (L, 2) ``points`` rolled by ``degrees`` about ``centre`` (x, y)."""
+    matrix, _ = similarity(degrees, 1.0, (0.0, 0.0))
+    shift = centre - matrix[0] @ centre
+    return follow_face(image, matrix, shift[None], torch.ones_like(image[:, :1])), points @ matrix[0].T + shift
+
+
+def test_a_photo_reenacted_by_a_rolled_driver_rolls_its_head_with_its_face(photo, tmp_path):
+    """The driver is the photo itself rolled by 30° about the face: reenacted with the driver's pose, the
+    photo's earring must land where the driver shows it, not stay where the photo has it."""
+    image, own, _, model, _ = photo
+    landmarks = model.landmarks(own)[0, :, :2]
+    driver, driver_landmarks = rolled(image, landmarks, own[0, :, :2].mean(0), 30.0)
+    still, clip = tmp_path / "photo.png", tmp_path / "driver.mp4"
+    io.write_image(still, io.to_uint8(image)[0])
+    with io.VideoWriter(clip, 10.0) as writer:
+        for _ in range(3):
+            writer.write(io.to_uint8(driver)[0])
+
+    editor = Editor(tfvsdk.create("composer", "reenact", pose="absolute"))
+    editor.run({"source": still, "driver": clip}, tmp_path / "out.mp4",
+               landmarks={"source": landmarks[None].numpy(), "driver": driver_landmarks[None].expand(3, -1, -1).numpy()})
+
+    out = io.to_tensor([next(io.iter_frames(tmp_path / "out.mp4"))])
+    assert float((red_centre(out) - red_centre(driver)).norm()) < 3.0
+    assert float((red_centre(image) - red_centre(driver)).norm()) > 8.0
