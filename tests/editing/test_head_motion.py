@@ -14,7 +14,7 @@ import tfvsdk
 from tfvsdk import io
 from tfvsdk.data.synth import SynthConfig, Synthesizer, backgrounds
 from tfvsdk.editor import Editor
-from tfvsdk.head_motion import apply_similarity, face_similarity, follow_face
+from tfvsdk.head_motion import apply_similarity, carry_back, face_similarity, follow_face
 
 SIZE = 160
 
@@ -83,6 +83,17 @@ def test_what_lies_beside_a_rolled_face_rolls_with_it_and_the_far_image_stays(ph
     far = torch.nn.functional.max_pool2d(region, 2 * radius + 1, stride=1, padding=radius) == 0
     assert int(far.sum()) > 1000
     assert torch.allclose(out.masked_select(far), image.masked_select(far), atol=1e-5), "the image far from the face stays"
+
+
+def test_a_mask_carried_back_lands_on_the_face_it_was_moved_from(photo):
+    image, own, own_mask, model, renderer = photo
+    matrix, shift = similarity(25.0, 1.1, (8.0, -5.0))
+    new_mask = renderer.render(apply_similarity(own, matrix, shift), model.triangles, (SIZE, SIZE)).mask
+
+    back = carry_back(new_mask, matrix, shift) > 0.5
+
+    overlap = (back & (own_mask > 0.5)).sum() / (back | (own_mask > 0.5)).sum()
+    assert float(overlap) > 0.97
 
 
 def test_pixels_marked_fixed_do_not_move(photo):
