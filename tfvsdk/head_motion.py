@@ -96,7 +96,9 @@ def follow_face(
 
     Args:
         frames: (B, C, H, W) the frames an edit pastes onto.
-        matrix, shift: T of :func:`face_similarity`, from the frames' own fitted face to the composition's.
+        matrix: (B, 2, 2) A of the similarity T of :func:`face_similarity`, from the frames' own fitted face
+            to the composition's.
+        shift: (B, 2) t of T.
         region: (B, 1, H, W) where the face is, in either pose (e.g. both rendered masks' union).
         reach: beyond the held band the warp falls smoothly to 0 within three times this fraction of the
             face's size (√ of the region's pixel area).
