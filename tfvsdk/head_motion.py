@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_tensor
+from .texture_confidence import _box_blur
 
 
 def face_similarity(own: torch.Tensor, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,10 +142,8 @@ def _falloff(region: torch.Tensor, reach: float, hold: float) -> torch.Tensor:
             coarse = F.max_pool2d(coarse, (1, g), stride=1, padding=(0, grow))
             coarse = F.max_pool2d(coarse, (g, 1), stride=1, padding=(grow, 0))
         radius = max(1, int(reach * size / step))
-        k = 2 * radius + 1
         for _ in range(3):
-            coarse = F.avg_pool2d(coarse, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
-            coarse = F.avg_pool2d(coarse, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
+            coarse = _box_blur(coarse, radius)
         if step > 1:
             coarse = F.interpolate(coarse, scale_factor=step, mode="bilinear", align_corners=False)[..., : item.shape[-2], : item.shape[-1]]
         out.append((2 * coarse).clamp(max=1))
