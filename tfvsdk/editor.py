@@ -574,7 +574,7 @@ class Editor:
         in the frame's own geometry, M̂ carried back to it: a still photo's features are rendered and filled
         once). Frames whose face keeps its pose (a swap's or remix's target) are returned as they are."""
         own_vertices = vertices(self.model, own)
-        posed = comp.camera.project(self.model.shape(own.alpha_id, own.alpha_exp).to(comp.camera.scale))
+        posed = vertices(self.model, attrs.evolve(own, camera=comp.camera))  # the frame's own face, posed as composed
         device = own_vertices.device
         moves = found.to(device) & ((posed - own_vertices)[..., :2].abs().flatten(1).amax(1) > MOVED_PIXELS)
         turned = found.to(device) & (rotation_angle(own.camera.rotation, comp.camera.rotation) > TURNED_DEGREES).to(device)
