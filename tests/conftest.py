@@ -14,6 +14,8 @@ os.environ["TFVSDK_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tfvsdk import threads  # noqa: E402
+
 SFM_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "sfm_3448" / "sfm_3448.npz"
 SFM_PATH = Path(os.environ.get("TFVSDK_SFM", SFM_PATH))
 
@@ -34,10 +36,8 @@ def sfm_path() -> Path:
 def one_thread():
     """One torch intra-op thread for the test: editing runs many small tensor operations, faster on one
     thread on the shared 2-core CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with threads.one_thread():
+        yield
 
 
 @pytest.fixture

@@ -137,17 +137,18 @@ def outline_edges(outline: JawOutline, points: torch.Tensor, rotation: torch.Ten
     Args:
         outline: the band.
         points: (B, V, 3) model-space positions of ``outline.support``.
-        rotation: (B, 3, 3) head rotations.
+        rotation: (B, 3, 3) head rotations (proper: determinant +1).
 
     Returns:
         (B, E) bool: occluding edges (one adjacent triangle faces the camera, the other away) and border
         edges whose triangle faces the camera. Facing is the sign of the rotated normal's z (toward the
-        viewer); triangles wind counter-clockwise seen from the front.
+        viewer); triangles wind counter-clockwise seen from the front. The rotated normal R(e₁ × e₂) is
+        Re₁ × Re₂, so its z is the 2-D cross product of the triangle's edges rotated into x and y.
     """
-    v = points.index_select(1, outline.triangles.view(-1)).view(points.shape[0], -1, 3, 3)
-    normals = torch.linalg.cross(v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 0])
-    toward = normals * rotation[:, None, 2, :]
-    front = toward[..., 0] + toward[..., 1] + toward[..., 2] > 0
+    xy = points @ rotation[:, :2].transpose(1, 2)
+    v = xy.index_select(1, outline.triangles.view(-1)).view(points.shape[0], -1, 3, 2)
+    e1, e2 = v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 0]
+    front = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0] > 0
     f0 = front.index_select(1, outline.edge_faces[:, 0])
     second = outline.edge_faces[:, 1]
     f1 = front.index_select(1, second.clamp(min=0))

@@ -20,6 +20,7 @@ import tfvsdk
 from tfvsdk import Camera, Detection, FaceFit, InputError, LandmarkDetector, MorphableModel, Reconstructor
 from tfvsdk.checks import check_number, check_tensor
 from tfvsdk.morphable import LANDMARK_COUNT
+from tfvsdk.threads import one_thread
 
 from .confidence import posterior_rotation_spread
 from .pose_init import initial_pose, pose_for_rotation
@@ -192,9 +193,10 @@ class TDDFAReconstructor(Reconstructor):
         if initial_rotation is not None:
             check_tensor("initial_rotation", initial_rotation, (landmarks.shape[0], 3, 3))
             initial_rotation = initial_rotation.to(targets)
-        state, weights = self._initialise(problem, targets, valid, found, detection.image_size, clip, initial_rotation)
-        if bool(found.any()):
-            state = self._solve(problem, state, targets, valid, found, weights, clip)
+        with one_thread():
+            state, weights = self._initialise(problem, targets, valid, found, detection.image_size, clip, initial_rotation)
+            if bool(found.any()):
+                state = self._solve(problem, state, targets, valid, found, weights, clip)
         return FaceFit(
             alpha_id=state.alpha_id.to(dtype),
             alpha_exp=state.alpha_exp.to(dtype),

@@ -1,4 +1,4 @@
-"""The tfv process asks OpenMP to wait passively before torch loads it."""
+"""The tfv process asks OpenMP to wait passively before torch loads it; small work runs on one thread."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
-from tfvsdk.threads import available_cores
+import pytest
+import torch
+
+from tfvsdk.threads import available_cores, one_thread
 
 
 def python(code: str) -> str:
@@ -35,3 +38,16 @@ def test_the_cli_sets_the_wait_policy_before_torch_is_imported():
 
 def test_the_default_is_the_available_cores():
     assert available_cores() == len(os.sched_getaffinity(0))
+
+
+def test_one_thread_restores_the_count_even_when_the_block_raises():
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="inside"):
+            with one_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+

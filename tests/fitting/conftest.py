@@ -16,13 +16,8 @@ from tfvsdk_3ddfa.params import ParamStats
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Fitting runs many small tensor operations; on the shared 2-core CPU a second intra-op thread that
-    waits for a busy core slows them by an order of magnitude, so these tests pin one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every fitting test runs on one torch thread (see the root conftest's ``one_thread``)."""
 
 
 @functools.lru_cache(maxsize=None)

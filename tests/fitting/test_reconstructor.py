@@ -151,6 +151,23 @@ def test_clip_fitting_lowers_jitter_on_a_static_head(model):
         assert clip[part] * 3 <= single[part], (part, clip[part], single[part])
 
 
+def test_the_fit_runs_on_one_thread_and_gives_the_caller_back_its_thread_count(builtin, monkeypatch):
+    """Small linear algebra is faster on one thread (tfvsdk.threads.one_thread); the caller's setting stays."""
+    fitter = reconstructor(builtin)
+    counts = []
+    solve = type(fitter)._solve
+    monkeypatch.setattr(type(fitter), "_solve", lambda self, *a: counts.append(torch.get_num_threads()) or solve(self, *a))
+    truth = random_fits(builtin, 6, seed=5, exp_scale=0.5, max_yaw=20)
+    torch.set_num_threads(2)
+    try:
+        fit = fitter.fit_landmarks(detection(synthetic_landmarks(builtin, truth)))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert counts == [1]
+    assert float(rotation_angle(fit.camera.rotation, truth.camera.rotation).max()) < 3.0
+
+
 def test_frames_without_a_face_get_placeholders_or_interpolation(sfm):
     truth = moving_clip(sfm, 12)
     landmarks = synthetic_landmarks(sfm, truth, noise=0.3)
