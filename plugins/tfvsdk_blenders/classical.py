@@ -22,6 +22,11 @@ frame, the frame the composition blends onto.
 
 Options:
 
+* ``max_detail_gain`` (default ``tone`` only) splits R's luminance into its shading — a box average, inside
+  M̂, over a square of side ``DETAIL_FRACTION`` (1/10) of the face's size — and the detail around it, and
+  bounds the detail's gain by ``max_detail_gain``: the shading takes the frame's contrast, the identity's
+  blotches, lashes and creases at most their own. A smooth texture pasted on a contrasty face (wrinkles,
+  glasses, hair inside M̂) gets gains up to 1.5, which drew its small dark features as dark strokes and patches.
 * ``tone="target"`` (the default until session 32) replaces step 1 by the same transfer per RGB channel:
   R is shifted and scaled so that each channel's mean and standard deviation inside M̂ equal the frame's,
   each gain σ_X/σ_R clamped to [1/max_gain, max_gain]. On real photos the three gains differ (1.9–3.0),
@@ -71,10 +76,13 @@ from tfvsdk.texture import push_pull
 _LUMA = (0.299, 0.587, 0.114)
 TONES: tuple[str, ...] = ("target-chroma", "target", "identity", "target-mean")
 CHROMA_FRACTION = 0.2
-CHROMA_EPSILON = 0.02
-"""ε of the log-chromaticities log (r + ε)/(g + ε), log (b + ε)/(g + ε) of ``tone="target-chroma"``."""
 """Side of the square, as a fraction of the face's size, over which a greyscale rendering's colour is taken
 from the frame (see the module docstring)."""
+DETAIL_FRACTION = 0.1
+"""Side of the square, as a fraction of the face's size, of the shading the ``max_detail_gain`` option splits
+off R's luminance (see the module docstring)."""
+CHROMA_EPSILON = 0.02
+"""ε of the log-chromaticities log (r + ε)/(g + ε), log (b + ε)/(g + ε) of ``tone="target-chroma"``."""
 
 
 def feathered_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -104,6 +112,9 @@ class ClassicalBlender(tfvsdk.Blender):
         max_gain: bound of the luminance contrast gain of step 1 (of each channel's with ``tone="target"``).
         tone: ``"target-chroma"`` (step 1), ``"target"``, ``"identity"`` or ``"target-mean"`` (the options above).
         max_contrast: bound of the luminance contrast gain of ``tone="target-mean"``.
+        max_detail_gain: bound of the gain on the rendered face's luminance detail, finer than
+            ``DETAIL_FRACTION`` of the face's size (default ``tone``); None: ``max_gain``, one gain for all
+            (the transfer before session 35).
 
     Example:
         >>> blender = tfvsdk.create("blender", "classical")
@@ -116,7 +127,7 @@ class ClassicalBlender(tfvsdk.Blender):
 
     def __init__(
         self, feather: float = 0.025, max_gain: float = 3.0, *, tone: str = "target-chroma", mode: str = "feather",
-        iterations: int = 60, max_contrast: float = 1.5,
+        iterations: int = 60, max_contrast: float = 1.5, max_detail_gain: float | None = 1.0,
     ) -> None:
         if not 0 <= feather < 0.5:
             raise tfvsdk.InputError(f"feather: expected a fraction of the frame size in [0, 0.5), got {feather!r}")
@@ -126,6 +137,8 @@ class ClassicalBlender(tfvsdk.Blender):
             raise tfvsdk.InputError(f"tone: expected one of {', '.join(map(repr, TONES))}, got {tone!r}")
         if not max_contrast >= 1:
             raise tfvsdk.InputError(f"max_contrast: expected a gain ≥ 1, got {max_contrast!r}")
+        if max_detail_gain is not None and not max_detail_gain > 0:
+            raise tfvsdk.InputError(f"max_detail_gain: expected a gain > 0, got {max_detail_gain!r}")
         if mode not in ("feather", "poisson"):
             raise tfvsdk.InputError(f"mode: expected 'feather' or 'poisson', got {mode!r}")
         if not isinstance(iterations, int) or iterations < 0:
@@ -136,6 +149,7 @@ class ClassicalBlender(tfvsdk.Blender):
         self.mode = mode
         self.iterations = iterations
         self.max_contrast = max_contrast
+        self.max_detail_gain = max_gain if max_detail_gain is None else max_detail_gain
 
     def _blend(
         self, rendered: torch.Tensor, appearance: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor
@@ -157,7 +171,17 @@ class ClassicalBlender(tfvsdk.Blender):
         mean_x, std_x, _ = masked_mean_std(theirs, mask)
         gain = std_x / std_r.clamp(min=1e-6)
         gain = torch.cat([gain[:, :1].clamp(1 / self.max_gain, self.max_gain), gain[:, 1:].clamp(max=1.0)], 1)
-        return _from_luma_chroma((ours - mean_r) * gain + mean_x)
+        if self.max_detail_gain >= self.max_gain:
+            return _from_luma_chroma((ours - mean_r) * gain + mean_x)
+        luminance = ours[:, :1]
+        inside = (mask > 0.5).to(luminance.dtype)
+        radius = max(1, round(DETAIL_FRACTION * float(inside.flatten(1).sum(1).max().sqrt()) / 2))
+        base = _box_blur(luminance * inside, radius) / _box_blur(inside, radius).clamp(min=1e-6)
+        detail = luminance - base
+        g = gain[:, :1]
+        luminance = (base - mean_r[:, :1]) * g + mean_x[:, :1] + detail * g.clamp(max=self.max_detail_gain)
+        chroma = (ours[:, 1:] - mean_r[:, 1:]) * gain[:, 1:] + mean_x[:, 1:]
+        return _from_luma_chroma(torch.cat([luminance, chroma], 1))
 
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Step 1 (or its ``tone`` variants) of the module docstring."""

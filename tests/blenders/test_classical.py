@@ -45,16 +45,20 @@ def test_pixels_outside_the_mask_are_exactly_the_appearance_frame(h, w, seed, so
 
 def test_a_re_exposed_and_re_tinted_face_is_restored_exactly():
     """R = X with its luminance scaled and shifted and its log-chromaticities shifted inside M̂ (another
-    exposure, contrast and skin tone): the default transfer undoes it, so Y = X_p."""
+    exposure, contrast and skin tone): the default transfer undoes it, so Y = X_p. R has more contrast than
+    X here, so the gain (< 1) is the same on shading and detail; the other way round see
+    ``test_a_capped_detail_gain…`` (the default keeps R's detail) and ``max_detail_gain=None`` below."""
     g = torch.Generator().manual_seed(0)
     mask = ellipse(48, 40).double()
     appearance = 0.25 + 0.5 * torch.rand(1, 3, 48, 40, generator=g, dtype=torch.float64)
     features = _luma_chroma(appearance)
-    changed = torch.cat([0.8 * features[:, :1] + 0.05, features[:, 1:] + torch.tensor([0.15, -0.1], dtype=torch.float64).view(1, 2, 1, 1)], 1)
-    rendered = _from_luma_chroma(changed) * mask
-    assert 0 <= float(rendered.min()) and float(rendered.max()) <= 1
-    out = tfvsdk.create("blender", "classical").blend(rendered, appearance, appearance * (1 - mask), mask)
-    torch.testing.assert_close(out, appearance, atol=3e-4, rtol=0)  # up to the 1e-5 the spreads' variance gets
+    shift = torch.tensor([0.15, -0.1], dtype=torch.float64).view(1, 2, 1, 1)
+    for contrast, options in ((1.25, {}), (0.8, {"max_detail_gain": None})):
+        changed = torch.cat([contrast * features[:, :1] - 0.1 * contrast + 0.08, features[:, 1:] + shift], 1)
+        rendered = _from_luma_chroma(changed) * mask
+        assert 0 <= float(rendered.min()) and float(rendered.max()) <= 1
+        out = tfvsdk.create("blender", "classical", **options).blend(rendered, appearance, appearance * (1 - mask), mask)
+        torch.testing.assert_close(out, appearance, atol=3e-4, rtol=0)  # up to the 1e-5 the spreads' variance gets
 
 
 def test_an_affinely_recoloured_face_is_restored_exactly_per_channel():
@@ -266,7 +270,9 @@ def test_the_default_tone_takes_the_frames_skin_colour_and_never_saturates_the_f
     for ours, theirs in (((luma * matched).sum(1), (luma * frame).sum(1)), (log_chroma(matched.clamp(0, 1))[:, 0], log_chroma(frame)[:, 0])):
         assert float(ours[0][inside].mean()) == pytest.approx(float(theirs[0][inside].mean()), abs=0.02)
     frame_spread = float((luma * frame).sum(1)[0][inside].std())
-    assert float((luma * matched).sum(1)[0][inside].std()) == pytest.approx(frame_spread, rel=0.1)
+    one_gain = tfvsdk.create("blender", "classical", max_detail_gain=None)._match_colour(rendered, frame, mask)
+    assert float((luma * one_gain).sum(1)[0][inside].std()) == pytest.approx(frame_spread, rel=0.1)
+    assert float((luma * matched).sum(1)[0][inside].std()) < 0.7 * frame_spread  # the face keeps its own fine detail
 
 
 def test_target_mean_tone_takes_the_frames_mean_colour_and_keeps_the_faces_hue_contrast():
@@ -331,3 +337,35 @@ def test_a_greyscale_rendering_holding_the_frames_mouth_is_still_coloured_by_the
     mean_colour = frame[:, :, mask[0, 0] > 0].mean(-1)
     chromaticity = out[:, :, skin] / out[:, :, skin].sum(1, keepdim=True)
     torch.testing.assert_close(chromaticity, (mean_colour / mean_colour.sum())[..., None].expand_as(chromaticity), atol=0.02, rtol=0)
+
+
+def test_a_capped_detail_gain_lifts_the_shading_to_the_frames_contrast_but_not_the_faces_blotches():
+    """R: soft shading across the face and a small dark blotch; the frame: stronger shading (a contrast gain
+    of ~2). By default (``max_detail_gain=1``) the shading takes the gain and the blotch keeps its own depth;
+    with one gain on everything (``max_detail_gain=None``, the transfer before session 35) the blotch darkens with it — the dark patches and
+    strokes a smooth texture got on a contrasty frame."""
+    h = w = 192
+    mask = ellipse(h, w)
+    x = torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(1, 1, h, w)
+    skin = torch.tensor([1.0, 0.8, 0.7]).view(1, 3, 1, 1)
+    rendered = (0.6 + 0.05 * x) * skin
+    blotch = (..., slice(95, 98), slice(95, 98))  # 3 px; the shading's scale is 1/10 of the face (~10 px here)
+    rendered[blotch] -= 0.1
+    frame = (0.55 + 0.12 * x) * skin
+    rendered = rendered * mask
+
+    def depth(image: torch.Tensor) -> float:
+        around = (image[..., 92:101, 92:101].sum() - image[blotch].sum()) / (3 * 72)
+        return float(around - image[blotch].mean())
+
+    def slope(image: torch.Tensor) -> float:
+        return float(image[..., 60:80, 120:140].mean() - image[..., 60:80, 52:72].mean())
+
+    capped = tfvsdk.create("blender", "classical")._match_colour(rendered, frame, mask)
+    full = tfvsdk.create("blender", "classical", max_detail_gain=None)._match_colour(rendered, frame, mask)
+    assert depth(capped) == pytest.approx(depth(rendered), rel=0.2)
+    assert depth(full) > 1.5 * depth(rendered)
+    assert slope(capped) > 1.6 * slope(rendered)
+    assert slope(capped) == pytest.approx(slope(full), rel=0.15)
+    with pytest.raises(tfvsdk.InputError, match="max_detail_gain"):
+        tfvsdk.create("blender", "classical", max_detail_gain=0)
