@@ -104,6 +104,30 @@ def _box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(x, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
 
 
+def _detail(luminance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) ``luminance`` minus its shading: its average inside the (B, 1, H, W) ``mask`` (> 0.5) over a
+    square of side ``DETAIL_FRACTION`` of each sample's face size (√ of the mask's pixel area)."""
+    inside = (mask > 0.5).to(luminance.dtype)
+    radii = (DETAIL_FRACTION / 2 * inside.flatten(1).sum(1).sqrt()).round().clamp(min=1).to(torch.int64)
+    weighted = torch.cat([luminance * inside, inside], 1)
+    shading = torch.empty_like(luminance)
+    for radius in radii.unique().tolist():
+        rows = radii == radius
+        sums = _box_sum(weighted[rows], radius)
+        shading[rows] = sums[:, :1] / sums[:, 1:].clamp(min=1e-6)
+    return luminance - shading
+
+
+def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B, C, H, W) sums of ``x`` over the (2 radius + 1)² square around each pixel (zeros beyond the image),
+    by running sums: the cost does not grow with the radius."""
+    k = 2 * radius + 1
+    rows = F.pad(x, (radius + 1, radius)).cumsum(-1)
+    x = rows[..., k:] - rows[..., :-k]
+    cols = F.pad(x, (0, 0, radius + 1, radius)).cumsum(-2)
+    return cols[..., k:, :] - cols[..., :-k, :]
+
+
 class ClassicalBlender(tfvsdk.Blender):
     """Colour-matched, feathered paste of R onto the appearance frame (see the module docstring).
 
@@ -171,17 +195,11 @@ class ClassicalBlender(tfvsdk.Blender):
         mean_x, std_x, _ = masked_mean_std(theirs, mask)
         gain = std_x / std_r.clamp(min=1e-6)
         gain = torch.cat([gain[:, :1].clamp(1 / self.max_gain, self.max_gain), gain[:, 1:].clamp(max=1.0)], 1)
-        if self.max_detail_gain >= self.max_gain:
-            return _from_luma_chroma((ours - mean_r) * gain + mean_x)
-        luminance = ours[:, :1]
-        inside = (mask > 0.5).to(luminance.dtype)
-        radius = max(1, round(DETAIL_FRACTION * float(inside.flatten(1).sum(1).max().sqrt()) / 2))
-        base = _box_blur(luminance * inside, radius) / _box_blur(inside, radius).clamp(min=1e-6)
-        detail = luminance - base
-        g = gain[:, :1]
-        luminance = (base - mean_r[:, :1]) * g + mean_x[:, :1] + detail * g.clamp(max=self.max_detail_gain)
-        chroma = (ours[:, 1:] - mean_r[:, 1:]) * gain[:, 1:] + mean_x[:, 1:]
-        return _from_luma_chroma(torch.cat([luminance, chroma], 1))
+        features = (ours - mean_r) * gain + mean_x
+        excess = gain[:, :1] - gain[:, :1].clamp(max=self.max_detail_gain)
+        if bool((excess > 0).any()):
+            features[:, :1] -= excess * _detail(ours[:, :1], mask)
+        return _from_luma_chroma(features)
 
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Step 1 (or its ``tone`` variants) of the module docstring."""

@@ -369,3 +369,18 @@ def test_a_capped_detail_gain_lifts_the_shading_to_the_frames_contrast_but_not_t
     assert slope(capped) == pytest.approx(slope(full), rel=0.15)
     with pytest.raises(tfvsdk.InputError, match="max_detail_gain"):
         tfvsdk.create("blender", "classical", max_detail_gain=0)
+
+
+def test_each_frame_is_blended_as_if_alone_whatever_else_is_in_the_batch():
+    """The shading's square follows each frame's own face size: a frame's output does not depend on the chunk
+    it is edited in."""
+    g = torch.Generator().manual_seed(3)
+    masks = torch.cat([ellipse(96, 96, rx=0.3, ry=0.4), ellipse(96, 96), ellipse(96, 96, rx=0.7, ry=0.9)])
+    skin = torch.tensor([1.0, 0.8, 0.7]).view(1, 3, 1, 1)
+    rendered = (0.5 + 0.1 * torch.rand(3, 1, 96, 96, generator=g)) * skin * masks
+    frames = (0.5 + 0.3 * torch.rand(3, 1, 96, 96, generator=g)) * skin
+    blender = tfvsdk.create("blender", "classical")
+    together = blender.blend(rendered, frames, frames * (1 - masks), masks)
+    for i in range(3):
+        alone = blender.blend(rendered[i : i + 1], frames[i : i + 1], frames[i : i + 1] * (1 - masks[i : i + 1]), masks[i : i + 1])
+        torch.testing.assert_close(together[i : i + 1], alone)
