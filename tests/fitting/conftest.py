@@ -9,8 +9,6 @@ import numpy as np
 
 import pytest
 
-import torch
-
 import tfvsdk
 from tfvsdk_3ddfa.params import ParamStats
 
