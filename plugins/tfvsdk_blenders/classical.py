@@ -118,6 +118,15 @@ def _detail(luminance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return luminance - shading
 
 
+def _bounding_box(region: torch.Tensor) -> tuple:
+    """The index ``(..., rows, columns)`` of the smallest box holding every True pixel of the (B, 1, H, W)
+    ``region`` over the batch (the whole image when none is True)."""
+    rows, cols = region.any(0)[0].any(1).nonzero()[:, 0], region.any(0)[0].any(0).nonzero()[:, 0]
+    if rows.numel() == 0:
+        return (...,)
+    return (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+
+
 def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     """(B, C, H, W) sums of ``x`` over the (2 radius + 1)² square around each pixel (zeros beyond the image),
     by running sums: the cost does not grow with the radius."""
@@ -198,7 +207,8 @@ class ClassicalBlender(tfvsdk.Blender):
         features = (ours - mean_r) * gain + mean_x
         excess = gain[:, :1] - gain[:, :1].clamp(max=self.max_detail_gain)
         if bool((excess > 0).any()):
-            features[:, :1] -= excess * _detail(ours[:, :1], mask)
+            face = _bounding_box(mask > 0)  # beyond it M̂ = 0: nothing to correct, nothing in the box sums
+            features[:, :1][face] -= excess * _detail(ours[:, :1][face], mask[face])
         return _from_luma_chroma(features)
 
     def _match_colour(self, rendered: torch.Tensor, appearance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
