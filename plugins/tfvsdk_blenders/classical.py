@@ -118,13 +118,15 @@ def _detail(luminance: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return luminance - shading
 
 
-def _bounding_box(region: torch.Tensor) -> tuple:
+def _bounding_box(region: torch.Tensor, margin: int = 0) -> tuple:
     """The index ``(..., rows, columns)`` of the smallest box holding every True pixel of the (B, 1, H, W)
-    ``region`` over the batch (the whole image when none is True)."""
+    ``region`` over the batch, grown by ``margin`` pixels within the image (the whole image when none is True)."""
     rows, cols = region.any(0)[0].any(1).nonzero()[:, 0], region.any(0)[0].any(0).nonzero()[:, 0]
     if rows.numel() == 0:
         return (...,)
-    return (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    h, w = region.shape[-2:]
+    return (..., slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, h)),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, w)))
 
 
 def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -289,10 +291,7 @@ def poisson_paste(source: torch.Tensor, frame: torch.Tensor, region: torch.Tenso
     """
     if not bool(region.any()):
         return frame
-    rows, cols = region.any(0)[0].any(1).nonzero()[:, 0], region.any(0)[0].any(0).nonzero()[:, 0]
-    top, bottom = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, region.shape[-2])
-    left, right = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, region.shape[-1])
-    crop = (..., slice(top, bottom), slice(left, right))
+    crop = _bounding_box(region, margin=1)
     omega = region[crop].to(source.dtype).expand(-1, source.shape[1], -1, -1)
     border = (frame - source)[crop] * (1 - omega)
 
