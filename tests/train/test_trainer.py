@@ -249,6 +249,37 @@ def test_the_adaptive_scale_is_measured_on_batches_with_a_ground_truth_and_kept_
     assert restored.train_step(image_batch)["loss/adversarial_scale"] == s
 
 
+@pytest.mark.parametrize("scale, sigma", [("fixed", 0.0), ("adaptive", 1.0)])
+def test_a_step_that_measures_nothing_takes_the_same_gradient_in_one_backward_pass(synth_root, tmp_path, monkeypatch, scale, sigma):
+    """With a fixed scale, or on a batch without a video sample (s is kept, not measured), and no norms to log,
+    G and E get the gradient of eq. 16's sum from one backward pass; it equals the sum of the per-term
+    gradients a logging step takes (two trainers, same seed, same first batch)."""
+    calls = []
+    grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or grad(*a, **k))
+    passes, gradients = {}, {}
+    for every in (1, 0):
+        trainer = Trainer(make_config(synth_root, tmp_path / str(every), data={"sigma": sigma},
+                                      loss={"adversarial_scale": scale}, run={"grad_every": every}))
+        backward = trainer._generator_backward
+
+        def spy(*args, every=every, trainer=trainer, backward=backward, **kwargs):
+            calls.clear()
+            result = backward(*args, **kwargs)
+            passes[every] = len(calls)
+            gradients[every] = [p.grad for p in trainer.components.generator_parameters() if p.requires_grad]
+            return result
+
+        trainer._generator_backward = spy
+        trainer.train_step(next(iter(trainer._loader())))
+    assert passes[0] == 1 < passes[1]
+    assert any(g is not None for g in gradients[0])
+    for one_pass, per_term in zip(gradients[0], gradients[1], strict=True):
+        assert (one_pass is None) == (per_term is None)
+        if one_pass is not None:
+            torch.testing.assert_close(one_pass, per_term, rtol=1e-4, atol=1e-7)
+
+
 class PreparingRemix(tfvsdk.TaskComposer):
     """A remix that records the batch size of every fit its ``prepare`` sees and shows the expression
     source's mean expression over its whole source (so a frame's composition depends on the whole clip)."""

@@ -451,7 +451,9 @@ class Trainer:
         steps, else the paper's terms with L_FM and the hook losses as two sums), so that with
         ``loss.adversarial_scale = "adaptive"``
         s = ‖∇(β L_app + γ L_rec + λ L_tmp + μ L_FM)‖ / ((β + γ + λ + μ) ‖∇ L_adv‖) costs no extra pass; the
-        gradient set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp).
+        gradient set is Σ ∇(weighted) + α s ∇L_adv (α after the warm-up ramp). A step that neither logs norms
+        nor measures s (``adversarial_scale = "fixed"``, a batch without a video sample, or α = 0) takes that
+        gradient in one backward pass of the sum, not one per group.
 
         s is measured only on a ``paired`` batch, one with a video sample: without a ground truth there is no
         L_rec, L_tmp or L_FM, and L_app alone is no reference (E can satisfy it by embedding every frame
@@ -469,16 +471,27 @@ class Trainer:
         else:
             groups = {"paper": paper, "hooks": [name for name in weighted if name not in paper]}
 
-        def gradient(value: torch.Tensor) -> list[torch.Tensor | None]:
+        def gradient(value: torch.Tensor, retain: bool = True) -> list[torch.Tensor | None]:
             if not value.requires_grad:
                 return [None] * len(params)
-            return list(torch.autograd.grad(scaler.scale(value), params, retain_graph=True, allow_unused=True))
+            return list(torch.autograd.grad(scaler.scale(value), params, retain_graph=retain, allow_unused=True))
 
         def add(a: list[torch.Tensor | None], b: list[torch.Tensor | None], factor: float = 1.0) -> list[torch.Tensor | None]:
             return [x if y is None else (factor * y if x is None else x + factor * y) for x, y in zip(a, b)]
 
         def norm(grads: list[torch.Tensor | None]) -> float:
             return math.sqrt(sum(float(g.float().square().sum()) for g in grads if g is not None)) / unscale
+
+        alpha = self.adversarial_weight()
+        adaptive = self.config.loss.adversarial_scale == "adaptive"
+        measure_scale = alpha > 0 and adaptive and paired
+        if not log_grads and not measure_scale:  # nothing to measure per term: one backward pass of the sum
+            scale = (self.paired_scale or 1.0) if adaptive else 1.0
+            summands = [v.reshape(()) for v in weighted.values()] + ([alpha * scale * adversarial.reshape(())] if alpha > 0 else [])
+            grads = gradient(torch.stack(summands).sum(), retain=False) if summands else [None] * len(params)
+            for p, g in zip(params, grads):
+                p.grad = g
+            return {}, scale
 
         norms: dict[str, float] = {}
         reference: list[torch.Tensor | None] = [None] * len(params)
@@ -493,15 +506,14 @@ class Trainer:
             if all(n in paper for n in names):
                 reference = add(reference, grads)
             total = add(total, grads)
-        alpha = self.adversarial_weight()
         scale = 1.0
         if alpha > 0:
             adv = gradient(adversarial.reshape(()))
-            if self.config.loss.adversarial_scale == "adaptive" and paired:
+            if measure_scale:
                 w = self.weights
                 weights = w.appearance + w.reconstruction + w.temporal + self.config.loss.feature_matching
                 scale = self.paired_scale = min(norm(reference) / (weights * norm(adv) + 1e-12), 1e4)
-            elif self.config.loss.adversarial_scale == "adaptive" and self.paired_scale is not None:
+            elif adaptive and self.paired_scale is not None:
                 scale = self.paired_scale
             total = add(total, adv, alpha * scale)
             if log_grads:
