@@ -191,9 +191,9 @@ def test_a_greyscale_rendering_takes_the_colour_of_the_frames_face_around_each_p
     mask = ellipse(96, 96)
     g = torch.Generator().manual_seed(4)
     grey = (0.55 + 0.1 * torch.randn(1, 1, 96, 96, generator=g)).clamp(0, 1).expand(1, 3, 96, 96) * mask
-    ruddy, cool = torch.tensor([0.8, 0.5, 0.4]), torch.tensor([0.6, 0.55, 0.5])
+    ruddy, cool = torch.tensor([0.8, 0.5, 0.4]), torch.tensor([0.62, 0.569, 0.517])  # of one luminance, 0.578
     frame = torch.where(torch.arange(96) < 48, ruddy.view(3, 1, 1), cool.view(3, 1, 1))[None].expand(1, 3, 96, 96)
-    frame = (frame + 0.05 * torch.randn(1, 3, 96, 96, generator=g)).clamp(0, 1)  # the left half ruddy, the right cool
+    frame = frame * (1 + 0.05 * torch.randn(1, 1, 96, 96, generator=g))  # the left half ruddy, the right cool
 
     def blend(rendered: torch.Tensor, tone: str) -> torch.Tensor:
         return tfvsdk.create("blender", "classical", tone=tone).blend(rendered, frame, frame * (1 - mask), mask)
@@ -210,6 +210,36 @@ def test_a_greyscale_rendering_takes_the_colour_of_the_frames_face_around_each_p
     tinted = grey * torch.tensor([1.1, 1.0, 0.9]).view(1, 3, 1, 1)  # a coloured face is not recoloured so
     tinted_out = blend(tinted, tone)[:, :, interior]
     assert float((tinted_out / tinted_out.sum(1, keepdim=True) - chromaticity[:, :, interior]).abs().max()) > 0.02
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_a_greyscale_rendering_takes_the_colour_the_frames_skin_has_at_its_own_luminance(tone):
+    """The frame's face is lit from the left and, as skin is, ruddier in shadow; the identity's shading is
+    the other way round. Where the frame is in shadow and the new face lit, the new face takes the pale colour
+    the frame's lit skin has, not the ruddy colour of the shadow that lies there (which turned an
+    identity's shadow grey where the frame's face was lit and pale)."""
+    mask = ellipse(96, 96)
+    x = torch.linspace(0, 1, 96).view(1, 1, 1, 96).expand(1, 1, 96, 96)
+    g = torch.Generator().manual_seed(5)
+
+    def skin(brightness: torch.Tensor) -> torch.Tensor:  # log r/g = 0.9 − 0.8 · brightness: ruddier in shadow
+        r_over_g = torch.exp(0.9 - 0.8 * brightness)
+        return brightness * torch.cat([r_over_g, torch.ones_like(brightness), 0.8 * torch.ones_like(brightness)], 1) / (0.299 * r_over_g + 0.587 + 0.114 * 0.8)
+
+    frame = skin((0.8 - 0.4 * x) * (1 + 0.02 * torch.randn(1, 1, 96, 96, generator=g))).clamp(0, 1)
+    grey = (0.4 + 0.4 * x).expand(1, 3, 96, 96) * mask
+    out = tfvsdk.create("blender", "classical", tone=tone).blend(grey, frame, frame * (1 - mask), mask)
+
+    def at_right(values: torch.Tensor) -> float:  # the mean over a patch on the face's right, frame shadowed, face lit
+        return float(values[0, 40:56, 60:66].mean())
+
+    def log_r_over_g(image: torch.Tensor) -> torch.Tensor:
+        return torch.log((image[:, 0] + 0.02) / (image[:, 1] + 0.02))
+
+    luminance = 0.299 * out[:, :1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:]
+    assert at_right(luminance[:, 0]) > at_right((0.299 * frame[:, 0] + 0.587 * frame[:, 1] + 0.114 * frame[:, 2])) + 0.1
+    assert at_right(log_r_over_g(frame)) > at_right(log_r_over_g(out)) + 0.05  # paler than the shadow it lies on
+    assert at_right(log_r_over_g(out)) == pytest.approx(at_right(log_r_over_g(skin(luminance))), abs=0.05)  # the frame's skin at its luminance
 
 
 @pytest.mark.parametrize("tone", TONES)
