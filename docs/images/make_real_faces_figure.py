@@ -18,7 +18,8 @@ to ``$TFV_FACES/sheets`` only. Needs the ``faces`` extra (dlib) and scikit-image
 
 Per case: D(identity) = max over output frames of the descriptor distance to the identity photo (both in
 greyscale when the photo has no colour, as ``tfv eval``'s E_id: :func:`tfvsdk.metrics.has_colour`), D(target)
-= min over frames of the distance to the target frame it replaced, the seam ratio = mean midline seam
+= min over frames of the distance to the target frame it replaced (both over the frames where dlib finds the
+output's face: "no face found" counts the others, which no D describes), the seam ratio = mean midline seam
 measure (:func:`tfvsdk.seam.midline_seam`) of the output over that of the target, the seam ratio vs identity =
 the same mean over that of the identity photo at its own fit (a seam is an edge that neither source has: the
 identity's own nose ridge or a turned nose's edge near the midline come with its texture), and E_tmp
@@ -298,9 +299,9 @@ def main() -> None:
             (real_faces.FACES / "sheets").mkdir(exist_ok=True)
             suffix = "".join(f"_{v}" for v in (BLENDER.get("tone"), BLENDER.get("mode"), args.model_path and args.model_path.stem, args.model, args.relight and "relit") if v)
             io.write_image(real_faces.FACES / "sheets" / f"real_faces_local{suffix}.png", np.concatenate(local, 0)[::2, ::2])
-    print("| case | D(identity) max | D(target) min | seam ratio | seam vs identity | E_tmp | colour outliers | stray edges | frames/s |\n|---|---|---|---|---|---|---|---|---|")
+    print("| case | D(identity) max | D(target) min | no face found | seam ratio | seam vs identity | E_tmp | colour outliers | stray edges | frames/s |\n|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {100 * r['colour_outliers']:.1f} % | {100 * r['stray_edges']:.1f} % | {r['fps']:.1f} |")
+        print(f"| {name} | {r['D_identity_max']:.3f} | {r['D_target_min']:.3f} | {r['undetected']} / {FRAMES} | {r['seam_ratio']:.2f} | {r['seam_vs_identity']:.2f} | {r['E_tmp']:.2f} | {100 * r['colour_outliers']:.1f} % | {100 * r['stray_edges']:.1f} % | {r['fps']:.1f} |")
 
 
 if __name__ == "__main__":
