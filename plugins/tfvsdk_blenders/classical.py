@@ -269,9 +269,10 @@ def _colourised(luminance: torch.Tensor, frame: torch.Tensor, mask: torch.Tensor
     ruddy, its lips red — moved by how the frame's colour changes with its light: c(x) = c̄(x) + β (Y(x) −
     Ȳ(x)), Ȳ the frame's luminance averaged alike and β the slope of the frame's log-chromaticity on its
     luminance over the face (least squares; cf. Welsh et al. 2002, colour transferred to a greyscale image by
-    matching luminance). Skin in shadow is ruddier than lit skin (on a real frame, the second man's, β = −1.15 to −1.24
-    for log r/g, which fell from 0.61 in the face's darkest eighth to 0.13 in its brightest); with c̄ alone, an identity's shadow
-    that fell where the frame's face is lit took that light's pale colour and came out grey. Where no masked
+    matching luminance). Skin in shadow is ruddier than lit skin (on a real frame, the second man's, β = −1.15
+    to −1.24 for log r/g, which fell from 0.61 in the face's darkest eighth to 0.13 in its brightest); with c̄
+    alone, an identity's shadow that fell where the frame's face is lit took that light's pale colour and came
+    out grey. Where no masked
     pixel is near, c̄ and Ȳ are the face's medians. β is fitted at the scale of light, not of pixels — on the
     frame averaged over half that square (a pixel's noise in r, g and b alone makes its log r/g rise with its
     luminance) — and shrunk where the face's light varies by less than ``LIGHT_FLOOR`` (ridge regression,

@@ -486,7 +486,7 @@ class Trainer:
         adaptive = self.config.loss.adversarial_scale == "adaptive"
         measure_scale = alpha > 0 and adaptive and paired
         if not log_grads and not measure_scale:  # nothing to measure per term: one backward pass of the sum
-            scale = (self.paired_scale or 1.0) if adaptive else 1.0
+            scale = self.paired_scale if adaptive and self.paired_scale is not None else 1.0
             summands = [v.reshape(()) for v in weighted.values()] + ([alpha * scale * adversarial.reshape(())] if alpha > 0 else [])
             grads = gradient(torch.stack(summands).sum(), retain=False) if summands else [None] * len(params)
             for p, g in zip(params, grads):
