@@ -288,11 +288,11 @@ def _colourised(luminance: torch.Tensor, frame: torch.Tensor, mask: torch.Tensor
             out.append(torch.cat([target, features[1:]]))
             continue
         radius = max(1, round(CHROMA_FRACTION * float(weight.sum().sqrt()) / 2))
-        near = _box_blur(weight[None], radius)[0]
-        local = _box_blur((features * weight)[None], radius)[0] / near.clamp(min=1e-3)
-        local = torch.where(near > 1e-3, local, features[:, face].median(1).values[:, None, None])
-        fine = max(1, radius // 2)
-        shading = _box_blur((features * weight)[None], fine)[0] / _box_blur(weight[None], fine)[0].clamp(min=1e-3)
+        weighted = torch.cat([features * weight, weight])[None]
+        sums = _box_blur(weighted, radius)[0]
+        local = torch.where(sums[3:] > 1e-3, sums[:3] / sums[3:].clamp(min=1e-3), features[:, face].median(1).values[:, None, None])
+        sums = _box_blur(weighted, max(1, radius // 2))[0]
+        shading = sums[:3] / sums[3:].clamp(min=1e-3)
         deviation = shading[:, face] - shading[:, face].mean(1, keepdim=True)
         floor = deviation.shape[1] * LIGHT_FLOOR ** 2
         slope = (deviation[1:] * deviation[:1]).sum(1) / (deviation[0].square().sum() + floor)
